@@ -1,0 +1,57 @@
+"""The command line: ``python -m fastsig {info,check,bench}``.
+
+Thin on purpose: the self-test lives in ``_check`` and the benchmark in ``_bench``.
+"""
+
+import argparse
+import sys
+
+from . import _bench, _check, show_config
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m fastsig",
+        description="fastsig: a dense layer with a sigmoid, forward and backward.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,check,bench}")
+    commands.add_parser("info", help="print the build and runtime configuration")
+    commands.add_parser(
+        "check", help="self-test every function against a numpy reference (run after installing)"
+    )
+    bench = commands.add_parser("bench", help="time fastsig against the numpy code it replaces")
+    bench.add_argument(
+        "--quick", action="store_true", help="fewer and smaller cases, shorter timings"
+    )
+    bench.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="run fastsig and, when threadpoolctl is installed, numpy's BLAS on N threads",
+    )
+    bench.add_argument(
+        "--json", dest="json_path", metavar="FILE", help="also write the results as JSON"
+    )
+    return parser
+
+
+def main(argv=None):
+    """Run one command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "info":
+        show_config()
+        return 0
+    if args.command == "check":
+        return _check.run_check(sys.stdout)
+    return _bench.run_bench(args.quick, args.threads, args.json_path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""``python -m fastsig check``: a self-test to run after installing on a new machine.
+
+Every public function, in float32 and float64, is compared with a numpy reference computed from
+the same inputs in float64 (the sigmoid in long double where that is wider), within the accuracy
+the contract in DESIGN.md promises, and is run with num_threads=1, 2 and None, whose results must
+be bitwise identical.
+"""
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+
+import fastsig
+
+DTYPES = (np.float32, np.float64)
+THREAD_COUNTS = (1, 2, None)
+
+# Products: the contract allows 2*k*u*(|X| @ |W|). A float64 reference is itself off by up to
+# about k*u*(|X| @ |W|), so float64 gets that on top; a float64 reference of float32 data is
+# exact enough to need nothing extra.
+PRODUCT_FACTOR = {np.float32: 2, np.float64: 3}
+# The sigmoid's contract, 1 ULP in float32 and 2 in float64, read as the tests read it: at most
+# that many representable numbers away from the correctly rounded result, that is an error below
+# 1.5 and 2.5 ULP of the exact value. The reference is float64 for float32 results; for float64
+# results it is x86's 80-bit long double, off by a thousandth of a float64 ULP. Where long
+# double is just float64, the reference is itself off by up to about 2 ULP, allowed on top.
+EXTENDED_LONG_DOUBLE = np.finfo(np.longdouble).nmant >= 63
+SIGMOID_REFERENCE_DTYPE = {
+    np.float32: np.float64,
+    np.float64: np.longdouble if EXTENDED_LONG_DOUBLE else np.float64,
+}
+SIGMOID_ULPS = {np.float32: 1.5, np.float64: 2.5 if EXTENDED_LONG_DOUBLE else 4.5}
+# grad * s * (1 - s) is three roundings; float64 again doubles it for the reference.
+BACKWARD_ROUNDINGS = {np.float32: 3, np.float64: 6}
+
+MATMUL_SHAPES = ((257, 65, 33), (1031, 517, 263))  # (n, k, m); odd sizes leave partial tiles
+DENSE_SHAPES = ((257, 65, 33), (20011, 64, 64))
+ELEMENTWISE_SHAPES = ((257, 65), (1_000_003,))
+SPECIAL_VALUES = (np.inf, -np.inf, np.nan, 1000.0, -1000.0, 0.0, -0.0)
+
+
+class CheckFailure(Exception):
+    """A result outside the contract; the message says which and by how much."""
+
+
+def config_summary():
+    """show_config()'s dict, without its printout."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fastsig.show_config()
+
+
+def summary_line(config):
+    return (
+        f"fastsig {config['version']}  isa={config['isa']}  openmp={config['openmp']}  "
+        f"threads={config['num_threads']}"
+    )
+
+
+def sigmoid_reference(y, dtype):
+    """The sigmoid of y, to be compared with a `dtype` result, in the form that neither
+    overflows nor cancels."""
+    y = np.asarray(y, dtype=SIGMOID_REFERENCE_DTYPE[dtype])
+    # np.where evaluates both branches; the branch not taken may overflow to inf or give NaN.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(y >= 0, 1 / (1 + np.exp(-y)), np.exp(y) / (1 + np.exp(y)))
+
+
+def _as_tuple(result):
+    return result if isinstance(result, tuple) else (result,)
+
+
+def _expect_array(name, got, dtype, shape):
+    if not isinstance(got, np.ndarray):
+        raise CheckFailure(f"{name} returned {type(got).__name__}, not an ndarray")
+    if got.dtype != dtype or got.shape != shape:
+        raise CheckFailure(
+            f"{name} returned {got.dtype} {got.shape}, expected {np.dtype(dtype)} {shape}"
+        )
+
+
+def _same_for_all_threads(call):
+    """Run call(num_threads) for every thread count, with warnings as errors (the contract
+    promises none); all results must be bitwise identical. Returns the first."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first, *others = [_as_tuple(call(n)) for n in THREAD_COUNTS]
+    for n, result in zip(THREAD_COUNTS[1:], others):
+        for a, b in zip(first, result):
+            # Compare bytes so that NaNs and signed zeros count too.
+            if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+                raise CheckFailure(
+                    f"num_threads={n} is not bitwise identical to num_threads={THREAD_COUNTS[0]}"
+                )
+    return first if len(first) > 1 else first[0]
+
+
+def _within(name, got, ref, tol, dtype):
+    """|got - ref| <= tol elementwise; returns the largest error as a fraction of tol."""
+    _expect_array(name, got, dtype, ref.shape)
+    err = np.abs(got.astype(np.float64) - ref)
+    bad = ~(err <= tol)  # NaN is bad too
+    if bad.any():
+        i = np.unravel_index(np.argmax(bad), bad.shape)
+        raise CheckFailure(
+            f"{name}[{', '.join(map(str, i))}] = {got[i]}, reference {ref[i]}: "
+            f"error {err[i]:.3g} > allowed {tol[i]:.3g}"
+        )
+    fraction = np.divide(err, tol, out=np.zeros_like(err), where=tol > 0)
+    return float(fraction.max(initial=0.0))
+
+
+def _bound(abs_sum, inner, dtype):
+    """The contract's 2*k*u*(|X| @ |W|), given |X| @ |W| and k (widened by PRODUCT_FACTOR)."""
+    u = np.finfo(dtype).eps / 2
+    return PRODUCT_FACTOR[dtype] * inner * u * abs_sum
+
+
+def _product_tol(a, b, inner, dtype):
+    return _bound(np.abs(a) @ np.abs(b), inner, dtype)
+
+
+def _ulps(got, ref, dtype):
+    """|got - ref| in units of dtype's spacing at ref (subnormal spacing included)."""
+    ulp = np.spacing(np.abs(ref).astype(dtype)).astype(ref.dtype)
+    return np.abs(got.astype(ref.dtype) - ref) / ulp
+
+
+def _check_sigmoid_ulps(y, got, dtype):
+    """sigmoid(y) against the reference within SIGMOID_ULPS; returns the largest error."""
+    ref = sigmoid_reference(y, dtype)
+    _expect_array("sigmoid", got, dtype, ref.shape)
+    got, ref, y = got.ravel(), ref.ravel(), y.ravel()
+    nan = np.isnan(ref)
+    if not np.array_equal(np.isnan(got), nan):
+        i = np.argmax(np.isnan(got) != nan)
+        raise CheckFailure(f"sigmoid({y[i]}) = {got[i]}, expected {ref[i]}")
+    got, ref, y = got[~nan], ref[~nan], y[~nan]
+    outside = ~((got >= 0) & (got <= 1))
+    if outside.any():
+        i = np.argmax(outside)
+        raise CheckFailure(f"sigmoid({y[i]}) = {got[i]} is outside [0, 1]")
+    ulps = _ulps(got, ref, dtype)
+    i = np.argmax(ulps)
+    if ulps[i] > SIGMOID_ULPS[dtype]:
+        raise CheckFailure(
+            f"sigmoid({y[i]}) = {got[i]}, reference {ref[i]}: "
+            f"{ulps[i]:.3g} ulp > {SIGMOID_ULPS[dtype]}"
+        )
+    return float(ulps[i])
+
+
+def _matrices(rng, n, k, m, dtype):
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    return x, w, b
+
+
+def _f64(*arrays):
+    return [a.astype(np.float64) for a in arrays]
+
+
+def _check_matmul(dtype):
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for n, k, m in MATMUL_SHAPES:
+        x, w, _ = _matrices(rng, n, k, m, dtype)
+        got = _same_for_all_threads(lambda t: fastsig.matmul(x, w, num_threads=t))
+        x64, w64 = _f64(x, w)
+        tol = _product_tol(x64, w64, k, dtype)
+        worst = max(worst, _within("matmul", got, x64 @ w64, tol, dtype))
+    return worst
+
+
+def _sigmoid_inputs(rng, shape, dtype):
+    """Normal values; a 1-D input also sweeps down through the range where the sigmoid is
+    subnormal and then 0, and ends with the special values."""
+    y = rng.standard_normal(shape) * 8
+    if len(shape) == 1:
+        lowest = np.log(np.finfo(dtype).smallest_subnormal) - 5
+        y[: shape[0] // 2] = np.linspace(lowest, 40, shape[0] // 2)
+        y[-len(SPECIAL_VALUES) :] = SPECIAL_VALUES
+    return y.astype(dtype)
+
+
+def _check_sigmoid(dtype):
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for shape in ELEMENTWISE_SHAPES:
+        y = _sigmoid_inputs(rng, shape, dtype)
+        got = _same_for_all_threads(lambda t: fastsig.sigmoid(y, num_threads=t))
+        worst = max(worst, _check_sigmoid_ulps(y, got, dtype))
+    return worst
+
+
+def _check_sigmoid_backward(dtype):
+    rng = np.random.default_rng(0)
+    u = np.finfo(dtype).eps / 2
+    worst = 0.0
+    for shape in ELEMENTWISE_SHAPES:
+        grad = rng.standard_normal(shape).astype(dtype)
+        s = rng.random(shape).astype(dtype)
+        got = _same_for_all_threads(lambda t: fastsig.sigmoid_backward(grad, s, num_threads=t))
+        g64, s64 = _f64(grad, s)
+        ref = g64 * s64 * (1 - s64)
+        tol = BACKWARD_ROUNDINGS[dtype] * u * np.abs(ref)
+        worst = max(worst, _within("sigmoid_backward", got, ref, tol, dtype))
+    return worst
+
+
+def _check_dense_forward(dtype):
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for n, k, m in DENSE_SHAPES:
+        x, w, b = _matrices(rng, n, k, m, dtype)
+        for bias in (b, None):
+            got = _same_for_all_threads(
+                lambda t: fastsig.dense_forward(x, w, bias, num_threads=t)
+            )
+            x64, w64 = _f64(x, w)
+            b64 = np.zeros(m) if bias is None else bias.astype(np.float64)
+            ref = sigmoid_reference(x64 @ w64 + b64, dtype)
+            # The error in Y = XW + b (k products and one more rounding for b) passes through
+            # the sigmoid scaled by its slope s(1 - s), which barely changes over an interval as
+            # narrow as that error (hence 1%); then the sigmoid adds its own ULPs.
+            y_tol = _bound(np.abs(x64) @ np.abs(w64) + np.abs(b64), k + 1, dtype)
+            ulp = np.spacing(ref.astype(dtype)).astype(ref.dtype)
+            tol = 1.01 * ref * (1 - ref) * y_tol + SIGMOID_ULPS[dtype] * ulp
+            worst = max(worst, _within("dense_forward", got, ref, tol, dtype))
+    return worst
+
+
+def _check_dense_backward(dtype):
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for n, k, m in DENSE_SHAPES:
+        x, w, _ = _matrices(rng, n, k, m, dtype)
+        grad = rng.standard_normal((n, m)).astype(dtype)
+        s = sigmoid_reference(rng.standard_normal((n, m)) * 3, dtype).astype(dtype)
+        dx, dw, db = _same_for_all_threads(
+            lambda t: fastsig.dense_backward(grad, x, w, s, num_threads=t)
+        )
+        _, dw_only, db_only = fastsig.dense_backward(grad, x, w, s, compute_dx=False)
+        if dw_only.tobytes() != dw.tobytes() or db_only.tobytes() != db.tobytes():
+            raise CheckFailure("dw or db differ bitwise between compute_dx=False and True")
+        x64, w64, g64, s64 = _f64(x, w, grad, s)
+        dy = g64 * s64 * (1 - s64)
+        # Each product consumes dY, itself three roundings away from exact: inner + 3.
+        products = (
+            ("dx", dx, dy @ w64.T, _product_tol(dy, w64.T, m + 3, dtype)),
+            ("dw", dw, x64.T @ dy, _product_tol(x64.T, dy, n + 3, dtype)),
+            ("db", db, dy.sum(0), _product_tol(np.ones(n), dy, n + 3, dtype)),
+        )
+        for name, got, ref, tol in products:
+            worst = max(worst, _within(f"dense_backward {name}", got, ref, tol, dtype))
+    return worst
+
+
+CHECKS = (
+    ("matmul", _check_matmul, "bound"),
+    ("sigmoid", _check_sigmoid, "ulp"),
+    ("sigmoid_backward", _check_sigmoid_backward, "bound"),
+    ("dense_forward", _check_dense_forward, "bound"),
+    ("dense_backward", _check_dense_backward, "bound"),
+)
+
+
+def _format_err(value, unit):
+    return f"{value:.2g} ulp" if unit == "ulp" else f"{value:.2g} of bound"
+
+
+def _report(name, errors, failures, unit):
+    if failures:
+        reasons = "; ".join(f"{np.dtype(d)}: {why}" for d, why in failures.items())
+        return f"FAIL {name:<17} {reasons}"
+    dtypes = ", ".join(str(np.dtype(d)) for d in errors)
+    worst = ", ".join(f"{np.dtype(d)} {_format_err(e, unit)}" for d, e in errors.items())
+    return f"ok   {name:<17} {dtypes}  (max err {worst})"
+
+
+def run_check(stream):
+    """Check every public function in both dtypes; print one line each; 0 if all pass."""
+    print(summary_line(config_summary()), file=stream)
+    all_passed = True
+    for name, check, unit in CHECKS:
+        errors, failures = {}, {}
+        for dtype in DTYPES:
+            try:
+                errors[dtype] = check(dtype)
+            except CheckFailure as exc:
+                failures[dtype] = str(exc)
+            except Exception as exc:  # a crash or a wrongly raised error fails this check only
+                failures[dtype] = f"{type(exc).__name__}: {exc}"
+        print(_report(name, errors, failures, unit), file=stream, flush=True)
+        all_passed &= not failures
+    return 0 if all_passed else 1

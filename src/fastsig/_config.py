@@ -1,0 +1,148 @@
+"""Thread defaults and show_config().
+
+The process-wide thread count lives here: ``set_num_threads`` sets it,
+``get_num_threads`` reads it back (or the OpenMP default), and _api.py resolves
+each call's ``num_threads`` from it. A child forked after fastsig ran threaded
+runs every kernel on one thread: GNU OpenMP's thread pool does not survive a
+fork, and entering it in the child hangs.
+"""
+
+import operator
+import os
+import platform
+import sys
+
+import numpy as np
+
+from . import _dispatch, _openmp_helpers
+from ._version import __version__
+
+_user_threads = None        # set_num_threads' value, or None for the OpenMP default
+_threads_used = False       # a kernel in this process has run on more than one thread
+_forked_after_threads = False
+
+
+def _check_thread_count(n, name="num_threads"):
+    """n as a positive int; TypeError for non-integers, ValueError for n < 1."""
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
+        raise TypeError(f"{name} must be a positive integer or None, got {n!r}")
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"{name} must be a positive integer or None, got {n}")
+    return n
+
+
+def set_num_threads(n):
+    """Set the number of threads fastsig kernels use when ``num_threads=None``.
+
+    Parameters
+    ----------
+    n : int or None
+        A positive thread count, or None to go back to the OpenMP default
+        (``omp_get_max_threads()``: ``OMP_NUM_THREADS`` and threadpoolctl apply).
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an integer or None.
+    ValueError
+        If `n` is zero or negative.
+
+    Examples
+    --------
+    >>> import fastsig
+    >>> fastsig.set_num_threads(2)
+    >>> fastsig.get_num_threads()
+    2
+    >>> fastsig.set_num_threads(None)
+    """
+    global _user_threads
+    _user_threads = None if n is None else _check_thread_count(n, "n")
+
+
+def get_num_threads():
+    """The number of threads a call with ``num_threads=None`` may use.
+
+    The value of `set_num_threads` if set, else ``omp_get_max_threads()``
+    (which follows ``OMP_NUM_THREADS`` and threadpoolctl's limits); 1 without
+    OpenMP and in a child forked after fastsig ran threaded. Calls on inputs too
+    small to be worth threads run on one thread whatever this says.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import fastsig
+    >>> fastsig.get_num_threads() >= 1
+    True
+    """
+    if _forked_after_threads:
+        return 1
+    if _user_threads is not None:
+        return _user_threads
+    return _openmp_helpers.get_max_threads()
+
+
+def _after_fork_in_child():
+    global _forked_after_threads
+    if _threads_used:
+        _forked_after_threads = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _build_record():
+    """What setup.py recorded of the compiler and its flags."""
+    try:
+        from . import _build_info
+    except ImportError:  # a build that bypassed setup.py's BuildExt
+        return {"compiler": "unknown", "compile_args": [], "link_args": []}
+    return {"compiler": _build_info.COMPILER, "compile_args": list(_build_info.COMPILE_ARGS),
+            "link_args": list(_build_info.LINK_ARGS)}
+
+
+def _config_dict():
+    info = {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        **_build_record(),
+        "openmp": _openmp_helpers.openmp_enabled(),
+        "isa": _dispatch.ISA,
+        "isa_available": list(_dispatch.AVAILABLE),
+        "num_threads": get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
+    return info
+
+
+def show_config():
+    """Print and return how this fastsig was built and how it runs here.
+
+    Returns
+    -------
+    dict
+        ``version``, ``python``, ``numpy``, ``platform``, ``machine``,
+        ``compiler``, ``compile_args``, ``link_args``, ``openmp`` (bool: built
+        with OpenMP), ``isa`` (the kernel variant in use), ``isa_available``,
+        ``num_threads`` (what ``num_threads=None`` may use) and ``cpu_count``.
+
+    Examples
+    --------
+    >>> import fastsig
+    >>> cfg = fastsig.show_config()  # doctest: +SKIP
+    >>> sorted(fastsig.show_config().keys())[:3]  # doctest: +SKIP
+    """
+    info = _config_dict()
+    width = max(len(key) for key in info)
+    for key, value in info.items():
+        if isinstance(value, list):
+            value = " ".join(str(v) for v in value) or "-"
+        print(f"{key:<{width}}  {value}")
+    return info

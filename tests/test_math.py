@@ -1,0 +1,424 @@
+"""The mathematics: worked example, gradients vs finite differences / torch, accuracy bounds."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fastsig
+
+
+def _np_sigmoid64(y):
+    y = np.asarray(y, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(y))
+        return np.where(y >= 0, 1 / (1 + e), e / (1 + e))
+
+
+# --------------------------------------------------------------------------------------------
+# the worked example of DESIGN.md
+# --------------------------------------------------------------------------------------------
+
+X_EX = np.array([[0.5, -1.0], [1.5, 0.25]])
+W_EX = np.array([[0.2, -0.4, 1.0], [0.3, 0.8, -0.6]])
+
+
+def _loss_from_y(y):
+    """L = sum 2 sigma(Y), float64."""
+    return float(np.sum(2 * _np_sigmoid64(y)))
+
+
+def _central_diff(f, a, h):
+    a = np.array(a, dtype=np.float64)
+    g = np.empty_like(a)
+    for idx in np.ndindex(a.shape):
+        ap = a.copy()
+        am = a.copy()
+        ap[idx] += h
+        am[idx] -= h
+        g[idx] = (f(ap) - f(am)) / (2 * h)
+    return g
+
+
+def _tols(dtype):
+    return dict(rtol=1e-7, atol=1e-9) if dtype == np.float64 else dict(rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.quick
+def test_worked_example_dL_dY(dtype):
+    x = X_EX.astype(dtype)
+    w = W_EX.astype(dtype)
+    s = fastsig.dense_forward(x, w)
+    assert s.shape == (2, 3) and s.dtype == dtype
+    y64 = X_EX @ W_EX
+    np.testing.assert_allclose(s, _np_sigmoid64(y64), **_tols(dtype))
+
+    g = 2 * np.ones((2, 3), dtype=dtype)  # dL/dS for L = sum 2 sigma
+    dy = fastsig.sigmoid_backward(g, s)
+    assert dy.dtype == dtype
+    s64 = s.astype(np.float64)
+    expected = 2 * s64 * (1 - s64)
+    # the sigma factor is there at every one of the six entries ...
+    np.testing.assert_allclose(dy, expected, rtol=4 * np.finfo(dtype).eps, atol=0)
+    # ... so the "(1 - sigma) without sigma" derivation is wrong everywhere
+    wrong = 2 * (1 - s64)
+    assert np.all(np.abs(dy - wrong) > 0.1 * np.abs(wrong))
+    # and it is the derivative: central finite difference of L in float64 per entry of Y
+    fd = _central_diff(_loss_from_y, y64, 1e-5)
+    np.testing.assert_allclose(dy, fd, **_tols(dtype))
+
+
+@pytest.mark.quick
+def test_worked_example_dense_backward(dtype):
+    x = X_EX.astype(dtype)
+    w = W_EX.astype(dtype)
+    s = fastsig.dense_forward(x, w)
+    g = 2 * np.ones((2, 3), dtype=dtype)
+    dx, dw, db = fastsig.dense_backward(g, x, w, s)
+    assert dx.shape == (2, 2) and dw.shape == (2, 3) and db.shape == (3,)
+    assert dx.dtype == dw.dtype == db.dtype == dtype
+
+    fd_w = _central_diff(lambda ww: _loss_from_y(X_EX @ ww), W_EX, 1e-5)
+    fd_x = _central_diff(lambda xx: _loss_from_y(xx @ W_EX), X_EX, 1e-5)
+    fd_b = _central_diff(lambda bb: _loss_from_y(X_EX @ W_EX + bb), np.zeros(3), 1e-5)
+    np.testing.assert_allclose(dw, fd_w, **_tols(dtype))
+    np.testing.assert_allclose(dx, fd_x, **_tols(dtype))
+    np.testing.assert_allclose(db, fd_b, **_tols(dtype))
+
+    # compute_dx=False gives the same dw, db and no dx
+    dx2, dw2, db2 = fastsig.dense_backward(g, x, w, s, compute_dx=False)
+    assert dx2 is None
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_array_equal(db2, db)
+
+
+# --------------------------------------------------------------------------------------------
+# gradients of a random small problem
+# --------------------------------------------------------------------------------------------
+
+def _random_problem(rng, n=5, k=4, m=3):
+    x = rng.normal(size=(n, k))
+    w = rng.normal(size=(k, m)) * 0.7
+    b = rng.normal(size=m) * 0.5
+    g = rng.normal(size=(n, m))
+    return x, w, b, g
+
+
+def _loss(x, w, b, g):
+    return float(np.sum(g * _np_sigmoid64(x @ w + b)))
+
+
+def test_dense_backward_finite_differences_float64(rng):
+    x, w, b, g = _random_problem(rng)
+    s = fastsig.dense_forward(x, w, b)
+    dx, dw, db = fastsig.dense_backward(g, x, w, s)
+    h = 1e-6
+    fd_x = _central_diff(lambda a: _loss(a, w, b, g), x, h)
+    fd_w = _central_diff(lambda a: _loss(x, a, b, g), w, h)
+    fd_b = _central_diff(lambda a: _loss(x, w, a, g), b, h)
+    np.testing.assert_allclose(dx, fd_x, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dw, fd_w, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(db, fd_b, rtol=1e-6, atol=1e-8)
+
+
+def test_dense_backward_float32_close_to_float64(rng):
+    x, w, b, g = _random_problem(rng, 9, 7, 5)
+    x32, w32, b32, g32 = (a.astype(np.float32) for a in (x, w, b, g))
+    s32 = fastsig.dense_forward(x32, w32, b32)
+    s64 = fastsig.dense_forward(*(a.astype(np.float64) for a in (x32, w32, b32)))
+    np.testing.assert_allclose(s32, s64, rtol=1e-6, atol=1e-7)
+    r32 = fastsig.dense_backward(g32, x32, w32, s32)
+    r64 = fastsig.dense_backward(g32.astype(np.float64), x32.astype(np.float64),
+                                 w32.astype(np.float64), s64)
+    for a32, a64, name in zip(r32, r64, ("dx", "dw", "db")):
+        assert a32.dtype == np.float32 and a64.dtype == np.float64, name
+        scale = np.max(np.abs(a64))
+        np.testing.assert_allclose(a32, a64, rtol=1e-5, atol=1e-5 * scale, err_msg=name)
+
+
+def test_against_torch_autograd(dtype, rng):
+    torch = pytest.importorskip("torch")
+    x, w, b, g = (a.astype(dtype) for a in _random_problem(rng, 17, 11, 6))
+    s = fastsig.dense_forward(x, w, b)
+    dx, dw, db = fastsig.dense_backward(g, x, w, s)
+
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    ts = torch.sigmoid(tx @ tw + tb)
+    (torch.tensor(g) * ts).sum().backward()
+
+    tol = dict(rtol=1e-12, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(s, ts.detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(dw, tw.grad.numpy(), **tol)
+    np.testing.assert_allclose(db, tb.grad.numpy(), **tol)
+
+
+# --------------------------------------------------------------------------------------------
+# accuracy bounds against float64 / longdouble references
+# --------------------------------------------------------------------------------------------
+
+GEMM_SHAPES = [
+    (1, 1, 1),
+    (2, 3, 4),
+    (1, 300, 1),
+    (37, 53, 29),
+    (64, 64, 64),
+    (129, 257, 65),
+    (70, 600, 90),
+    (17, 1030, 33),
+]
+
+
+@pytest.mark.parametrize("n,k,m", GEMM_SHAPES, ids=lambda v: str(v))
+def test_matmul_accuracy(dtype, rng, helpers, n, k, m):
+    x = rng.normal(size=(n, k)).astype(dtype)
+    w = rng.normal(size=(k, m)).astype(dtype)
+    y = fastsig.matmul(x, w)
+    assert y.dtype == dtype and y.shape == (n, m)
+    helpers.gemm_bound_check(y, x, w, what="matmul")
+    # and against numpy's own product with the same inputs
+    np.testing.assert_allclose(y, x @ w, rtol=0, atol=float(4 * k * np.finfo(dtype).eps
+                                                              * np.max(np.abs(x) @ np.abs(w))))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 24), k=st.integers(0, 40), m=st.integers(0, 24),
+    seed=st.integers(0, 2**32 - 1), use32=st.booleans(),
+)
+def test_matmul_accuracy_random_shapes(n, k, m, seed, use32):
+    dtype = np.float32 if use32 else np.float64
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3, 3, size=(n, k)).astype(dtype)
+    w = rng.uniform(-3, 3, size=(k, m)).astype(dtype)
+    y = fastsig.matmul(x, w)
+    assert y.shape == (n, m) and y.dtype == dtype
+    u = np.finfo(dtype).eps / 2
+    ref = x.astype(np.longdouble) @ w.astype(np.longdouble)
+    absref = np.abs(x.astype(np.longdouble)) @ np.abs(w.astype(np.longdouble))
+    bound = 2 * max(k, 1) * u * absref * (1 + 1e-6)
+    assert np.all(np.abs(y - ref) <= bound)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("n,k,m", [(1, 1, 1), (37, 53, 29), (129, 257, 65)], ids=str)
+def test_dense_forward_accuracy(dtype, rng, helpers, n, k, m, with_bias):
+    x = rng.normal(size=(n, k)).astype(dtype)
+    w = (rng.normal(size=(k, m)) / np.sqrt(k)).astype(dtype)
+    b = rng.normal(size=m).astype(dtype) if with_bias else None
+    s = fastsig.dense_forward(x, w, b) if with_bias else fastsig.dense_forward(x, w)
+    assert s.dtype == dtype and s.shape == (n, m)
+
+    prod, absprod, ref_err = helpers.exact_matmul(x, w)
+    kk = k
+    if with_bias:
+        prod = prod + b.astype(prod.dtype)
+        absprod = absprod + np.abs(b.astype(prod.dtype))
+        kk += 1
+    u = np.finfo(dtype).eps / 2
+    ybound = 2 * kk * u * absprod + 2 * ref_err
+    # sigma is monotone: sigma(Y_computed) lies in [sigma(Y - bound), sigma(Y + bound)], and
+    # the sigmoid itself may add its own ULP error on top
+    lo = helpers.ref_sigmoid(prod - ybound)
+    hi = helpers.ref_sigmoid(prod + ybound)
+    ulps = 1 if dtype == np.float32 else 2
+    sp = np.spacing(hi.astype(dtype)).astype(prod.dtype)  # the larger of the two ends
+    ok = (s >= lo - (ulps + 0.5) * sp) & (s <= hi + (ulps + 0.5) * sp)
+    assert np.all(ok), f"{int((~ok).sum())} entries outside the bound"
+    assert np.all((s >= 0) & (s <= 1))
+
+
+@pytest.mark.parametrize("n,k,m", [(5, 4, 3), (37, 53, 29), (300, 64, 17), (1100, 9, 13)],
+                         ids=str)
+def test_dense_backward_accuracy(dtype, rng, helpers, n, k, m):
+    g = rng.normal(size=(n, m)).astype(dtype)
+    x = rng.normal(size=(n, k)).astype(dtype)
+    w = rng.normal(size=(k, m)).astype(dtype)
+    s = helpers.ref_sigmoid(rng.normal(0, 2, size=(n, m))).astype(dtype)
+    dx, dw, db = fastsig.dense_backward(g, x, w, s)
+    assert dx.shape == (n, k) and dw.shape == (k, m) and db.shape == (m,)
+    assert dx.dtype == dw.dtype == db.dtype == dtype
+
+    rd = helpers.ref_dtype(dtype)
+    s_r = s.astype(rd)
+    dy = g.astype(rd) * s_r * (1 - s_r)  # exact enough: the product of three dtype numbers
+    # the contract's 2*k*u bound is for the products; forming dY in the dtype adds (at most)
+    # about 3u relative to each dY entry, hence the extra 4 terms
+    helpers.gemm_bound_check(dx, dy, w.astype(rd).T, extra_terms=4, what="dx")
+    helpers.gemm_bound_check(dw, x.astype(rd).T, dy, extra_terms=4, what="dw")
+    helpers.gemm_bound_check(db[None, :], np.ones((1, n), rd), dy, extra_terms=4, what="db")
+
+
+def test_sigmoid_backward_accuracy(dtype, rng):
+    shape = (123, 45)
+    g = rng.uniform(-10, 10, size=shape).astype(dtype)
+    s = rng.uniform(0, 1, size=shape).astype(dtype)
+    r = fastsig.sigmoid_backward(g, s)
+    assert r.dtype == dtype and r.shape == shape
+    ref = g.astype(np.longdouble) * s.astype(np.longdouble) * (1 - s.astype(np.longdouble))
+    u = np.finfo(dtype).eps / 2
+    tiny = np.finfo(dtype).smallest_subnormal * 4
+    assert np.all(np.abs(r - ref) <= 4 * u * np.abs(ref) + tiny)
+
+
+# --------------------------------------------------------------------------------------------
+# the sigmoid
+# --------------------------------------------------------------------------------------------
+
+def _mp_round(v, dtype):
+    """Round the mpmath number 0 <= v <= 1 to `dtype`, correctly (subnormals included)."""
+    import mpmath
+
+    fi = np.finfo(dtype)
+    mp = mpmath.mp
+    min_normal = mpmath.ldexp(1, fi.minexp)
+    if v < min_normal:
+        q = mpmath.ldexp(1, fi.minexp - fi.nmant)
+        r = mpmath.nint(v / q) * q
+    else:
+        with mp.workprec(fi.nmant + 1):
+            r = +v
+    return dtype(float(r))
+
+
+def _sigmoid_points(rng, dtype):
+    if dtype == np.float32:
+        parts = [
+            rng.uniform(-20, 20, 1500),
+            rng.uniform(-103.9, -87.4, 500),  # subnormal (and zero) outputs
+            rng.uniform(-87.4, -20, 400),
+            rng.uniform(15, 90, 300),  # outputs near / equal to 1
+            rng.uniform(-1e-3, 1e-3, 200),
+            np.geomspace(1e-30, 1e-4, 50),
+            -np.geomspace(1e-30, 1e-4, 50),
+            [-110.0, -104.0, -103.3, -88.0, -87.3, -16.6, 16.6, 17.4, 88.7, 0.0, -0.0],
+        ]
+    else:
+        parts = [
+            rng.uniform(-40, 40, 1500),
+            rng.uniform(-745.1, -708.4, 500),  # subnormal (and zero) outputs
+            rng.uniform(-708.4, -40, 400),
+            rng.uniform(30, 750, 300),
+            rng.uniform(-1e-3, 1e-3, 200),
+            np.geomspace(1e-300, 1e-4, 50),
+            -np.geomspace(1e-300, 1e-4, 50),
+            [-750.0, -745.2, -745.0, -744.4, -709.0, -708.3, -36.7, 36.7, 37.5, 709.8, 0.0, -0.0],
+        ]
+    return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts]).astype(dtype)
+
+
+def test_sigmoid_ulp_vs_mpmath(dtype, rng, helpers):
+    mpmath = pytest.importorskip("mpmath")
+    y = _sigmoid_points(rng, dtype)
+    s = fastsig.sigmoid(y)
+    assert s.dtype == dtype and s.shape == y.shape
+    with mpmath.mp.workprec(113):
+        ref = np.array(
+            [_mp_round(1 / (1 + mpmath.exp(-mpmath.mpf(float(v)))), dtype) for v in y],
+            dtype=dtype,
+        )
+    d = helpers.ulp_distance(s, ref)
+    maxulp = 1 if dtype == np.float32 else 2
+    worst = int(np.argmax(d))
+    assert d[worst] <= maxulp, (
+        f"sigmoid({y[worst]!r}) = {s[worst]!r}, correctly rounded {ref[worst]!r}: "
+        f"{int(d[worst])} ULP"
+    )
+    # the subnormal region was really exercised, and zero/one are reached
+    fi = np.finfo(dtype)
+    assert np.any((ref > 0) & (ref < fi.tiny))
+    assert np.any(ref == 0) and np.any(ref == 1)
+
+
+def test_sigmoid_vs_scipy_expit(dtype, rng, helpers):
+    special = pytest.importorskip("scipy.special")
+    y = np.concatenate([rng.uniform(-30, 30, 5000), rng.normal(0, 3, 5000)]).astype(dtype)
+    s = fastsig.sigmoid(y)
+    # expit evaluated in float64 and rounded: within 1 ULP of the truth for float32 as well
+    ref = special.expit(y.astype(np.float64)).astype(dtype)
+    maxulp = 2 if dtype == np.float32 else 6  # expit's own error is added to ours
+    assert int(np.max(helpers.ulp_distance(s, ref))) <= maxulp
+
+
+def test_sigmoid_vs_numpy_reference(dtype, rng, helpers):
+    y = rng.normal(0, 10, size=(50, 77)).astype(dtype)
+    s = fastsig.sigmoid(y)
+    assert s.shape == y.shape and s.dtype == dtype
+    ref = helpers.ref_sigmoid(y.astype(helpers.ref_dtype(dtype))).astype(dtype)
+    maxulp = 1 if dtype == np.float32 else 2
+    # +1: the wider-precision reference, rounded, may itself be one ULP off
+    assert int(np.max(helpers.ulp_distance(s, ref))) <= maxulp + 1
+
+
+def test_sigmoid_range(dtype, rng):
+    y = np.concatenate([
+        rng.normal(0, 1, 2000), rng.normal(0, 100, 2000), rng.uniform(-1e30, 1e30, 2000),
+    ]).astype(dtype)
+    s = fastsig.sigmoid(y)
+    assert not np.any(np.isnan(s))
+    assert np.all((s >= 0) & (s <= 1))
+    # sign symmetry in the bulk: sigma(-y) = 1 - sigma(y), to a few ulp
+    z = rng.uniform(-5, 5, 1000).astype(dtype)
+    np.testing.assert_allclose(fastsig.sigmoid(-z), 1 - fastsig.sigmoid(z),
+                               rtol=0, atol=4 * np.finfo(dtype).eps)
+
+
+def test_sigmoid_monotone(dtype, helpers):
+    lim = 110 if dtype == np.float32 else 750
+    y = np.linspace(-lim, lim, 200_001).astype(dtype)
+    s = fastsig.sigmoid(y)
+    ref = helpers.ref_sigmoid(y.astype(helpers.ref_dtype(dtype))).astype(dtype)
+    # keep only samples whose true values are far enough apart (more ULPs than twice the
+    # allowed error): on those an accurate sigmoid must be strictly increasing
+    maxulp = 1 if dtype == np.float32 else 2
+    pos = helpers.ulp_distance(ref, np.zeros_like(ref)).tolist()  # ULP index of each value
+    keep = [0]
+    for i in range(1, len(pos)):
+        if pos[i] - pos[keep[-1]] > 2 * maxulp + 1:
+            keep.append(i)
+    assert len(keep) > 1000
+    assert np.all(np.diff(s[keep]) > 0)
+    # where the curve is steep every step of 1e-3 is many ULPs: strictly increasing
+    z = np.arange(-5, 5, 1e-3).astype(dtype)
+    assert np.all(np.diff(fastsig.sigmoid(z)) > 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(
+        dtype=st.sampled_from([np.float32, np.float64]),
+        shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=9),
+        elements={"allow_nan": True, "allow_infinity": True},
+    )
+)
+def test_sigmoid_property(y):
+    s = fastsig.sigmoid(y)
+    assert s.shape == y.shape and s.dtype == y.dtype
+    nan = np.isnan(y)
+    np.testing.assert_array_equal(np.isnan(s), nan)
+    assert np.all((s[~nan] >= 0) & (s[~nan] <= 1))
+    ref = _np_sigmoid64(y).astype(y.dtype)  # float64 reference rounded to the dtype
+    ulps = 3 if y.dtype == np.float32 else 5  # allowed error plus the reference's own
+    with np.errstate(all="ignore"):
+        ok = nan | (np.abs(s - ref) <= ulps * np.spacing(ref))
+    assert np.all(ok)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=9),
+    seed=st.integers(0, 2**32 - 1),
+    use32=st.booleans(),
+)
+def test_sigmoid_backward_property(shape, seed, use32):
+    dtype = np.float32 if use32 else np.float64
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=shape).astype(dtype)
+    s = rng.uniform(0, 1, size=shape).astype(dtype)
+    r = fastsig.sigmoid_backward(g, s)
+    assert r.shape == shape and r.dtype == dtype
+    ref = g.astype(np.float64) * s * (1 - s.astype(np.float64))
+    u = np.finfo(dtype).eps / 2
+    assert np.all(np.abs(r - ref) <= 4 * u * np.abs(ref) + np.finfo(dtype).smallest_subnormal * 4)

@@ -1,0 +1,371 @@
+"""Threads: num_threads resolution, bitwise determinism, concurrent Python threads, fork safety."""
+
+import concurrent.futures
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+import pytest
+
+import fastsig
+from fastsig import _api
+from fastsig._openmp_helpers import openmp_enabled
+
+OPENMP = openmp_enabled()
+needs_openmp = pytest.mark.skipif(not OPENMP, reason="fastsig was built without OpenMP")
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+
+BIG_WORK = 10**9  # a work size that is always worth threads
+BAD_VALUES = [(0, ValueError), (-1, ValueError), (-64, ValueError),
+              (1.0, TypeError), (2.5, TypeError), ("2", TypeError), (True, TypeError),
+              (False, TypeError)]
+
+resolve = _api._resolve_num_threads
+
+
+# --------------------------------------------------------------------------------------------
+# resolution of num_threads
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64])
+def test_explicit_num_threads_used_as_given(n):
+    for work in (0, 1, 100, 65535, 65536, BIG_WORK):
+        assert resolve(n, work) == n
+    assert resolve(np.int64(n), 10) == n
+
+
+@pytest.mark.quick
+def test_default_num_threads(thread_setting):
+    thread_setting(None)
+    default = fastsig.get_num_threads()
+    assert isinstance(default, int) and default >= 1
+    assert resolve(None, BIG_WORK) == default
+    # only with None may a small input drop to fewer threads
+    for work in (0, 1, 1000):
+        assert 1 <= resolve(None, work) <= default
+    if not OPENMP:
+        assert default == 1
+
+
+@needs_openmp
+def test_default_matches_openmp_runtime(thread_setting):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    thread_setting(None)
+    counts = {info["num_threads"] for info in threadpoolctl.threadpool_info()
+              if info.get("user_api") == "openmp"}
+    if not counts:
+        pytest.skip("threadpoolctl does not see an OpenMP runtime")
+    assert fastsig.get_num_threads() in counts
+
+
+@pytest.mark.quick
+def test_set_num_threads(thread_setting):
+    thread_setting(None)
+    default = fastsig.get_num_threads()
+    for n in (3, 1, 5):
+        thread_setting(n)
+        assert fastsig.get_num_threads() == n
+        assert resolve(None, BIG_WORK) == n
+        assert resolve(2, BIG_WORK) == 2  # explicit still wins
+    thread_setting(None)
+    assert fastsig.get_num_threads() == default
+    assert resolve(None, BIG_WORK) == default
+
+
+def test_set_num_threads_bad_values(thread_setting):
+    thread_setting(3)
+    for value, exc in BAD_VALUES:
+        with pytest.raises(exc):
+            thread_setting(value)
+        assert fastsig.get_num_threads() == 3, f"state changed by set_num_threads({value!r})"
+
+
+def test_threadpoolctl_limits(thread_setting):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    thread_setting(None)
+    default = fastsig.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fastsig.get_num_threads() == 1
+        assert resolve(None, BIG_WORK) == 1
+        assert resolve(3, BIG_WORK) == 3
+        # a process-wide set_num_threads value takes precedence over the OpenMP default
+        thread_setting(2)
+        assert resolve(None, BIG_WORK) == 2
+        thread_setting(None)
+        assert resolve(None, BIG_WORK) == 1
+    assert fastsig.get_num_threads() == default
+
+
+@needs_openmp
+def test_threadpoolctl_limits_two(thread_setting):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    thread_setting(None)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        assert fastsig.get_num_threads() == 2
+        assert resolve(None, BIG_WORK) == 2
+
+
+_PRINT_THREADS = (
+    "import fastsig; from fastsig import _api; "
+    "print(fastsig.get_num_threads(), _api._resolve_num_threads(None, 10**9))"
+)
+
+
+@pytest.mark.parametrize("omp", ["1", "3"])
+def test_omp_num_threads_environment(tmp_path, helpers, omp):
+    if omp != "1" and not OPENMP:
+        pytest.skip("fastsig was built without OpenMP")
+    p = helpers.run_python(["-c", _PRINT_THREADS], tmp_path, timeout=120, OMP_NUM_THREADS=omp)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == [omp, omp]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("value,exc", BAD_VALUES, ids=repr)
+def test_resolver_bad_values(value, exc):
+    for work in (0, 10, BIG_WORK):
+        with pytest.raises(exc):
+            resolve(value, work)
+
+
+@pytest.mark.parametrize("value,exc", BAD_VALUES, ids=repr)
+def test_public_functions_bad_num_threads(spec, rng, value, exc):
+    args = spec.make(rng, np.float64)
+    with pytest.raises(exc):
+        spec(*args, num_threads=value)
+
+
+# --------------------------------------------------------------------------------------------
+# determinism
+# --------------------------------------------------------------------------------------------
+
+def _check_deterministic(fn, args, helpers, what, thread_setting=None):
+    ref = helpers.as_tuple(fn(*args, num_threads=1))
+    runs = [(nt, fn(*args, num_threads=nt)) for nt in (2, 3, None, 1, 2, 3)]
+    if thread_setting is not None:
+        thread_setting(2)
+        runs.append(("set 2", fn(*args)))
+        thread_setting(3)
+        runs.append(("set 3", fn(*args, num_threads=None)))
+        thread_setting(None)
+    for nt, res in runs:
+        for r, e in zip(helpers.as_tuple(res), ref):
+            helpers.assert_bitwise_equal(r, e, f"{what}: num_threads={nt} vs 1")
+
+
+@pytest.mark.quick
+def test_deterministic_across_threads(spec, dtype, rng, helpers, thread_setting):
+    args = spec.make(rng, dtype, "big")
+    _check_deterministic(spec, args, helpers, spec.name, thread_setting)
+    if spec.name == "dense_backward":
+        a = helpers.as_tuple(spec(*args, compute_dx=False, num_threads=1))
+        b = helpers.as_tuple(spec(*args, compute_dx=False, num_threads=3))
+        assert a[0] is None and b[0] is None
+        helpers.assert_bitwise_equal(a[1], b[1], "dw, compute_dx=False")
+        helpers.assert_bitwise_equal(a[2], b[2], "db, compute_dx=False")
+
+
+@pytest.mark.parametrize("n,k,m", [(301, 203, 149), (1000, 64, 50), (4099, 17, 5), (5, 700, 400)],
+                         ids=str)
+def test_deterministic_gemm_shapes(dtype, rng, helpers, n, k, m):
+    x = rng.uniform(-1, 1, size=(n, k)).astype(dtype)
+    w = rng.uniform(-1, 1, size=(k, m)).astype(dtype)
+    b = rng.uniform(-1, 1, size=m).astype(dtype)
+    g = rng.normal(size=(n, m)).astype(dtype)
+    s = rng.uniform(0, 1, size=(n, m)).astype(dtype)
+    _check_deterministic(fastsig.matmul, (x, w), helpers, "matmul")
+    _check_deterministic(fastsig.dense_forward, (x, w, b), helpers, "dense_forward")
+    _check_deterministic(fastsig.dense_backward, (g, x, w, s), helpers, "dense_backward")
+
+
+@pytest.mark.parametrize("size", [10**6 + 7, 65536, 65535, 131073])
+def test_deterministic_elementwise_sizes(dtype, rng, helpers, size):
+    y = rng.uniform(-20, 20, size=size).astype(dtype)
+    s = rng.uniform(0, 1, size=size).astype(dtype)
+    _check_deterministic(fastsig.sigmoid, (y,), helpers, "sigmoid")
+    _check_deterministic(fastsig.sigmoid_backward, (y, s), helpers, "sigmoid_backward")
+
+
+def test_deterministic_with_out_and_in_place(dtype, rng, helpers):
+    y = rng.uniform(-20, 20, size=(1000, 1000)).astype(dtype)
+    ref = fastsig.sigmoid(y, num_threads=1)
+    for nt in (2, 3, None):
+        out = np.empty_like(y)
+        helpers.assert_bitwise_equal(fastsig.sigmoid(y, out=out, num_threads=nt), ref)
+        z = y.copy()
+        helpers.assert_bitwise_equal(fastsig.sigmoid(z, out=z, num_threads=nt), ref)
+
+
+# --------------------------------------------------------------------------------------------
+# many Python threads at once
+# --------------------------------------------------------------------------------------------
+
+def _tasks(specs, seed):
+    rng = np.random.default_rng(seed)
+    names = list(specs)
+    tasks = []
+    for i in range(20):
+        spec = specs[names[i % len(names)]]
+        dtype = (np.float32, np.float64)[(i // len(names)) % 2]
+        size = "big" if i % 3 == 0 else "small"
+        nt = (None, 2, 1, 3)[i % 4]
+        tasks.append((spec, spec.make(rng, dtype, size), nt))
+    return tasks
+
+
+@pytest.mark.quick
+def test_python_threads_concurrently(specs, helpers):
+    tasks = _tasks(specs, 2024)
+    serial = [spec(*args, num_threads=nt) for spec, args, nt in tasks]
+    for _ in range(2):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+            futures = [ex.submit(spec, *args, num_threads=nt) for spec, args, nt in tasks]
+            results = [f.result(timeout=120) for f in futures]
+        for (spec, _, nt), res, ref in zip(tasks, results, serial):
+            for r, e in zip(helpers.as_tuple(res), helpers.as_tuple(ref)):
+                helpers.assert_bitwise_equal(r, e, f"{spec.name} num_threads={nt} in a thread")
+
+
+def test_python_threads_with_out(helpers, rng):
+    ys = [rng.uniform(-9, 9, size=(500, 400)) for _ in range(8)]
+    refs = [fastsig.sigmoid(y) for y in ys]
+    outs = [np.empty_like(y) for y in ys]
+
+    def work(i):
+        return fastsig.sigmoid(ys[i], out=outs[i], num_threads=2)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        results = list(ex.map(work, range(8), timeout=120))
+    for i, r in enumerate(results):
+        assert r is outs[i]
+        helpers.assert_bitwise_equal(r, refs[i])
+
+
+# --------------------------------------------------------------------------------------------
+# fork
+# --------------------------------------------------------------------------------------------
+
+def _fork_inputs(rng):
+    y = rng.uniform(-10, 10, size=10**6)
+    x = rng.uniform(-1, 1, size=(300, 200))
+    w = rng.uniform(-1, 1, size=(200, 150))
+    g = rng.normal(size=(300, 150))
+    s = rng.uniform(0, 1, size=(300, 150))
+    return y, x, w, g, s
+
+
+def _wait_child(pid, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+        if wpid != 0:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.02)
+
+
+@pytest.mark.quick
+@needs_fork
+def test_fork_after_threaded_call(tmp_path, rng, helpers):
+    y, x, w, g, s = _fork_inputs(rng)
+    # run every kernel threaded in the parent first
+    s_ref = fastsig.sigmoid(y, num_threads=2)
+    y_ref = fastsig.matmul(x, w, num_threads=2)
+    back_ref = fastsig.dense_backward(g, x, w, s, num_threads=2)
+    fwd_ref = fastsig.dense_forward(x, w, num_threads=2)
+    # numpy references, computed here so that the child needs nothing but fastsig
+    np_s = helpers.ref_sigmoid(y)
+    np_y = x @ w
+    dy = g * s * (1 - s)
+    np_back = (dy @ w.T, x.T @ dy, dy.sum(axis=0))
+    errfile = tmp_path / "child_error.txt"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            for nt in (None, 2):
+                r = fastsig.sigmoid(y, num_threads=nt)
+                np.testing.assert_allclose(r, np_s, rtol=1e-14, atol=0)
+                helpers.assert_bitwise_equal(r, s_ref, f"child sigmoid num_threads={nt}")
+                r = fastsig.matmul(x, w, num_threads=nt)
+                np.testing.assert_allclose(r, np_y, rtol=1e-10, atol=1e-10)
+                helpers.assert_bitwise_equal(r, y_ref, f"child matmul num_threads={nt}")
+                res = fastsig.dense_backward(g, x, w, s, num_threads=nt)
+                for a, b, c in zip(res, np_back, back_ref):
+                    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+                    helpers.assert_bitwise_equal(a, c, f"child dense_backward num_threads={nt}")
+                helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, num_threads=nt),
+                                             fwd_ref, "child dense_forward")
+            if OPENMP:
+                assert resolve(None, BIG_WORK) == 1
+                assert resolve(2, BIG_WORK) == 1
+            code = 0
+        except BaseException:
+            with open(errfile, "w") as f:
+                traceback.print_exc(file=f)
+        finally:
+            os._exit(code)
+
+    status = _wait_child(pid)
+    if status is None:
+        pytest.fail("the forked child did not finish within 30 s (OpenMP deadlock after fork?)")
+    detail = errfile.read_text() if errfile.exists() else ""
+    assert os.WIFEXITED(status), f"child killed by signal {os.WTERMSIG(status)}\n{detail}"
+    assert os.WEXITSTATUS(status) == 0, f"child failed:\n{detail}"
+    # the parent is unaffected and still threaded
+    helpers.assert_bitwise_equal(fastsig.sigmoid(y, num_threads=2), s_ref, "parent after fork")
+    if OPENMP:
+        assert resolve(2, BIG_WORK) == 2
+
+
+def _pool_worker(task):
+    name, args, nt = task
+    res = getattr(fastsig, name)(*args, num_threads=nt)
+    return res, _api._resolve_num_threads(None, 10**9)
+
+
+@needs_fork
+def test_multiprocessing_fork_pool(rng, helpers):
+    y, x, w, g, s = _fork_inputs(rng)
+    tasks = [
+        ("sigmoid", (y,), None), ("sigmoid", (y,), 2),
+        ("matmul", (x, w), None), ("matmul", (x, w), 3),
+        ("dense_forward", (x, w, w[0]), 2),
+        ("dense_backward", (g, x, w, s), None), ("dense_backward", (g, x, w, s), 2),
+        ("sigmoid_backward", (g, s), 2),
+    ]
+    # threaded calls in the parent before the pool forks
+    expected = [getattr(fastsig, name)(*args, num_threads=2) for name, args, _ in tasks]
+    ctx = multiprocessing.get_context("fork")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with ctx.Pool(2) as pool:
+            results = pool.map_async(_pool_worker, tasks).get(timeout=120)
+    for (name, _, nt), (res, resolved), exp in zip(tasks, results, expected):
+        for r, e in zip(helpers.as_tuple(res), helpers.as_tuple(exp)):
+            helpers.assert_bitwise_equal(r, e, f"{name} num_threads={nt} in a fork pool")
+        if OPENMP:
+            assert resolved == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")
+def test_spawned_child_uses_threads(tmp_path, helpers):
+    # a fresh interpreter (not forked) has its full default again
+    code = ("import fastsig; from fastsig import _api; import numpy as np; "
+            "fastsig.sigmoid(np.ones(10**6), num_threads=2); "
+            "print(_api._resolve_num_threads(2, 10**9))")
+    p = helpers.run_python(["-c", code], tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["2"]
