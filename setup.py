@@ -12,9 +12,12 @@ Environment:
   FASTSIG_OPENMP=0          build without OpenMP (serial kernels)
   FASTSIG_CYTHON_CHECKS=1   keep Cython's boundscheck/wraparound on (for testing)
   FASTSIG_SANITIZE=...      add -fsanitize=... and -fno-omit-frame-pointer (for testing)
+  FASTSIG_BUILD_ISAS=a,b    build only these kernel variants (default: all the
+                            platform and compiler allow; baseline is always built)
 """
 
 import os
+import platform
 import sys
 import tempfile
 import textwrap
@@ -24,7 +27,19 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_openmp_helpers", "_elementwise", "_gemm", "_dense"]
+# Modules compiled with the baseline flags only: they run before a kernel
+# variant is chosen.
+BASELINE_MODULES = ["_openmp_helpers", "_cpu"]
+
+# The kernels (_kernels.pxi), compiled once per instruction set as
+# fastsig._kernels_<isa>; the variant flags add to the common ones. Only
+# x86-64 with gcc or clang gets more than the baseline.
+ISA_FLAGS = {
+    "baseline": [],
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma",
+               "-mprefer-vector-width=512"],
+}
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -91,7 +106,27 @@ class BuildExt(build_ext):
         print("fastsig: WARNING: no OpenMP found; building serial kernels")
         return [], []
 
+    def _drop_unbuildable_variants(self):
+        """Keep the kernel variants this platform and compiler can build."""
+        x86_64 = platform.machine().lower() in ("x86_64", "amd64")
+        gnu_like = self.compiler.compiler_type != "msvc"
+        wanted = os.environ.get("FASTSIG_BUILD_ISAS", "").replace(" ", "")
+        wanted = set(wanted.split(",")) if wanted else set(ISA_FLAGS)
+        kept = []
+        for ext in self.extensions:
+            isa = ext.name.rpartition("._kernels_")[2] if "._kernels_" in ext.name else None
+            if isa is None or isa == "baseline":
+                kept.append(ext)
+            elif (x86_64 and gnu_like and isa in wanted
+                  and self._compiles_and_links("int main(void) { return 0; }\n",
+                                               ISA_FLAGS[isa], [])):
+                kept.append(ext)
+            else:
+                print(f"fastsig: not building the {isa} kernels here")
+        self.extensions = kept
+
     def build_extensions(self):
+        self._drop_unbuildable_variants()
         ctype = self.compiler.compiler_type
         if ctype == "msvc":
             compile_args, link_args = ["/O2"], []
@@ -140,15 +175,17 @@ def extensions():
         "cdivision": True,
         "embedsignature": True,
     }
-    exts = [
-        Extension(
+    def extension(name, extra_compile_args=()):
+        return Extension(
             f"fastsig.{name}",
             [f"src/fastsig/{name}.pyx"],
             include_dirs=[np.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            extra_compile_args=list(extra_compile_args),
         )
-        for name in MODULES
-    ]
+
+    exts = [extension(name) for name in BASELINE_MODULES]
+    exts += [extension(f"_kernels_{isa}", flags) for isa, flags in ISA_FLAGS.items()]
     return cythonize(exts, compiler_directives=directives)
 
 

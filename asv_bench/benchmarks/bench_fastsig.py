@@ -1,38 +1,58 @@
-"""fastsig against the numpy code it replaces, on the same data in the same process.
+"""fastsig and its peers, on the same data: one benchmark class per public function.
 
-Each class times fastsig (time_fastsig) and the numpy expression a user would otherwise write
-(time_numpy) side by side. Neither is given out=: the numpy expressions allocate their results,
-so fastsig allocates too. numpy's BLAS is limited to the same thread count as fastsig's
-num_threads; numpy's ufuncs run on one thread whatever it is, so their 1- and 2-thread timings
-should agree, which shows the noise.
+The library is a parameter, beside dtype, shape and thread count, so that `asv compare` and the
+published graphs show fastsig next to the code it replaces: numpy's expression,
+scipy.special.expit, numexpr and torch. A peer that is not installed is skipped (its setup
+raises NotImplementedError, which asv reports as skipped, not failed).
+
+Only fastsig's public API is used: asv runs today's benchmarks against older commits too.
+
+Nobody gets out=: the peers allocate their results, so fastsig allocates too. Every library runs
+on num_threads threads: fastsig, torch and numexpr by their set_num_threads (so fastsig, like
+torch, may still run inputs too small to be worth threads on one), numpy's BLAS by
+threadpoolctl. numpy's ufuncs and expit run on one thread whatever it is, so their timings at
+different thread counts should agree, which shows the noise.
+
+FASTSIG_ASV_CI=1 shrinks the parameters (small shapes, float32, one thread) so that CI's
+`asv run --quick` of the whole suite takes a minute or two.
 """
 
+import importlib
+import os
+from contextlib import ExitStack
+
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 import fastsig
 
-DTYPES = ["float32", "float64"]
-THREADS = [1, 2]
-# (n, k, m): X is n x k, W is k x m. DESIGN.md's worked example, then tall-skinny batches.
-DENSE_SHAPES = {
-    "2x2 @ 2x3": (2, 2, 3),
-    "65536x16 @ 16x16": (65536, 16, 16),
-    "65536x64 @ 64x64": (65536, 64, 64),
-}
-MATMUL_SHAPES = {**DENSE_SHAPES, "512x512 @ 512x512": (512, 512, 512)}
-SIZES = [10**5, 10**6]
+try:
+    import threadpoolctl
+except ImportError:
+    threadpoolctl = None
+
+# The peers are imported by the benchmarks that run them only (each benchmark runs in a fresh
+# process): torch alone adds over a second and 200 MB to a process, which would slow every
+# benchmark and, in the peakmem_ figures, bury what fastsig's calls allocate.
+PEER_MODULES = {"scipy": "scipy.special", "numexpr": "numexpr", "torch": "torch"}
+
+CI = os.environ.get("FASTSIG_ASV_CI") == "1"
+DTYPES = ["float32"] if CI else ["float32", "float64"]
+THREADS = [1] if CI else [1, 2]
+BATCH = 262_144
+# (n, k, m): X is n x k, W is k x m. DESIGN.md's worked example, then tall-skinny batches as a
+# layer sees them: many rows, few features.
+TALL_SKINNY = [(BATCH, k, m) for k, m in [(2, 3), (16, 16), (64, 64), (256, 256)]]
+DENSE_SHAPES = {f"{n}x{k} @ {k}x{m}": (n, k, m) for n, k, m in [(2, 2, 3), *TALL_SKINNY]}
+if CI:
+    DENSE_SHAPES = {label: DENSE_SHAPES[label] for label in ["2x2 @ 2x3", f"{BATCH}x2 @ 2x3"]}
+# The elementwise functions get the n x m results of the dense shapes.
+ELEMENTWISE_SHAPES = {f"{n}x{m}": (n, m) for n, _, m in DENSE_SHAPES.values()}
 
 
 def np_sigmoid(y):
     # exp(-y) overflows to inf for very negative y, and 1 / (1 + inf) is the right answer, 0.
     with np.errstate(over="ignore"):
         return 1 / (1 + np.exp(-y))
-
-
-def np_dense_backward(grad, x, w, s):
-    dy = grad * s * (1 - s)
-    return dy @ w.T, x.T @ dy, dy.sum(0)
 
 
 def dense_data(dtype, n, k, m):
@@ -44,108 +64,203 @@ def dense_data(dtype, n, k, m):
     return rng, x, w, b
 
 
-class _SameThreads:
-    """Limits numpy's BLAS to num_threads from setup to teardown."""
+def require(library):
+    """Skip (NotImplementedError) unless the library can be imported."""
+    if library not in PEER_MODULES:
+        return
+    try:
+        importlib.import_module(PEER_MODULES[library])
+    # Not only ImportError: a broken install (a missing shared library, say) raises others,
+    # and it should skip that peer, not fail the suite.
+    except Exception as exc:
+        raise NotImplementedError(f"{library} cannot be imported: {exc}") from exc
 
-    def limit_blas(self, num_threads):
-        self._blas_limit = threadpool_limits(num_threads, user_api="blas")
+
+def tensors(*arrays):
+    """torch tensors sharing the arrays' memory, made in setup so that no timing holds them."""
+    import torch
+
+    return [torch.from_numpy(a) for a in arrays]
+
+
+class _Function:
+    """One public function against its peers. A subclass gives `shapes` ({label: shape}),
+    `params` (the libraries first), data(dtype, shape) -> the inputs, and for each library
+    call_<library>(*inputs) -> the callable to measure.
+    """
+
+    param_names = ("library", "dtype", "shape", "num_threads")
+    uses_blas = True  # numpy's code for it calls BLAS, whose threads need threadpoolctl
+    # On one thread, with fastsig's portable kernels, the largest float64 backward takes tens
+    # of seconds a call; asv's default of 60 s per benchmark would cut it off.
+    timeout = 900
+
+    def setup(self, library, dtype, shape, num_threads):
+        require(library)
+        self._threads = ExitStack()
+        self._run_on_threads(library, num_threads)
+        self.call = getattr(self, f"call_{library}")(*self.data(dtype, self.shapes[shape]))
 
     def teardown(self, *params):
-        self._blas_limit.restore_original_limits()
+        self._threads.close()
+
+    def _run_on_threads(self, library, num_threads):
+        if library == "fastsig":
+            fastsig.set_num_threads(num_threads)
+            self._threads.callback(fastsig.set_num_threads, None)
+        elif library == "torch":
+            import torch
+
+            self._threads.callback(torch.set_num_threads, torch.get_num_threads())
+            torch.set_num_threads(num_threads)
+        elif library == "numexpr":
+            import numexpr
+
+            previous = numexpr.set_num_threads(num_threads)
+            self._threads.callback(numexpr.set_num_threads, previous)
+        elif self.uses_blas:
+            if threadpoolctl is None:
+                raise NotImplementedError("threadpoolctl is needed to set numpy's BLAS threads")
+            self._threads.enter_context(
+                threadpoolctl.threadpool_limits(num_threads, user_api="blas")
+            )
+
+    def time_call(self, *params):
+        self.call()
+
+    def peakmem_call(self, *params):
+        self.call()
 
 
-class Matmul(_SameThreads):
-    params = (DTYPES, list(MATMUL_SHAPES), THREADS)
-    param_names = ("dtype", "shape", "num_threads")
+class Matmul(_Function):
+    shapes = DENSE_SHAPES
+    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
 
-    def setup(self, dtype, shape, num_threads):
-        self.limit_blas(num_threads)
-        _, self.x, self.w, _ = dense_data(dtype, *MATMUL_SHAPES[shape])
+    def data(self, dtype, shape):
+        _, x, w, _ = dense_data(dtype, *shape)
+        return x, w
 
-    def time_fastsig(self, dtype, shape, num_threads):
-        fastsig.matmul(self.x, self.w, num_threads=num_threads)
+    def call_fastsig(self, x, w):
+        return lambda: fastsig.matmul(x, w)
 
-    def time_numpy(self, dtype, shape, num_threads):
-        self.x @ self.w
+    def call_numpy(self, x, w):
+        return lambda: x @ w
 
+    def call_torch(self, x, w):
+        import torch
 
-class DenseForward(_SameThreads):
-    params = (DTYPES, list(DENSE_SHAPES), THREADS)
-    param_names = ("dtype", "shape", "num_threads")
-
-    def setup(self, dtype, shape, num_threads):
-        self.limit_blas(num_threads)
-        _, self.x, self.w, self.b = dense_data(dtype, *DENSE_SHAPES[shape])
-
-    def time_fastsig(self, dtype, shape, num_threads):
-        fastsig.dense_forward(self.x, self.w, self.b, num_threads=num_threads)
-
-    def time_numpy(self, dtype, shape, num_threads):
-        np_sigmoid(self.x @ self.w + self.b)
+        tx, tw = tensors(x, w)
+        return lambda: torch.matmul(tx, tw)
 
 
-class DenseForwardMemory:
-    """Peak memory of the forward: fastsig writes only S, numpy also makes Y and temporaries.
-    The largest batch only, where the arrays outweigh the interpreter."""
+class DenseForward(_Function):
+    shapes = DENSE_SHAPES
+    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
 
-    params = (DTYPES,)
-    param_names = ("dtype",)
+    def data(self, dtype, shape):
+        _, x, w, b = dense_data(dtype, *shape)
+        return x, w, b
 
-    def setup(self, dtype):
-        _, self.x, self.w, self.b = dense_data(dtype, *DENSE_SHAPES["65536x64 @ 64x64"])
+    def call_fastsig(self, x, w, b):
+        return lambda: fastsig.dense_forward(x, w, b)
 
-    def peakmem_fastsig(self, dtype):
-        fastsig.dense_forward(self.x, self.w, self.b)
+    def call_numpy(self, x, w, b):
+        return lambda: np_sigmoid(x @ w + b)
 
-    def peakmem_numpy(self, dtype):
-        np_sigmoid(self.x @ self.w + self.b)
+    def call_torch(self, x, w, b):
+        import torch
 
-
-class DenseBackward(_SameThreads):
-    params = (DTYPES, list(DENSE_SHAPES), THREADS)
-    param_names = ("dtype", "shape", "num_threads")
-
-    def setup(self, dtype, shape, num_threads):
-        self.limit_blas(num_threads)
-        rng, self.x, self.w, b = dense_data(dtype, *DENSE_SHAPES[shape])
-        self.s = np_sigmoid(self.x @ self.w + b)
-        self.grad = rng.standard_normal(self.s.shape, dtype=dtype)
-
-    def time_fastsig(self, dtype, shape, num_threads):
-        fastsig.dense_backward(self.grad, self.x, self.w, self.s, num_threads=num_threads)
-
-    def time_numpy(self, dtype, shape, num_threads):
-        np_dense_backward(self.grad, self.x, self.w, self.s)
+        tx, tw, tb = tensors(x, w, b)
+        return lambda: torch.sigmoid(torch.addmm(tb, tx, tw))
 
 
-class Sigmoid(_SameThreads):
-    params = (DTYPES, SIZES, THREADS)
-    param_names = ("dtype", "size", "num_threads")
+class DenseBackward(_Function):
+    shapes = DENSE_SHAPES
+    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
 
-    def setup(self, dtype, size, num_threads):
-        self.limit_blas(num_threads)
-        self.y = np.random.default_rng(0).standard_normal(size, dtype=dtype)
-        self.y *= 4
+    def data(self, dtype, shape):
+        rng, x, w, b = dense_data(dtype, *shape)
+        s = np_sigmoid(x @ w + b)
+        grad = rng.standard_normal(s.shape, dtype=dtype)
+        return grad, x, w, s
 
-    def time_fastsig(self, dtype, size, num_threads):
-        fastsig.sigmoid(self.y, num_threads=num_threads)
+    def call_fastsig(self, grad, x, w, s):
+        return lambda: fastsig.dense_backward(grad, x, w, s)
 
-    def time_numpy(self, dtype, size, num_threads):
-        np_sigmoid(self.y)
+    def call_numpy(self, grad, x, w, s):
+        def backward():
+            dy = grad * s * (1 - s)
+            return dy @ w.T, x.T @ dy, dy.sum(0)
+
+        return backward
+
+    def call_torch(self, grad, x, w, s):
+        import torch
+
+        tgrad, tx, tw, ts = tensors(grad, x, w, s)
+
+        def backward():
+            dy = torch.ops.aten.sigmoid_backward(tgrad, ts)
+            return dy @ tw.T, tx.T @ dy, dy.sum(0)
+
+        return backward
 
 
-class SigmoidBackward(_SameThreads):
-    params = (DTYPES, SIZES, THREADS)
-    param_names = ("dtype", "size", "num_threads")
+class Sigmoid(_Function):
+    shapes = ELEMENTWISE_SHAPES
+    params = (["fastsig", "numpy", "scipy", "numexpr", "torch"], DTYPES, list(shapes), THREADS)
+    uses_blas = False
 
-    def setup(self, dtype, size, num_threads):
-        self.limit_blas(num_threads)
+    def data(self, dtype, shape):
+        y = np.random.default_rng(0).standard_normal(shape, dtype=dtype)
+        y *= 4
+        return (y,)
+
+    def call_fastsig(self, y):
+        return lambda: fastsig.sigmoid(y)
+
+    def call_numpy(self, y):
+        return lambda: np_sigmoid(y)
+
+    def call_scipy(self, y):
+        from scipy.special import expit
+
+        return lambda: expit(y)
+
+    def call_numexpr(self, y):
+        from numexpr import evaluate
+
+        return lambda: evaluate("1 / (1 + exp(-y))", local_dict={"y": y})
+
+    def call_torch(self, y):
+        import torch
+
+        (ty,) = tensors(y)
+        return lambda: torch.sigmoid(ty)
+
+
+class SigmoidBackward(_Function):
+    shapes = ELEMENTWISE_SHAPES
+    params = (["fastsig", "numpy", "numexpr", "torch"], DTYPES, list(shapes), THREADS)
+    uses_blas = False
+
+    def data(self, dtype, shape):
         rng = np.random.default_rng(0)
-        self.grad = rng.standard_normal(size, dtype=dtype)
-        self.s = rng.random(size, dtype=dtype)
+        return rng.standard_normal(shape, dtype=dtype), rng.random(shape, dtype=dtype)
 
-    def time_fastsig(self, dtype, size, num_threads):
-        fastsig.sigmoid_backward(self.grad, self.s, num_threads=num_threads)
+    def call_fastsig(self, grad, s):
+        return lambda: fastsig.sigmoid_backward(grad, s)
 
-    def time_numpy(self, dtype, size, num_threads):
-        self.grad * self.s * (1 - self.s)
+    def call_numpy(self, grad, s):
+        return lambda: grad * s * (1 - s)
+
+    def call_numexpr(self, grad, s):
+        from numexpr import evaluate
+
+        return lambda: evaluate("g * s * (1 - s)", local_dict={"g": grad, "s": s})
+
+    def call_torch(self, grad, s):
+        import torch
+
+        tgrad, ts = tensors(grad, s)
+        return lambda: torch.ops.aten.sigmoid_backward(tgrad, ts)

@@ -10,9 +10,12 @@ from . import _bench, _check, show_config
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0  # reported below, with the same message as a zero or a negative count
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
@@ -26,7 +29,10 @@ def _parser():
     commands.add_parser(
         "check", help="self-test every function against a numpy reference (run after installing)"
     )
-    bench = commands.add_parser("bench", help="time fastsig against the numpy code it replaces")
+    bench = commands.add_parser(
+        "bench",
+        help="time fastsig against numpy, scipy, numexpr and torch (those installed)",
+    )
     bench.add_argument(
         "--quick", action="store_true", help="fewer and smaller cases, shorter timings"
     )
@@ -34,10 +40,17 @@ def _parser():
         "--threads",
         type=_positive_int,
         metavar="N",
-        help="run fastsig and, when threadpoolctl is installed, numpy's BLAS on N threads",
+        help="run fastsig, numexpr, torch and (when threadpoolctl is installed) numpy's BLAS on"
+        " N threads; default: fastsig's default thread count, for all of them",
     )
     bench.add_argument(
         "--json", dest="json_path", metavar="FILE", help="also write the results as JSON"
+    )
+    bench.add_argument(
+        "--plot",
+        dest="plot_path",
+        metavar="FILE.png",
+        help="also draw the ratios as a bar chart (needs matplotlib)",
     )
     return parser
 
@@ -50,7 +63,7 @@ def main(argv=None):
         return 0
     if args.command == "check":
         return _check.run_check(sys.stdout)
-    return _bench.run_bench(args.quick, args.threads, args.json_path)
+    return _bench.run_bench(args.quick, args.threads, args.json_path, args.plot_path)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ import numpy as np
 
 from . import _config, _dispatch
 
-_elementwise = _dispatch.elementwise
-_gemm = _dispatch.gemm
-_dense = _dispatch.dense
+_kernels = _dispatch.kernels
 
 # Below this much work (elements, or multiply-adds for the products) a call with
 # num_threads=None runs on one thread: starting threads costs more than the work.
@@ -163,7 +161,7 @@ def matmul(x, w, *, out=None, num_threads=None):
     m = w_in.shape[1]
     result = _output("matmul", out, dtype, (n, m), [("x", x_in), ("w", w_in)])
     threads = _resolve_num_threads(num_threads, n * k * m)
-    _gemm.matmul(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype), result, threads)
+    _kernels.matmul(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype), result, threads)
     return result
 
 
@@ -209,7 +207,7 @@ def sigmoid(y, *, out=None, num_threads=None):
     dtype = _compute_dtype("sigmoid", y_in)
     result = _output("sigmoid", out, dtype, y_in.shape, [("y", y_in)], in_place_ok=True)
     threads = _resolve_num_threads(num_threads, y_in.size)
-    _elementwise.sigmoid(_as_kernel_input(y_in, dtype).reshape(-1), result.reshape(-1), threads)
+    _kernels.sigmoid(_as_kernel_input(y_in, dtype).reshape(-1), result.reshape(-1), threads)
     return result
 
 
@@ -259,7 +257,7 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     result = _output("sigmoid_backward", out, dtype, g_in.shape,
                      [("grad", g_in), ("s", s_in)], in_place_ok=True)
     threads = _resolve_num_threads(num_threads, g_in.size)
-    _elementwise.sigmoid_backward(_as_kernel_input(g_in, dtype).reshape(-1),
+    _kernels.sigmoid_backward(_as_kernel_input(g_in, dtype).reshape(-1),
                                   _as_kernel_input(s_in, dtype).reshape(-1),
                                   result.reshape(-1), threads)
     return result
@@ -320,7 +318,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     result = _output("dense_forward", out, dtype, (n, m), arrays)
     threads = _resolve_num_threads(num_threads, n * max(k, 1) * m)
     bias = _as_kernel_input(b_in, dtype) if b is not None else np.empty(0, dtype)
-    _dense.dense_forward(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype),
+    _kernels.dense_forward(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype),
                          bias, b is not None, result, threads)
     return result
 
@@ -388,6 +386,6 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, num_threads=None):
     dw = np.empty((k, m), dtype)
     db = np.empty(m, dtype)
     threads = _resolve_num_threads(num_threads, n * max(k, 1) * m)
-    _dense.dense_backward(*(_as_kernel_input(a, dtype) for a in (g_in, x_in, w_in, s_in)),
+    _kernels.dense_backward(*(_as_kernel_input(a, dtype) for a in (g_in, x_in, w_in, s_in)),
                           dx, bool(compute_dx), dw, db, threads)
     return (dx if compute_dx else None), dw, db

@@ -1,20 +1,24 @@
-"""``python -m fastsig bench``: a first side-by-side timing of fastsig against numpy.
+"""``python -m fastsig bench``: fastsig side by side with the code it replaces.
 
-Each case runs the numpy code a user would otherwise write next to the fastsig call, on the same
-data in the same process: first a check that the two agree, then calls interleaved (fastsig,
-numpy, fastsig, numpy, ...) so that clock-speed changes and background load hit both alike, and
-the medians are compared. Neither side is given a preallocated ``out=``: the numpy expressions
-allocate their results, so fastsig allocates too and both do the same work.
+Each case (an operation, a shape, a dtype) gives the same data to fastsig and to every installed
+peer: numpy's expression, scipy.special.expit, numexpr and torch. Each peer's answer is first
+checked against fastsig's, then all of them are timed in the same process, calls interleaved
+(fastsig, numpy, scipy, ..., fastsig, numpy, ...) so that clock-speed changes and background load
+hit all alike, and medians are compared: ratio = peer time / fastsig time. Nobody gets a
+preallocated ``out=``: the peers allocate their results, so fastsig allocates too.
 """
 
+import importlib
+import importlib.metadata
 import json
 import math
 import os
 import platform
 import statistics
 import sys
+import textwrap
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
@@ -26,9 +30,16 @@ DTYPES = (np.float32, np.float64)
 # Agreement: a relative tolerance, with the absolute one scaled to the largest result, since
 # entries near zero from cancellation carry errors of the size of the large ones.
 RTOL = {np.float32: 1e-4, np.float64: 1e-10}
-TIME_BUDGET_S = {False: 0.2, True: 0.05}  # per case, by quick
-MIN_REPEATS = 5
-MIN_SAMPLE_S = 50e-6  # tiny calls are timed in batches so the timer's own cost is negligible
+TIME_BUDGET_S = {False: 0.4, True: 0.1}  # per case, all libraries together, by quick
+MIN_ROUNDS = 5
+MIN_BLOCK_S = 1e-3  # tiny calls are timed in blocks so the timer's own cost is negligible
+# Optional peers: the name in the table, the module the code below uses, its distribution.
+PEER_MODULES = {
+    "scipy": ("scipy.special", "scipy"),
+    "numexpr": ("numexpr", "numexpr"),
+    "torch": ("torch", "torch"),
+}
+PLOT_HINT = "pip install matplotlib (or pip install 'fastsig[bench]')"
 
 
 # ---- the numpy code fastsig replaces -------------------------------------------------------
@@ -53,7 +64,17 @@ def np_dense_backward(grad, x, w, s):
     return dy @ w.T, x.T @ dy, dy.sum(0)
 
 
-# ---- cases ---------------------------------------------------------------------------------
+def torch_dense_backward(torch, grad, x, w, s):
+    """What a torch user writes by hand for this layer's backward (autograd does the same)."""
+    dy = torch.ops.aten.sigmoid_backward(grad, s)
+    return dy @ w.T, x.T @ dy, dy.sum(0)
+
+
+# ---- cases: for each operation, the call of every library on one set of data --------------
+#
+# Each function below builds the data of one case and returns {library: callable}, fastsig
+# first; `peers` maps the installed optional peers to their modules. torch gets tensors that
+# share the numpy arrays' memory, made once, so that its timings hold no conversions.
 
 
 def _dense_data(n, k, m, dtype):
@@ -65,41 +86,81 @@ def _dense_data(n, k, m, dtype):
     return rng, x, w, b
 
 
-def _matmul(shape, dtype):
+def _tensors(torch, *arrays):
+    return [torch.from_numpy(a) for a in arrays]
+
+
+def _matmul(shape, dtype, peers):
     _, x, w, _ = _dense_data(*shape, dtype)
-    return (lambda: fastsig.matmul(x, w)), (lambda: x @ w)
+    calls = {"fastsig": lambda: fastsig.matmul(x, w), "numpy": lambda: x @ w}
+    if "torch" in peers:
+        torch = peers["torch"]
+        tx, tw = _tensors(torch, x, w)
+        calls["torch"] = lambda: torch.matmul(tx, tw)
+    return calls
 
 
-def _dense_forward(shape, dtype):
+def _dense_forward(shape, dtype, peers):
     _, x, w, b = _dense_data(*shape, dtype)
-    return (lambda: fastsig.dense_forward(x, w, b)), (lambda: np_dense_forward(x, w, b))
+    calls = {
+        "fastsig": lambda: fastsig.dense_forward(x, w, b),
+        "numpy": lambda: np_dense_forward(x, w, b),
+    }
+    if "torch" in peers:
+        torch = peers["torch"]
+        tx, tw, tb = _tensors(torch, x, w, b)
+        calls["torch"] = lambda: torch.sigmoid(torch.addmm(tb, tx, tw))
+    return calls
 
 
-def _dense_backward(shape, dtype):
+def _dense_backward(shape, dtype, peers):
     rng, x, w, b = _dense_data(*shape, dtype)
     s = np_dense_forward(x, w, b)
     grad = rng.standard_normal(s.shape, dtype=dtype)
-    return (
-        lambda: fastsig.dense_backward(grad, x, w, s),
-        lambda: np_dense_backward(grad, x, w, s),
-    )
+    calls = {
+        "fastsig": lambda: fastsig.dense_backward(grad, x, w, s),
+        "numpy": lambda: np_dense_backward(grad, x, w, s),
+    }
+    if "torch" in peers:
+        torch = peers["torch"]
+        tensors = _tensors(torch, grad, x, w, s)
+        calls["torch"] = lambda: torch_dense_backward(torch, *tensors)
+    return calls
 
 
-def _sigmoid(exponent, dtype):
-    rng = np.random.default_rng(0)
-    y = rng.standard_normal(10**exponent, dtype=dtype)
+def _sigmoid(size, dtype, peers):
+    y = np.random.default_rng(0).standard_normal(size, dtype=dtype)
     y *= 4
-    return (lambda: fastsig.sigmoid(y)), (lambda: np_sigmoid(y))
+    calls = {"fastsig": lambda: fastsig.sigmoid(y), "numpy": lambda: np_sigmoid(y)}
+    if "scipy" in peers:
+        expit = peers["scipy"].expit
+        calls["scipy"] = lambda: expit(y)
+    if "numexpr" in peers:
+        evaluate = peers["numexpr"].evaluate
+        calls["numexpr"] = lambda: evaluate("1 / (1 + exp(-y))", local_dict={"y": y})
+    if "torch" in peers:
+        torch = peers["torch"]
+        (ty,) = _tensors(torch, y)
+        calls["torch"] = lambda: torch.sigmoid(ty)
+    return calls
 
 
-def _sigmoid_backward(exponent, dtype):
+def _sigmoid_backward(size, dtype, peers):
     rng = np.random.default_rng(0)
-    grad = rng.standard_normal(10**exponent, dtype=dtype)
-    s = rng.random(10**exponent, dtype=dtype)
-    return (
-        lambda: fastsig.sigmoid_backward(grad, s),
-        lambda: np_sigmoid_backward(grad, s),
-    )
+    grad = rng.standard_normal(size, dtype=dtype)
+    s = rng.random(size, dtype=dtype)
+    calls = {
+        "fastsig": lambda: fastsig.sigmoid_backward(grad, s),
+        "numpy": lambda: np_sigmoid_backward(grad, s),
+    }
+    if "numexpr" in peers:
+        evaluate = peers["numexpr"].evaluate
+        calls["numexpr"] = lambda: evaluate("g * s * (1 - s)", local_dict={"g": grad, "s": s})
+    if "torch" in peers:
+        torch = peers["torch"]
+        tgrad, ts = _tensors(torch, grad, s)
+        calls["torch"] = lambda: torch.ops.aten.sigmoid_backward(tgrad, ts)
+    return calls
 
 
 def _matrix_label(shape):
@@ -107,27 +168,51 @@ def _matrix_label(shape):
     return f"{n}x{k} @ {k}x{m}"
 
 
-def _cases(quick):
+def _cases(quick, peers):
     """(operation, shape label, dtype, make) in table order; make() builds the data and returns
-    the fastsig and numpy callables, so that only one case's data is alive at a time."""
+    the calls of every library, so that only one case's data is alive at a time."""
     n = 65_536 if quick else 262_144
-    tall = [(n, 16, 16)] if quick else [(n, 16, 16), (n, 64, 64)]
-    dense_shapes = [(2, 2, 3)] + tall  # the worked example of DESIGN.md, then a batch
+    # The worked example of DESIGN.md, then tall-skinny batches as a layer sees them.
+    tall = [(n, 16, 16)] if quick else [(n, 2, 3), (n, 16, 16), (n, 64, 64)]
+    dense_shapes = [(2, 2, 3)] + tall
     matmul_shapes = dense_shapes if quick else dense_shapes + [(1024, 1024, 1024)]
     exponents = [6] if quick else [5, 7]
     groups = [
         ("matmul", _matmul, [(_matrix_label(s), s) for s in matmul_shapes]),
         ("dense_forward", _dense_forward, [(_matrix_label(s), s) for s in dense_shapes]),
         ("dense_backward", _dense_backward, [(_matrix_label(s), s) for s in dense_shapes]),
-        ("sigmoid", _sigmoid, [(f"10**{e}", e) for e in exponents]),
-        ("sigmoid_backward", _sigmoid_backward, [(f"10**{e}", e) for e in exponents]),
+        ("sigmoid", _sigmoid, [(f"10**{e}", 10**e) for e in exponents]),
+        ("sigmoid_backward", _sigmoid_backward, [(f"10**{e}", 10**e) for e in exponents]),
     ]
     return [
-        (operation, label, dtype, lambda f=factory, s=size, d=dtype: f(s, d))
+        (operation, label, dtype, lambda f=factory, s=size, d=dtype: f(s, d, peers))
         for operation, factory, sizes in groups
         for label, size in sizes
         for dtype in DTYPES
     ]
+
+
+# ---- peers ---------------------------------------------------------------------------------
+
+
+def import_peers():
+    """({name: module} of the installed optional peers, {name: why not} of the others)."""
+    installed, missing = {}, {}
+    for name, (module, _) in PEER_MODULES.items():
+        try:
+            installed[name] = importlib.import_module(module)
+        # Not only ImportError: a broken install (a missing shared library, say) raises others,
+        # and it should cost that peer's column, not the benchmark.
+        except Exception as exc:
+            missing[name] = f"{type(exc).__name__}: {exc}"
+    return installed, missing
+
+
+def _version(distribution):
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown version"
 
 
 # ---- measuring -----------------------------------------------------------------------------
@@ -137,16 +222,25 @@ def _as_tuple(result):
     return result if isinstance(result, tuple) else (result,)
 
 
-def _disagreement(got, want, dtype):
-    """None if fastsig's results match numpy's, else a description of how they differ."""
-    for a, b in zip(_as_tuple(got), _as_tuple(want)):
+def disagreement(got, want, dtype, peer):
+    """None if a peer's results `got` match fastsig's `want`, else how they differ. np.asarray
+    reads torch's tensors too."""
+    got, want = _as_tuple(got), _as_tuple(want)
+    if len(got) != len(want):
+        return f"{peer} gave {len(got)} results, fastsig {len(want)}"
+    for a, b in zip(got, want):
+        a = np.asarray(a)
         if a.dtype != b.dtype or a.shape != b.shape:
-            return f"fastsig gave {a.dtype} {a.shape}, numpy {b.dtype} {b.shape}"
+            return f"{peer} gave {a.dtype} {a.shape}, fastsig {b.dtype} {b.shape}"
         scale = float(np.max(np.abs(b), initial=0.0))
         if not np.allclose(a, b, rtol=RTOL[dtype], atol=RTOL[dtype] * scale):
             diff = float(np.max(np.abs(a.astype(np.float64) - b)))
-            return f"max |fastsig - numpy| = {diff:.3g}, largest |numpy| = {scale:.3g}"
+            return f"max |{peer} - fastsig| = {diff:.3g}, largest |fastsig| = {scale:.3g}"
     return None
+
+
+def _failure(exc):
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _seconds(call, number):
@@ -156,30 +250,46 @@ def _seconds(call, number):
     return time.perf_counter() - start
 
 
-def _time_pair(fast, peer, budget):
-    """Median seconds per call of each, measured in interleaved samples of `number` calls."""
-    once = min(_seconds(fast, 1), _seconds(peer, 1))
-    number = max(1, math.ceil(MIN_SAMPLE_S / max(once, 1e-9)))
-    pair = _seconds(fast, number) + _seconds(peer, number)
-    repeats = max(MIN_REPEATS, round(budget / pair))
-    fast_samples, peer_samples = [], []
-    for _ in range(repeats):
-        fast_samples.append(_seconds(fast, number))
-        peer_samples.append(_seconds(peer, number))
-    return statistics.median(fast_samples) / number, statistics.median(peer_samples) / number
+def time_interleaved(calls, budget):
+    """{name: median seconds per call} of `calls`, in rounds that run each library in turn.
+
+    In a round each library makes one untimed call and then a timed block of calls: after
+    another library ran, its OpenMP or BLAS threads spin for a while and slow the next threaded
+    call on few cores, and the untimed call takes most of that instead of the timed block.
+    """
+    once = {name: max(_seconds(call, 1), 1e-9) for name, call in calls.items()}
+    number = {name: math.ceil(MIN_BLOCK_S / seconds) for name, seconds in once.items()}
+    round_s = sum(once[name] * (number[name] + 1) for name in calls)
+    rounds = max(MIN_ROUNDS, round(budget / round_s))
+    samples = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            call()
+            samples[name].append(_seconds(call, number[name]) / number[name])
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def _measure(make, dtype, budget):
-    """Agreement, then timings, of one case; the first calls double as a warm-up."""
-    fast, peer = make()
-    disagreement = _disagreement(fast(), peer(), dtype)
-    fast_s, peer_s = _time_pair(fast, peer, budget)
-    return {
-        "disagreement": disagreement,
-        "fastsig_ms": fast_s * 1e3,
-        "numpy_ms": peer_s * 1e3,
-        "ratio": peer_s / fast_s,
-    }
+def measure(calls, dtype, budget):
+    """Agreement with fastsig, then timings, of one case's calls; the checking calls double as
+    a warm-up. A peer that disagrees or fails is reported and left out of the timing."""
+    reference = calls["fastsig"]()
+    peers = {}
+    timed = {"fastsig": calls["fastsig"]}
+    for name, call in calls.items():
+        if name == "fastsig":
+            continue
+        result = {"ms": None, "ratio": None, "disagreement": None, "error": None}
+        try:
+            result["disagreement"] = disagreement(call(), reference, dtype, name)
+        except Exception as exc:  # a broken peer costs its own cell, not the case
+            result["error"] = _failure(exc)
+        if not (result["disagreement"] or result["error"]):
+            timed[name] = call
+        peers[name] = result
+    seconds = time_interleaved(timed, budget)
+    for name in timed.keys() - {"fastsig"}:
+        peers[name].update(ms=seconds[name] * 1e3, ratio=seconds[name] / seconds["fastsig"])
+    return {"fastsig_ms": seconds["fastsig"] * 1e3, "peers": peers}
 
 
 # ---- machine and threads -------------------------------------------------------------------
@@ -196,140 +306,276 @@ def _cpu_model():
     return platform.processor() or "unknown"
 
 
+def _threads_text(count):
+    return "1 thread" if count == 1 else f"{count} threads"
+
+
 def _blas_threads():
     """What numpy's BLAS runs on, as threadpoolctl sees it."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown"
+    from threadpoolctl import threadpool_info
+
     blas = [
-        f"{info['internal_api']} {info['num_threads']}"
+        f"{info['internal_api']} on {_threads_text(info['num_threads'])}"
         for info in threadpool_info()
         if info["user_api"] == "blas"
     ]
-    return ", ".join(blas) or "not found by threadpoolctl"
+    # numpy's and scipy's own copies of OpenBLAS would otherwise read as two lines alike
+    return ", ".join(dict.fromkeys(blas)) or "not found by threadpoolctl"
+
+
+def _limit_blas(stack, threads):
+    """numpy's BLAS on `threads` threads until `stack` closes; returns a note for the header."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return "BLAS threads not limited: threadpoolctl is not installed"
+    stack.enter_context(threadpool_limits(threads, user_api="blas"))
+    return f"BLAS {_blas_threads()}"
 
 
 @contextmanager
-def _threads_limited_to(threads):
-    """fastsig, and numpy's BLAS when threadpoolctl is installed, on `threads` threads (None:
-    leave both alone); yields a note saying what happened to numpy's BLAS."""
-    if threads is None:
-        yield "the default, not limited"
-        return
-    fastsig.set_num_threads(threads)
-    try:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            yield "not limited: threadpoolctl is not installed"
-        else:
-            with threadpool_limits(threads, user_api="blas"):
-                yield f"limited to {threads} with threadpoolctl"
-    finally:
-        # The command line runs this in a process of its own; a caller in-process gets fastsig's
-        # default back.
-        fastsig.set_num_threads(None)
+def threads_for_all(threads, peers):
+    """fastsig on `threads` threads (None: its default), and numpy's BLAS, numexpr and torch on
+    as many as fastsig, inside the block; yields that count and a note per library."""
+    with ExitStack() as stack:
+        if threads is not None:
+            fastsig.set_num_threads(threads)
+            # The command line runs this in a process of its own; a caller in-process gets
+            # fastsig's default back.
+            stack.callback(fastsig.set_num_threads, None)
+        count = fastsig.get_num_threads()
+        notes = {"numpy": _limit_blas(stack, count), "scipy": "expit on 1 thread (a ufunc)"}
+        if "numexpr" in peers:
+            previous = peers["numexpr"].set_num_threads(count)
+            stack.callback(peers["numexpr"].set_num_threads, previous)
+            notes["numexpr"] = f"on {_threads_text(count)}"
+        if "torch" in peers:
+            torch = peers["torch"]
+            stack.callback(torch.set_num_threads, torch.get_num_threads())
+            torch.set_num_threads(count)
+            notes["torch"] = f"on {_threads_text(count)}"
+        yield count, notes
 
 
-def _machine(limit_note):
+def _machine(threads, notes, peers, missing):
     config = config_summary()
+    versions = {"numpy": np.__version__}
+    versions.update((name, _version(PEER_MODULES[name][1])) for name in peers)
     return {
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "fastsig_version": config["version"],
         "isa": config["isa"],
         "openmp": config["openmp"],
-        "fastsig_threads": fastsig.get_num_threads(),
-        "numpy_version": np.__version__,
-        "numpy_blas_threads": f"{_blas_threads()} ({limit_note})",
+        "threads": threads,
         "python": platform.python_version(),
+        "peers": {name: {"version": v, "threads": notes[name]} for name, v in versions.items()},
+        "missing_peers": missing,
     }
 
 
 # ---- output --------------------------------------------------------------------------------
 
-COLUMNS = (
-    ("operation", 16),
-    ("shape", 22),
-    ("dtype", 7),
-    ("threads", 7),
-    ("fastsig ms", 10),
-    ("numpy ms", 10),
-    ("numpy/fastsig", 13),
+CASE_COLUMNS = (("operation", 16), ("shape", 21), ("dtype", 7), ("threads", 7))
+MS_WIDTH, RATIO_WIDTH = 9, 6
+TIMING_NOTE = (
+    "timing: medians of rounds that run every library in turn on the same data; in each round"
+    " a library makes one untimed call, then a timed block of calls (>= 1 ms), so that its"
+    " threads are awake and the previous library's spinning OpenMP/BLAS threads slow the"
+    " untimed call rather than the timed ones"
 )
 
 
-def _format_cells(cells):
-    """Text columns left-aligned, numbers right-aligned."""
+def _table_peers(rows):
+    """The peers that have a cell in some row: numpy, then the optional ones."""
+    present = {name for row in rows for name in row["peers"]}
+    return [name for name in ("numpy", *PEER_MODULES) if name in present]
+
+
+def _case_cells(values):
+    """The columns that name a case: text left-aligned, the thread count right-aligned."""
     return "  ".join(
-        f"{cell:<{width}}" if i < 3 else f"{cell:>{width}}"
-        for i, (cell, (_, width)) in enumerate(zip(cells, COLUMNS))
+        f"{value!s:>{width}}" if name == "threads" else f"{value!s:<{width}}"
+        for value, (name, width) in zip(values, CASE_COLUMNS)
     )
 
 
-def _header(machine):
+def _peer_cells(result):
+    if result is None:
+        return " " * (MS_WIDTH + 2 + RATIO_WIDTH)
+    if result["ratio"] is None:  # disagreed or failed: reported above the row
+        return f"{'-':>{MS_WIDTH}}  {'!':>{RATIO_WIDTH}}"
+    return f"{result['ms']:>{MS_WIDTH}.3g}  {result['ratio']:>{RATIO_WIDTH}.3g}"
+
+
+def _table_header(peers):
+    case_width = sum(width for _, width in CASE_COLUMNS) + 2 * (len(CASE_COLUMNS) - 1)
+    group_width = MS_WIDTH + 2 + RATIO_WIDTH
+    titles = f"{'':{case_width}}  {'fastsig':>{MS_WIDTH}}" + "".join(
+        f"  {name:>{group_width}}" for name in peers
+    )
+    names = _case_cells([name for name, _ in CASE_COLUMNS])
+    units = f"{names}  {'ms':>{MS_WIDTH}}" + "".join(
+        f"  {'ms':>{MS_WIDTH}}  {'ratio':>{RATIO_WIDTH}}" for _ in peers
+    )
+    return [titles.rstrip(), units]
+
+
+def _header(machine, peers):
+    libraries = "; ".join(
+        f"{name} {info['version']} {info['threads']}" for name, info in machine["peers"].items()
+    )
     lines = [
-        f"CPU: {machine['cpu']} ({machine['cpu_count']} logical CPUs)",
+        f"CPU: {machine['cpu']}, {machine['cpu_count']} logical CPUs",
         f"fastsig {machine['fastsig_version']}  isa={machine['isa']}  "
-        f"openmp={machine['openmp']}  threads={machine['fastsig_threads']}",
-        f"numpy {machine['numpy_version']}  BLAS threads: {machine['numpy_blas_threads']}",
-        "numpy/fastsig > 1 means fastsig is faster; medians of interleaved calls",
+        f"openmp={machine['openmp']}  threads={machine['threads']}  "
+        f"python {machine['python']}",
+        f"peers: {libraries}",
     ]
-    if machine["fastsig_threads"] > 1:
-        # Measured: on 2 cores a threaded call right after the other library's runs several
-        # times slower than alone, as OpenMP and OpenBLAS threads spin-wait after each call.
-        lines.append(
-            "note: fastsig's OpenMP threads and numpy's BLAS threads spin for a while after each"
-            " call, so alternating calls slow each other on few cores (--threads 1 avoids it)"
-        )
-    return lines + ["", _format_cells([name for name, _ in COLUMNS])]
+    lines += [f"not installed: {name} ({why})" for name, why in machine["missing_peers"].items()]
+    lines += [
+        "ratio = peer ms / fastsig ms: > 1 means fastsig is faster",
+        *textwrap.wrap(TIMING_NOTE, width=100, subsequent_indent="  "),
+        "",
+    ]
+    return lines + _table_header(peers)
 
 
-def _row_lines(row):
+def _peer_problem(name, result):
+    if result["disagreement"]:
+        return f"WARNING: {name} and fastsig disagree on the next row: {result['disagreement']}"
+    return f"WARNING: {name} failed on the next row: {result['error']}"
+
+
+def _row_lines(row, peers):
     if row["error"]:
         return [f"ERROR {row['operation']} {row['shape']} {row['dtype']}: {row['error']}"]
-    line = _format_cells(
-        (
-            row["operation"],
-            row["shape"],
-            row["dtype"],
-            row["threads"],
-            f"{row['fastsig_ms']:.3g}",
-            f"{row['numpy_ms']:.3g}",
-            f"{row['ratio']:.2f}",
-        )
+    problems = [
+        _peer_problem(name, result)
+        for name, result in row["peers"].items()
+        if result["ratio"] is None
+    ]
+    cases = _case_cells([row[name] for name, _ in CASE_COLUMNS])
+    line = f"{cases}  {row['fastsig_ms']:>{MS_WIDTH}.3g}" + "".join(
+        f"  {_peer_cells(row['peers'].get(name))}" for name in peers
     )
-    if row["disagreement"]:
-        return [f"WARNING: fastsig and numpy disagree on the next row: {row['disagreement']}", line]
-    return [line]
+    return problems + [line.rstrip()]
 
 
-def run_bench(quick, threads, json_path):
-    """Time every operation against numpy and print a table; 1 if any case failed or disagreed."""
-    cases = _cases(quick)
-    rows = []
-    with _threads_limited_to(threads) as limit_note:
-        machine = _machine(limit_note)
+def _failed(row):
+    return bool(row["error"]) or any(result["ratio"] is None for result in row["peers"].values())
+
+
+# ---- plot ----------------------------------------------------------------------------------
+
+
+def import_figure():
+    """matplotlib's Figure class, imported only for --plot: matplotlib is an optional extra."""
+    from matplotlib.figure import Figure
+
+    return Figure
+
+
+def _plot(rows, machine, path, figure_class):
+    """One horizontal bar per case and peer, from 1 to its ratio on a log axis, so that bars to
+    the right of the line at 1 are cases where fastsig is faster."""
+    peers = _table_peers(rows)
+    colors = {name: f"C{i}" for i, name in enumerate(peers)}
+    bars, ticks = [], []  # bars: (y, peer, ratio); ticks: (y, case label)
+    y = 0.0
+    for row in reversed(rows):  # matplotlib's y grows upwards; the first case goes on top
+        timed = [(name, r["ratio"]) for name, r in row["peers"].items() if r["ratio"]]
+        if not timed:
+            continue
+        for offset, (name, ratio) in enumerate(reversed(timed)):
+            bars.append((y + offset, name, ratio))
+        label = f"{row['operation']} {row['shape']} {row['dtype']}"
+        ticks.append((y + (len(timed) - 1) / 2, label))
+        y += len(timed) + 0.8  # a gap between cases
+    figure = figure_class(figsize=(9, 1.5 + 0.2 * y), layout="constrained")
+    axes = figure.add_subplot()
+    for name in peers:
+        mine = [(position, ratio) for position, peer, ratio in bars if peer == name]
+        if mine:
+            positions, ratios = zip(*mine)
+            widths = [ratio - 1 for ratio in ratios]
+            axes.barh(positions, widths, left=1, height=0.85, color=colors[name], label=name)
+    for position, _, ratio in bars:  # the number at the end of its bar
+        right = ratio >= 1
+        axes.annotate(
+            f"{ratio:.2g}",
+            (ratio, position),
+            xytext=(3 if right else -3, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left" if right else "right",
+            fontsize=6,
+        )
+    axes.axvline(1.0, color="black", linewidth=1)
+    axes.set_xscale("log")
+    axes.set_yticks([position for position, _ in ticks], [label for _, label in ticks], fontsize=7)
+    axes.set_ylim(-1, y - 0.2)
+    axes.set_xlabel("peer time / fastsig time (> 1: fastsig is faster)")
+    axes.set_title(
+        f"fastsig {machine['fastsig_version']} vs peers: {machine['cpu']}, "
+        f"{machine['threads']} threads, isa={machine['isa']}",
+        fontsize=9,
+    )
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the bars
+    axes.margins(x=0.1)
+    figure.savefig(path, dpi=110)
+
+
+# ---- the command ---------------------------------------------------------------------------
+
+
+def _progress(i, count, operation, label, dtype):
+    print(f"[{i}/{count}] {operation} {np.dtype(dtype)} {label} ...", file=sys.stderr, flush=True)
+
+
+def _run_case(operation, label, dtype, make, threads, budget):
+    row = {
+        "operation": operation,
+        "shape": label,
+        "dtype": np.dtype(dtype).name,
+        "threads": threads,
+        "error": None,
+        "fastsig_ms": None,
+        "peers": {},
+    }
+    try:
+        row.update(measure(make(), dtype, budget))
+    except Exception as exc:  # one broken case should not cost the rest of the table
+        row["error"] = _failure(exc)
+    return row
+
+
+def run_bench(quick, threads, json_path, plot_path=None):
+    """Time every operation against each installed peer and print a table; 1 if any case
+    failed or disagreed, 2 if --plot cannot be drawn (checked before anything runs)."""
+    figure_class = None
+    if plot_path:
+        try:
+            figure_class = import_figure()
+        except ImportError:
+            message = f"error: --plot needs matplotlib, which is not installed: {PLOT_HINT}"
+            print(message, file=sys.stderr)
+            return 2
+    peers, missing = import_peers()
+    cases = _cases(quick, peers)
+    with threads_for_all(threads, peers) as (count, notes):
+        machine = _machine(count, notes, peers, missing)
+        rows = []
         for i, (operation, label, dtype, make) in enumerate(cases, 1):
-            progress = f"[{i}/{len(cases)}] {operation} {np.dtype(dtype)} {label} ..."
-            print(progress, file=sys.stderr, flush=True)
-            row = {
-                "operation": operation,
-                "shape": label,
-                "dtype": np.dtype(dtype).name,
-                "threads": machine["fastsig_threads"],
-                "error": None,
-            }
-            try:
-                row.update(_measure(make, dtype, TIME_BUDGET_S[quick]))
-            except Exception as exc:  # one broken case should not cost the rest of the table
-                row["error"] = f"{type(exc).__name__}: {exc}"
-            rows.append(row)
-    print("\n".join(_header(machine)))
+            _progress(i, len(cases), operation, label, dtype)
+            rows.append(_run_case(operation, label, dtype, make, count, TIME_BUDGET_S[quick]))
+    table_peers = _table_peers(rows)
+    print("\n".join(_header(machine, table_peers)))
     for row in rows:
-        print("\n".join(_row_lines(row)))
+        print("\n".join(_row_lines(row, table_peers)))
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"machine": machine, "rows": rows}, f, indent=2)
-    return 1 if any(row["error"] or row.get("disagreement") for row in rows) else 0
+    if figure_class:
+        _plot(rows, machine, plot_path, figure_class)
+    return 1 if any(_failed(row) for row in rows) else 0

@@ -1,0 +1,235 @@
+# The matmul: C (n×m) = A (n×k) @ B (k×m), BLIS-style, with a fused epilogue.
+#
+# A and B are read through strides, (i, p) at a[i*a_rs + p*a_cs] and (p, j) at
+# b[p*b_rs + j*b_cs], so that a transposed operand (Xᵀ, Wᵀ in the backward) is
+# handled by the packing, never by a transposed copy. C is row-major.
+#
+# 1. All of B is packed once per call into panels of NR columns: panel J holds
+#    its k rows of NR values, contiguous, zero-padded past column m.
+# 2. C is cut into tasks of MC rows × NC columns (NC a multiple of NR); prange
+#    hands the tasks to threads, row-major, so few rows still give every thread
+#    work when C is wide.
+# 3. A task walks the depth in blocks of KC: it packs its MC×KC block of A into
+#    MR-row panels (zero-padded past its last row) in a buffer of its thread,
+#    then for each MR-row panel (kept in L1) runs the micro-kernel against each
+#    NR-column panel of the packed B block (kept in L2).
+# 4. The micro-kernel keeps an MR×NR tile of accumulators in vector registers
+#    (fixed trip counts that gcc unrolls and vectorizes into FMA code) and adds
+#    the KC products of its panels into them; the first depth block stores the
+#    tile into C, later ones add it. Edge tiles go through a small local tile.
+# 5. After the last depth block the task applies the epilogue (bias, sigmoid) to
+#    its block of C while it is still in cache.
+# Each C element sums its products in increasing p within a depth block and
+# adds the blocks in order: the result depends on KC (fixed per variant) and on
+# nothing else, not the task split nor the threads.
+
+cdef enum:
+    KC = 256            # depth of a packed block
+    NC_TARGET = 256     # columns of a task, rounded up to a multiple of NR
+    MC_PANELS = 12      # MR-row panels in a task
+    MAX_TILE = 384      # >= MR*NR of every variant and dtype
+    ALIGN = 64          # bytes, for the packed buffers
+
+cdef enum Epilogue:
+    EPILOGUE_NONE = 0
+    EPILOGUE_SIGMOID = 1    # C = σ(C + bias), bias optional
+
+
+cdef inline void _micro_kernel(Py_ssize_t kc, const floating* a, const floating* b,
+                               floating* c, Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """c[:MR, :NR] (= or +=) Σ_p a[p*MR + i] * b[p*NR + j], over kc packed rows."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef floating acc[MAX_TILE]
+    cdef floating ai
+    cdef Py_ssize_t p, i, j
+    for i in range(mr * nr):
+        acc[i] = 0
+    for p in range(kc):
+        for i in range(mr):
+            ai = a[p * mr + i]
+            for j in range(nr):
+                acc[i * nr + j] += ai * b[p * nr + j]
+    if accumulate:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] += acc[i * nr + j]
+    else:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] = acc[i * nr + j]
+
+
+cdef void _pack_b(const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                  Py_ssize_t k, Py_ssize_t m, floating* packed,
+                  Py_ssize_t panel0, Py_ssize_t panel1) noexcept nogil:
+    """Panels [panel0, panel1) of B into `packed` (panel J at packed + J*k*NR)."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t panel, p, j, j0, width
+    cdef floating* dst
+    for panel in range(panel0, panel1):
+        dst = packed + panel * k * nr
+        j0 = panel * nr
+        width = min(nr, m - j0)
+        for p in range(k):
+            for j in range(width):
+                dst[p * nr + j] = b[p * b_rs + (j0 + j) * b_cs]
+            for j in range(width, nr):
+                dst[p * nr + j] = 0
+
+
+cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                  Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t p0, Py_ssize_t kc,
+                  floating* packed) noexcept nogil:
+    """Rows [i0, i1), depth [p0, p0 + kc) of A into MR-row panels of kc×MR values."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t panel, p, i, r0, height
+    cdef floating* dst
+    for panel in range((i1 - i0 + mr - 1) // mr):
+        dst = packed + panel * kc * mr
+        r0 = i0 + panel * mr
+        height = min(mr, i1 - r0)
+        for p in range(kc):
+            for i in range(height):
+                dst[p * mr + i] = a[(r0 + i) * a_rs + (p0 + p) * a_cs]
+            for i in range(height, mr):
+                dst[p * mr + i] = 0
+
+
+cdef void _epilogue_rows(floating* c, Py_ssize_t ldc, Py_ssize_t i0, Py_ssize_t i1,
+                         Py_ssize_t j0, Py_ssize_t j1, const floating* bias,
+                         int epilogue) noexcept nogil:
+    """C[i0:i1, j0:j1] = σ(C + bias) (for EPILOGUE_SIGMOID)."""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    if epilogue != EPILOGUE_SIGMOID:
+        return
+    for i in range(i0, i1):
+        row = c + i * ldc
+        if bias != NULL:
+            for j in range(j0, j1):
+                row[j] = row[j] + bias[j]
+    if j0 == 0 and j1 == ldc:
+        # Whole rows: one contiguous span, vectorized whatever the width.
+        sigmoid_span(c + i0 * ldc, c + i0 * ldc, (i1 - i0) * ldc)
+    else:
+        for i in range(i0, i1):
+            sigmoid_span(c + i * ldc + j0, c + i * ldc + j0, j1 - j0)
+
+
+cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                     const floating* b_packed, floating* c,
+                     Py_ssize_t k, Py_ssize_t m,
+                     Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                     floating* a_packed, const floating* bias, int epilogue) noexcept nogil:
+    """C[i0:i1, j0:j1] = A[i0:i1] @ B[:, j0:j1], then the epilogue; j0 is a multiple of NR."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef floating edge[MAX_TILE]
+    cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
+    cdef const floating* a_panel
+    cdef const floating* b_panel
+    cdef floating* c_tile
+    if k == 0:
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                c[i * m + j] = 0
+    for pb in range((k + KC - 1) // KC):
+        pc = pb * KC
+        kc = min(<Py_ssize_t>KC, k - pc)
+        _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed)
+        for ib in range((i1 - i0 + mr - 1) // mr):
+            ir = i0 + ib * mr
+            rows = min(mr, i1 - ir)
+            a_panel = a_packed + ib * kc * mr
+            for jb in range((j1 - j0 + nr - 1) // nr):
+                jr = j0 + jb * nr
+                cols = min(nr, j1 - jr)
+                b_panel = b_packed + (jr // nr) * k * nr + pc * nr
+                c_tile = c + ir * m + jr
+                if rows == mr and cols == nr:
+                    _micro_kernel(kc, a_panel, b_panel, c_tile, m, pc > 0)
+                else:
+                    _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
+                    for i in range(rows):
+                        for j in range(cols):
+                            if pc > 0:
+                                c_tile[i * m + j] += edge[i * nr + j]
+                            else:
+                                c_tile[i * m + j] = edge[i * nr + j]
+    _epilogue_rows(c, m, i0, i1, j0, j1, bias, epilogue)
+
+
+cdef inline void* _aligned(void* base) noexcept nogil:
+    return <void*>((<uintptr_t>base + ALIGN - 1) & ~(<uintptr_t>(ALIGN - 1)))
+
+
+cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+              const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+              floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+              const floating* bias, int epilogue, int num_threads) except -1:
+    """C = A @ B (+ epilogue); called with the GIL, which it releases for the work.
+
+    Allocates the packed B and one packed-A block per thread (bounded: MC×KC
+    each), raising MemoryError if it cannot."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t mc = mr * MC_PANELS
+    cdef Py_ssize_t nc = nr * ((NC_TARGET + nr - 1) // nr)
+    cdef Py_ssize_t panels = (m + nr - 1) // nr
+    cdef Py_ssize_t row_tasks = (n + mc - 1) // mc, col_tasks = (m + nc - 1) // nc
+    cdef Py_ssize_t tasks = row_tasks * col_tasks, task, panel, ti, tj
+    cdef Py_ssize_t a_block = mc * min(<Py_ssize_t>KC, k)
+    cdef int threads = <int>min(<Py_ssize_t>num_threads, tasks)
+    cdef void* b_base
+    cdef void* a_base
+    cdef floating* b_packed
+    cdef floating* a_packed
+    if n == 0 or m == 0:
+        return 0
+    threads = max(threads, 1)
+    b_base = malloc(panels * k * nr * sizeof(floating) + ALIGN)
+    a_base = malloc(threads * a_block * sizeof(floating) + threads * ALIGN + ALIGN)
+    if b_base == NULL or a_base == NULL:
+        free(b_base)
+        free(a_base)
+        raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
+    b_packed = <floating*>_aligned(b_base)
+    a_packed = <floating*>_aligned(a_base)
+    # Each thread's A block starts on its own cache line.
+    a_block = (a_block + ALIGN // sizeof(floating) - 1) // (ALIGN // sizeof(floating)) \
+        * (ALIGN // sizeof(floating))
+    with nogil:
+        if threads == 1:
+            _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels)
+            for task in range(tasks):
+                ti = task // col_tasks
+                tj = task % col_tasks
+                _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
+                           ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
+                           a_packed, bias, epilogue)
+        else:
+            for panel in prange(panels, schedule='static', num_threads=threads):
+                _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1)
+            for task in prange(tasks, schedule='static', num_threads=threads):
+                ti = task // col_tasks
+                tj = task % col_tasks
+                _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
+                           ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
+                           a_packed + threadid() * a_block, bias, epilogue)
+    free(b_base)
+    free(a_base)
+    return 0
+
+
+def matmul(const floating[:, ::1] x, const floating[:, ::1] w, floating[:, ::1] out,
+           int num_threads):
+    """out = x @ w; `out` must not overlap `x` or `w`."""
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
+    if w.shape[0] != k or out.shape[0] != n or out.shape[1] != m:
+        raise ValueError("matmul kernel: inconsistent shapes")
+    if n == 0 or m == 0:
+        return
+    # With k == 0 nothing of x or w is read; their pointers are never used.
+    gemm(&x[0, 0] if k > 0 else NULL, k, 1, &w[0, 0] if k > 0 else NULL, m, 1,
+         &out[0, 0], n, k, m, NULL, EPILOGUE_NONE, num_threads)

@@ -1,0 +1,136 @@
+"""The machinery of ``python -m fastsig bench``, without timing anything.
+
+Timings are stubbed (time_interleaved gives fixed seconds) and the cases cut to the tiny 2x2 @ 2x3
+ones, so that these tests check the agreement check, the table, --json, --plot and --threads in a
+second or two. The real timings run in test_cli.py's slow test.
+"""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import fastsig
+from fastsig import _bench
+from fastsig.__main__ import main
+
+TINY = "2x2 @ 2x3"
+
+
+def fixed_times(calls, budget):
+    """Stands in for time_interleaved: fastsig 1 ms a call, each peer 1 ms more than the last."""
+    return {name: 1e-3 * (i + 1) for i, name in enumerate(calls)}
+
+
+@pytest.fixture
+def untimed(monkeypatch):
+    """The bench on the tiny cases only, with fixed timings."""
+    real_cases = _bench._cases
+    monkeypatch.setattr(
+        _bench, "_cases", lambda quick, peers: [c for c in real_cases(quick, peers) if c[1] == TINY]
+    )
+    monkeypatch.setattr(_bench, "time_interleaved", fixed_times)
+
+
+@pytest.fixture
+def one_case(monkeypatch):
+    """Makes the bench run a single sigmoid case with the given calls, with fixed timings."""
+    monkeypatch.setattr(_bench, "time_interleaved", fixed_times)
+
+    def use(calls):
+        case = ("sigmoid", "11", np.float64, lambda: calls)
+        monkeypatch.setattr(_bench, "_cases", lambda quick, peers: [case])
+
+    return use
+
+
+def test_json_has_the_machine_and_a_row_per_case(untimed, tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    threads_before = fastsig.get_num_threads()
+    assert main(["bench", "--quick", "--threads", "1", "--json", str(path)]) == 0
+    assert fastsig.get_num_threads() == threads_before, "the bench left fastsig's threads set"
+
+    report = json.loads(path.read_text())
+    machine = report["machine"]
+    for key in ("cpu", "cpu_count", "fastsig_version", "isa", "openmp", "threads", "peers"):
+        assert key in machine, key
+    assert machine["threads"] == 1
+    assert machine["peers"]["numpy"]["version"] == np.__version__
+
+    rows = report["rows"]
+    assert [(r["operation"], r["dtype"]) for r in rows] == [
+        (operation, dtype)
+        for operation in ("matmul", "dense_forward", "dense_backward")
+        for dtype in ("float32", "float64")
+    ]
+    for row in rows:
+        assert row["shape"] == TINY and row["threads"] == 1 and row["error"] is None
+        assert row["fastsig_ms"] == pytest.approx(1.0)
+        numpy = row["peers"]["numpy"]
+        assert numpy["disagreement"] is None and numpy["error"] is None
+        assert numpy["ratio"] == pytest.approx(numpy["ms"] / row["fastsig_ms"])
+
+    out, err = capsys.readouterr()
+    assert "ratio" in out and machine["cpu"] in out and f"isa={machine['isa']}" in out
+    assert "[1/6] matmul" in err and "[1/6]" not in out  # progress on stderr only
+
+
+def test_agreement_check_flags_a_wrong_peer(one_case, capsys):
+    y = np.linspace(-8, 8, 11)
+    one_case(
+        {
+            "fastsig": lambda: fastsig.sigmoid(y),
+            "numpy": lambda: _bench.np_sigmoid(y),
+            "wrong": lambda: _bench.np_sigmoid(y) * 1.01,
+            "float32": lambda: _bench.np_sigmoid(y.astype(np.float32)),
+            "broken": lambda: 1 / 0,
+            "two_results": lambda: (fastsig.sigmoid(y), fastsig.sigmoid(y)),
+        }
+    )
+    assert main(["bench", "--quick"]) == 1, "a disagreeing peer must fail the command"
+
+    out = capsys.readouterr().out
+    assert "WARNING: wrong and fastsig disagree" in out
+    assert "WARNING: float32 and fastsig disagree" in out and "float32 (11,)" in out
+    assert "WARNING: broken failed" in out and "ZeroDivisionError" in out
+    assert "two_results gave 2 results, fastsig 1" in out
+    assert "WARNING: numpy" not in out
+
+
+def test_disagreement_allows_rounding_only():
+    want = np.linspace(-3, 3, 101, dtype=np.float32)
+    assert _bench.disagreement(want * (1 + 1e-6), want, np.float32, "peer") is None
+    assert "max |peer - fastsig|" in _bench.disagreement(want + 1e-2, want, np.float32, "peer")
+
+
+def test_a_missing_peer_is_reported_not_fatal(untimed, monkeypatch, capsys):
+    monkeypatch.setitem(_bench.PEER_MODULES, "nosuchpeer", ("fastsig_no_such_module", "x"))
+    assert main(["bench", "--quick"]) == 0
+    assert "not installed: nosuchpeer" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_says_so_before_running(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    path = tmp_path / "bench.png"
+    assert main(["bench", "--quick", "--plot", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--plot needs matplotlib" in err and "pip install matplotlib" in err
+    assert "[1/" not in err, "it should fail before timing anything"
+    assert not path.exists()
+
+
+def test_plot_writes_a_png(untimed, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "bench.png"
+    assert main(["bench", "--quick", "--plot", str(path)]) == 0
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("threads", ["0", "-2", "two", "1.5"])
+def test_threads_must_be_a_positive_integer(threads, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--threads", threads])
+    assert exit_info.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
