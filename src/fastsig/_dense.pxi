@@ -4,45 +4,73 @@
 # b and applies σ to its block of the output while it is in cache, in the output
 # buffer itself, so Y is never stored separately.
 #
-# Backward, with dy = grad ⊙ s ⊙ (1 − s):
-#   dx = dy @ wᵀ   the matmul, wᵀ read through the packing (no transposed copy);
-#   dw = xᵀ @ dy   and db = column sums of dy, shared out by rows of dw (db
-#                  counts as row k, with an implicit x of 1); each row sums over
-#                  the rows i of dy in increasing order, block by block, whatever
-#                  the thread count.
-# dy is formed in an n×m scratch buffer here; the fused, blocked backward
-# replaces this behind the same signature.
+# Backward, with dy = grad ⊙ s ⊙ (1 − s), block by block: the batch is cut into
+# blocks of `rows` rows (fixed by m), grouped into at most MAX_PARTS parts of
+# consecutive blocks (fixed by n). A part is one parallel task; for each of its
+# blocks it forms dy in a scratch buffer of its thread, then
+#   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call;
+#   dw_part  += x[block]ᵀ @ dy    the matmul on the packed dy (plain loops when
+#                                 k·m is too small for the register tile);
+#   db_part  += Σ_rows dy.
+# dw and db are then the sums of the parts' partials in part order. Every sum
+# runs in an order fixed by n, k and m alone, so the results are bitwise
+# identical for any thread count; no n×m temporary is ever formed.
 
-cdef void _dy_rows(const floating* grad, const floating* s, floating* dy,
-                   Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        dy[i] = sigmoid_backward_one(grad[i], s[i])
+cdef enum:
+    MAX_PARTS = 32          # partial sums of dw and db: at most this many
+    DY_BLOCK_ELEMS = 65536  # a block of dy holds about this many elements
 
 
-cdef void _dw_db_rows(const floating* x, const floating* dy, floating* dw, floating* db,
-                      Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t n,
-                      Py_ssize_t k, Py_ssize_t m) noexcept nogil:
-    """dw[p] = Σ_i x[i, p] dy[i] for p in [p0, p1); p == k stands for db (x = 1)."""
-    cdef Py_ssize_t blk, ib, ie, i, p, j
+cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
+    return max(<Py_ssize_t>64, min(<Py_ssize_t>4096, DY_BLOCK_ELEMS // max(m, <Py_ssize_t>1)))
+
+
+cdef void _dw_direct(const floating* x, const floating* dy, floating* dw, floating* db,
+                        Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m)."""
+    cdef Py_ssize_t i, p, j
     cdef floating a
-    cdef floating* target
     cdef const floating* dyrow
-    for p in range(p0, p1):
-        target = dw + p * m if p < k else db
-        for j in range(m):
-            target[j] = 0
-    # Blocks of rows, so each block of dy is reused from cache for every row of dw.
-    for blk in range((n + KC - 1) // KC):
-        ib = blk * KC
-        ie = min(ib + KC, n)
-        for p in range(p0, p1):
-            target = dw + p * m if p < k else db
-            for i in range(ib, ie):
-                a = x[i * k + p] if p < k else 1
-                dyrow = dy + i * m
-                for j in range(m):
-                    target[j] += a * dyrow[j]
+    for i in range(rows):
+        dyrow = dy + i * m
+        for p in range(k):
+            a = x[i * k + p]
+            for j in range(m):
+                dw[p * m + j] += a * dyrow[j]
+
+
+cdef void _backward_part(const floating* grad, const floating* s, const floating* x,
+                         const floating* wt_packed, floating* dx,
+                         floating* dw_part, floating* db_part,
+                         Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t block_rows,
+                         Py_ssize_t k, Py_ssize_t m, bint use_gemm_for_dw,
+                         floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
+    """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t blk, b0, rows, i, j
+    for j in range(k * m):
+        dw_part[j] = 0
+    for j in range(m):
+        db_part[j] = 0
+    for blk in range((r1 - r0 + block_rows - 1) // block_rows):
+        b0 = r0 + blk * block_rows
+        rows = min(block_rows, r1 - b0)
+        for i in range(rows * m):
+            dy[i] = sigmoid_backward_one(grad[b0 * m + i], s[b0 * m + i])
+        for i in range(rows):
+            for j in range(m):
+                db_part[j] += dy[i * m + j]
+        if k == 0:
+            continue
+        if dx != NULL:
+            # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
+            gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False)
+        if use_gemm_for_dw:
+            # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
+            _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + nr - 1) // nr)
+            gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
+        else:
+            _dw_direct(x + b0 * k, dy, dw_part, db_part, rows, k, m)
 
 
 def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,
@@ -64,7 +92,6 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
                    floating[:, ::1] dw, floating[::1] db, int num_threads):
     """dx = dy @ wᵀ (when `compute_dx`), dw = xᵀ @ dy, db = Σ_rows dy, dy = grad ⊙ s ⊙ (1 − s)."""
     cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
-    cdef Py_ssize_t c, start, nchunks, t, nparts, rows_of_dw = k + 1
     if (w.shape[0] != k or grad.shape[0] != n or grad.shape[1] != m
             or s.shape[0] != n or s.shape[1] != m
             or dw.shape[0] != k or dw.shape[1] != m or db.shape[0] != m
@@ -78,29 +105,67 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
         dw[:, :] = 0
         db[:] = 0
         return
-    dy_buffer = np.empty((n, m), dtype=np.float32 if floating is float else np.float64)
-    cdef floating[:, ::1] dy = dy_buffer
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t block_rows = _dy_block_rows(m)
+    cdef Py_ssize_t blocks = (n + block_rows - 1) // block_rows
+    cdef Py_ssize_t parts = min(<Py_ssize_t>MAX_PARTS, blocks)
+    cdef Py_ssize_t part_rows = (blocks + parts - 1) // parts * block_rows
+    cdef Py_ssize_t part, i, j
+    cdef bint use_gemm_for_dw = k * m >= 256 and m >= nr // 2
+    cdef int threads = <int>min(<Py_ssize_t>num_threads, parts)
+    parts = (n + part_rows - 1) // part_rows
+    # Scratch, per thread: a block of dy, its packed copy, one packed block of A;
+    # shared: wᵀ packed, and the parts' partial sums.
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t dy_size = (block_rows * m + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t dy_packed_size = (_packed_b_size(&db[0], block_rows, m)
+                                      + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t a_size = max(_packed_a_size(&db[0], m), _packed_a_size(&db[0], block_rows))
+    cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
+    cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t wt_size = _packed_b_size(&db[0], m, k)
+    cdef void* base = malloc((wt_size + parts * partial_size + threads * thread_size)
+                             * sizeof(floating) + ALIGN)
+    if base == NULL:
+        raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
+    cdef floating* wt_packed = <floating*>_aligned(base)
+    cdef floating* partials = wt_packed + (wt_size + per_line - 1) // per_line * per_line
+    cdef floating* scratch = partials + parts * partial_size
+    cdef floating* th
+    cdef floating acc
     cdef const floating* gp = &grad[0, 0]
     cdef const floating* sp = &s[0, 0]
     cdef const floating* xp = &x[0, 0] if k > 0 else NULL
-    cdef floating* dyp = &dy[0, 0]
-    cdef floating* dwp = &dw[0, 0] if k > 0 else NULL
-    cdef floating* dbp = &db[0]
-    nchunks = (n * m + ELEMENTWISE_CHUNK - 1) // ELEMENTWISE_CHUNK
-    # Rows of [dw; db] per thread: the split changes who computes a row, never
-    # the order of its sum.
-    nparts = min(rows_of_dw, num_threads)
+    cdef floating* dxp = &dx[0, 0] if compute_dx and k > 0 else NULL
+    threads = max(threads, 1)
     with nogil:
-        if num_threads == 1:
-            _dy_rows(gp, sp, dyp, 0, n * m)
-            _dw_db_rows(xp, dyp, dwp, dbp, 0, rows_of_dw, n, k, m)
+        if k > 0 and compute_dx:
+            # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
+            _pack_b(&w[0, 0], 1, m, m, k, wt_packed, 0, (k + nr - 1) // nr)
+        if threads == 1:
+            for part in range(parts):
+                _backward_part(gp, sp, xp, wt_packed, dxp,
+                               partials + part * partial_size,
+                               partials + part * partial_size + k * m,
+                               part * part_rows, min(n, (part + 1) * part_rows), block_rows,
+                               k, m, use_gemm_for_dw,
+                               scratch, scratch + dy_size, scratch + dy_size + dy_packed_size)
         else:
-            for c in prange(nchunks, schedule='static', num_threads=num_threads):
-                start = c * ELEMENTWISE_CHUNK
-                _dy_rows(gp, sp, dyp, start, min(start + ELEMENTWISE_CHUNK, n * m))
-            for t in prange(nparts, schedule='static', num_threads=num_threads):
-                _dw_db_rows(xp, dyp, dwp, dbp, t * rows_of_dw // nparts,
-                            (t + 1) * rows_of_dw // nparts, n, k, m)
-    if compute_dx and k > 0:
-        # dx (n×k) = dy (n×m) @ wᵀ (m×k): element (j, p) of wᵀ is w[p, j] = w[p*m + j].
-        gemm(dyp, m, 1, &w[0, 0], 1, m, &dx[0, 0], n, m, k, NULL, EPILOGUE_NONE, num_threads)
+            for part in prange(parts, schedule='static', num_threads=threads):
+                th = scratch + threadid() * thread_size
+                _backward_part(gp, sp, xp, wt_packed, dxp,
+                               partials + part * partial_size,
+                               partials + part * partial_size + k * m,
+                               part * part_rows, min(n, (part + 1) * part_rows), block_rows,
+                               k, m, use_gemm_for_dw,
+                               th, th + dy_size, th + dy_size + dy_packed_size)
+        # dw and db: the parts' partials summed in part order.
+        for j in range(k * m + m):
+            acc = 0
+            for part in range(parts):
+                acc = acc + partials[part * partial_size + j]
+            if j < k * m:
+                dw[j // m, j % m] = acc
+            else:
+                db[j - k * m] = acc
+    free(base)

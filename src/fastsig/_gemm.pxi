@@ -121,8 +121,10 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                      const floating* b_packed, floating* c,
                      Py_ssize_t k, Py_ssize_t m,
                      Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
-                     floating* a_packed, const floating* bias, int epilogue) noexcept nogil:
-    """C[i0:i1, j0:j1] = A[i0:i1] @ B[:, j0:j1], then the epilogue; j0 is a multiple of NR."""
+                     floating* a_packed, const floating* bias, int epilogue,
+                     bint accumulate) noexcept nogil:
+    """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1], then the
+    epilogue; j0 is a multiple of NR."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef floating edge[MAX_TILE]
@@ -130,7 +132,7 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef const floating* a_panel
     cdef const floating* b_panel
     cdef floating* c_tile
-    if k == 0:
+    if k == 0 and not accumulate:
         for i in range(i0, i1):
             for j in range(j0, j1):
                 c[i * m + j] = 0
@@ -148,12 +150,12 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 b_panel = b_packed + (jr // nr) * k * nr + pc * nr
                 c_tile = c + ir * m + jr
                 if rows == mr and cols == nr:
-                    _micro_kernel(kc, a_panel, b_panel, c_tile, m, pc > 0)
+                    _micro_kernel(kc, a_panel, b_panel, c_tile, m, accumulate or pc > 0)
                 else:
                     _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
                     for i in range(rows):
                         for j in range(cols):
-                            if pc > 0:
+                            if accumulate or pc > 0:
                                 c_tile[i * m + j] += edge[i * nr + j]
                             else:
                                 c_tile[i * m + j] = edge[i * nr + j]
@@ -162,6 +164,31 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
 cdef inline void* _aligned(void* base) noexcept nogil:
     return <void*>((<uintptr_t>base + ALIGN - 1) & ~(<uintptr_t>(ALIGN - 1)))
+
+
+cdef inline Py_ssize_t _packed_b_size(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """Elements of B (k×m) packed into NR-column panels."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    return ((m + nr - 1) // nr) * nr * k
+
+
+cdef inline Py_ssize_t _packed_a_size(floating* kind, Py_ssize_t k) noexcept nogil:
+    """Elements of one task's packed block of A, rounded up to whole cache lines."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    return (mr * MC_PANELS * min(<Py_ssize_t>KC, k) + per_line - 1) // per_line * per_line
+
+
+cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                      const floating* b_packed, floating* c,
+                      Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                      floating* a_packed, bint accumulate) noexcept nogil:
+    """C (= or +=) A @ B on the calling thread, B already packed; no epilogue."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t mc = mr * MC_PANELS, blk
+    for blk in range((n + mc - 1) // mc):
+        _gemm_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc), 0, m,
+                   a_packed, NULL, EPILOGUE_NONE, accumulate)
 
 
 cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -179,7 +206,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t panels = (m + nr - 1) // nr
     cdef Py_ssize_t row_tasks = (n + mc - 1) // mc, col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t tasks = row_tasks * col_tasks, task, panel, ti, tj
-    cdef Py_ssize_t a_block = mc * min(<Py_ssize_t>KC, k)
+    cdef Py_ssize_t a_block = _packed_a_size(c, k)
     cdef int threads = <int>min(<Py_ssize_t>num_threads, tasks)
     cdef void* b_base
     cdef void* a_base
@@ -188,17 +215,14 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     if n == 0 or m == 0:
         return 0
     threads = max(threads, 1)
-    b_base = malloc(panels * k * nr * sizeof(floating) + ALIGN)
-    a_base = malloc(threads * a_block * sizeof(floating) + threads * ALIGN + ALIGN)
+    b_base = malloc(_packed_b_size(c, k, m) * sizeof(floating) + ALIGN)
+    a_base = malloc(threads * a_block * sizeof(floating) + ALIGN)
     if b_base == NULL or a_base == NULL:
         free(b_base)
         free(a_base)
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     b_packed = <floating*>_aligned(b_base)
     a_packed = <floating*>_aligned(a_base)
-    # Each thread's A block starts on its own cache line.
-    a_block = (a_block + ALIGN // sizeof(floating) - 1) // (ALIGN // sizeof(floating)) \
-        * (ALIGN // sizeof(floating))
     with nogil:
         if threads == 1:
             _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels)
@@ -207,7 +231,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 tj = task % col_tasks
                 _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
                            ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
-                           a_packed, bias, epilogue)
+                           a_packed, bias, epilogue, False)
         else:
             for panel in prange(panels, schedule='static', num_threads=threads):
                 _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1)
@@ -216,7 +240,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 tj = task % col_tasks
                 _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
                            ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
-                           a_packed + threadid() * a_block, bias, epilogue)
+                           a_packed + threadid() * a_block, bias, epilogue, False)
     free(b_base)
     free(a_base)
     return 0
