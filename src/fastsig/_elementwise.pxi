@@ -61,3 +61,31 @@ def sigmoid_backward(const floating[::1] grad, const floating[::1] s, floating[:
                 start = c * ELEMENTWISE_CHUNK
                 _sigmoid_backward_span(gp + start, sp + start, op + start,
                                        min(ELEMENTWISE_CHUNK, n - start))
+
+
+cdef void _copy_span(const floating* src, floating* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = src[i]
+
+
+def stream_copy(const floating[::1] src, floating[::1] dst, int num_threads):
+    """dst[:] = src, chunked over threads like the elementwise kernels.
+
+    Not part of the API: the benchmarks' measure of the memory bandwidth that a
+    one-pass elementwise kernel can reach on this machine."""
+    cdef Py_ssize_t n = src.shape[0], c, start, nchunks
+    if dst.shape[0] != n:
+        raise ValueError(f"stream_copy: dst has {dst.shape[0]} elements, src has {n}")
+    if n == 0:
+        return
+    cdef const floating* sp = &src[0]
+    cdef floating* dp = &dst[0]
+    nchunks = (n + ELEMENTWISE_CHUNK - 1) // ELEMENTWISE_CHUNK
+    with nogil:
+        if num_threads == 1 or nchunks == 1:
+            _copy_span(sp, dp, n)
+        else:
+            for c in prange(nchunks, schedule='static', num_threads=num_threads):
+                start = c * ELEMENTWISE_CHUNK
+                _copy_span(sp + start, dp + start, min(ELEMENTWISE_CHUNK, n - start))

@@ -22,12 +22,20 @@
 # Each C element sums its products in increasing p within a depth block and
 # adds the blocks in order: the result depends on KC (fixed per variant) and on
 # nothing else, not the task split nor the threads.
+#
+# A narrow, shallow B (m < NR/2 and k <= NARROW_MAX_K, e.g. a layer of 2 inputs
+# and 3 outputs) would waste most of the register tile on memory-bound work, so
+# it takes a kernel of its own that vectorizes along the rows instead
+# (_gemm_narrow_task): tasks of NARROW_ROWS rows, each output column accumulated
+# as one contiguous vector of the task's rows.
 
 cdef enum:
     KC = 256            # depth of a packed block
     NC_TARGET = 256     # columns of a task, rounded up to a multiple of NR
     MC_PANELS = 12      # MR-row panels in a task
     MAX_TILE = 384      # >= MR*NR of every variant and dtype
+    NARROW_ROWS = 256   # rows of a task of the narrow kernel
+    NARROW_MAX_K = 8    # deepest product the narrow kernel takes
     ALIGN = 64          # bytes, for the packed buffers
 
 cdef enum Epilogue:
@@ -162,6 +170,42 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     _epilogue_rows(c, m, i0, i1, j0, j1, bias, epilogue)
 
 
+cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                            const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                            floating* c, Py_ssize_t k, Py_ssize_t m,
+                            Py_ssize_t i0, Py_ssize_t i1, floating* scratch,
+                            const floating* bias, int epilogue) noexcept nogil:
+    """C[i0:i1] = A[i0:i1] @ B, then the epilogue, for a narrow B (read in place).
+
+    `scratch` holds KC×NARROW_ROWS values of A, column by column, and
+    m×NARROW_ROWS accumulators, one contiguous column per output column."""
+    cdef Py_ssize_t rows = i1 - i0, pb, pc, kc, p, i, j
+    cdef floating* a_cols = scratch
+    cdef floating* c_cols = scratch + KC * NARROW_ROWS
+    cdef floating* col
+    cdef const floating* a_col
+    cdef floating b_pj
+    for i in range(m * rows):
+        c_cols[i] = 0
+    for pb in range((k + KC - 1) // KC):
+        pc = pb * KC
+        kc = min(<Py_ssize_t>KC, k - pc)
+        for p in range(kc):
+            for i in range(rows):
+                a_cols[p * rows + i] = a[(i0 + i) * a_rs + (pc + p) * a_cs]
+        for p in range(kc):
+            a_col = a_cols + p * rows
+            for j in range(m):
+                b_pj = b[(pc + p) * b_rs + j * b_cs]
+                col = c_cols + j * rows
+                for i in range(rows):
+                    col[i] += a_col[i] * b_pj
+    for i in range(rows):
+        for j in range(m):
+            c[(i0 + i) * m + j] = c_cols[j * rows + i]
+    _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
+
+
 cdef inline void* _aligned(void* base) noexcept nogil:
     return <void*>((<uintptr_t>base + ALIGN - 1) & ~(<uintptr_t>(ALIGN - 1)))
 
@@ -197,52 +241,62 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
               const floating* bias, int epilogue, int num_threads) except -1:
     """C = A @ B (+ epilogue); called with the GIL, which it releases for the work.
 
-    Allocates the packed B and one packed-A block per thread (bounded: MC×KC
-    each), raising MemoryError if it cannot."""
+    Allocates the packed B and one bounded block of scratch per thread, raising
+    MemoryError if it cannot."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
-    cdef Py_ssize_t mc = mr * MC_PANELS
-    cdef Py_ssize_t nc = nr * ((NC_TARGET + nr - 1) // nr)
-    cdef Py_ssize_t panels = (m + nr - 1) // nr
+    # The narrow kernel keeps its accumulators in L1, not in registers: it wins
+    # where the work is memory-bound (small k) and the tile would be mostly waste.
+    cdef bint narrow = 2 * m < nr and k <= NARROW_MAX_K
+    cdef Py_ssize_t mc = NARROW_ROWS if narrow else mr * MC_PANELS
+    cdef Py_ssize_t nc = m if narrow else nr * ((NC_TARGET + nr - 1) // nr)
+    cdef Py_ssize_t panels = 0 if narrow else (m + nr - 1) // nr
     cdef Py_ssize_t row_tasks = (n + mc - 1) // mc, col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t tasks = row_tasks * col_tasks, task, panel, ti, tj
-    cdef Py_ssize_t a_block = _packed_a_size(c, k)
-    cdef int threads = <int>min(<Py_ssize_t>num_threads, tasks)
-    cdef void* b_base
-    cdef void* a_base
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t scratch_size = (
+        (NARROW_ROWS * (KC + m) + per_line - 1) // per_line * per_line if narrow
+        else _packed_a_size(c, k))
+    cdef int threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, tasks))
+    cdef void* base
     cdef floating* b_packed
-    cdef floating* a_packed
+    cdef floating* scratch
     if n == 0 or m == 0:
         return 0
-    threads = max(threads, 1)
-    b_base = malloc(_packed_b_size(c, k, m) * sizeof(floating) + ALIGN)
-    a_base = malloc(threads * a_block * sizeof(floating) + ALIGN)
-    if b_base == NULL or a_base == NULL:
-        free(b_base)
-        free(a_base)
+    cdef Py_ssize_t b_size = (_packed_b_size(c, k, panels * nr) + per_line - 1) // per_line * per_line
+    base = malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
+    if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
-    b_packed = <floating*>_aligned(b_base)
-    a_packed = <floating*>_aligned(a_base)
+    b_packed = <floating*>_aligned(base)
+    scratch = b_packed + b_size
     with nogil:
         if threads == 1:
             _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels)
             for task in range(tasks):
                 ti = task // col_tasks
                 tj = task % col_tasks
-                _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
-                           ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
-                           a_packed, bias, epilogue, False)
+                if narrow:
+                    _gemm_narrow_task(a, a_rs, a_cs, b, b_rs, b_cs, c, k, m,
+                                      ti * mc, min(n, (ti + 1) * mc), scratch, bias, epilogue)
+                else:
+                    _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
+                               ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
+                               scratch, bias, epilogue, False)
         else:
             for panel in prange(panels, schedule='static', num_threads=threads):
                 _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1)
             for task in prange(tasks, schedule='static', num_threads=threads):
                 ti = task // col_tasks
                 tj = task % col_tasks
-                _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
-                           ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
-                           a_packed + threadid() * a_block, bias, epilogue, False)
-    free(b_base)
-    free(a_base)
+                if narrow:
+                    _gemm_narrow_task(a, a_rs, a_cs, b, b_rs, b_cs, c, k, m,
+                                      ti * mc, min(n, (ti + 1) * mc),
+                                      scratch + threadid() * scratch_size, bias, epilogue)
+                else:
+                    _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
+                               ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
+                               scratch + threadid() * scratch_size, bias, epilogue, False)
+    free(base)
     return 0
 
 
