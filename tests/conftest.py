@@ -13,10 +13,32 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import fastsig
 
 DTYPES = (np.float32, np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# hypothesis profiles
+# --------------------------------------------------------------------------------------------
+# "ci": derandomized (the same examples on every run, so a red CI run is reproducible), no
+# deadline (threaded kernels and sanitizer builds have noisy timings) and a modest number of
+# examples per test. "dev": hypothesis' random search with its example database, no deadline.
+# CI=<anything> in the environment selects "ci"; HYPOTHESIS_PROFILE=<name> picks one explicitly.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=50,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI") else "dev"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -247,6 +249,92 @@ def test_python_threads_with_out(helpers, rng):
         helpers.assert_bitwise_equal(r, refs[i])
 
 
+def _run_threads(targets, timeout=180):
+    """Run each callable in its own Python thread; re-raise the first failure."""
+    errors = []
+
+    def wrap(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+        return run
+
+    threads = [threading.Thread(target=wrap(fn), daemon=True) for fn in targets]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), f"threads still running after {timeout} s"
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.quick
+def test_eight_threads_every_function_mixed_num_threads(specs, helpers, thread_setting):
+    """8 Python threads, released together by a barrier, each calling all five functions (with
+    and without out=) on its own data, each with its own num_threads (1, 2, 3, 4 and None,
+    which follows set_num_threads while a 9th thread keeps changing it): every result has the
+    bits of the serial one-thread call."""
+    rng = np.random.default_rng(77)
+    per_thread_nt = (1, 2, 3, 4, None, 2, None, 3)
+    work = []
+    for i, nt in enumerate(per_thread_nt):
+        dtype = (np.float32, np.float64)[i % 2]
+        size = "big" if i % 4 < 2 else "small"
+        calls = [(spec, spec.make(rng, dtype, size)) for spec in specs.values()]
+        refs = [helpers.as_tuple(spec(*args, num_threads=1)) for spec, args in calls]
+        work.append((nt, calls, refs))
+
+    rounds = 3
+    barrier = threading.Barrier(len(work) + 1)
+    stop = threading.Event()
+    results = [[] for _ in work]
+
+    def worker(i):
+        nt, calls, _ = work[i]
+        barrier.wait(timeout=60)
+        for _ in range(rounds):
+            for spec, args in calls:
+                results[i].append((spec.name, helpers.as_tuple(spec(*args, num_threads=nt))))
+                if spec.has_out:
+                    out = np.full(spec.result_shape(args), np.nan,
+                                  dtype=helpers.as_tuple(results[i][-1][1])[0].dtype)
+                    results[i].append((spec.name + " out=",
+                                       (spec(*args, out=out, num_threads=nt),)))
+
+    def toggler():
+        barrier.wait(timeout=60)
+        values = (1, 3, None, 2, 4)
+        i = 0
+        while not stop.is_set():
+            fastsig.set_num_threads(values[i % len(values)])
+            i += 1
+            time.sleep(0.0005)
+
+    toggle = threading.Thread(target=toggler, daemon=True)
+    toggle.start()
+    try:
+        _run_threads([lambda i=i: worker(i) for i in range(len(work))])
+    finally:
+        stop.set()
+        toggle.join(30)
+    for i, (nt, calls, refs) in enumerate(work):
+        expected = []  # per round: each function, and again with out= where it takes one
+        for (spec, _), ref in zip(calls, refs):
+            expected.append((spec.name, ref))
+            if spec.has_out:
+                expected.append((spec.name + " out=", ref))
+        assert len(results[i]) == rounds * len(expected)
+        for k, (name, res) in enumerate(results[i]):
+            exp_name, ref = expected[k % len(expected)]
+            assert name == exp_name
+            for r, e in zip(res, ref):
+                helpers.assert_bitwise_equal(r, e, f"thread {i} {name} num_threads={nt}")
+
+
 # --------------------------------------------------------------------------------------------
 # fork
 # --------------------------------------------------------------------------------------------
@@ -282,6 +370,7 @@ def test_fork_after_threaded_call(tmp_path, rng, helpers):
     y_ref = fastsig.matmul(x, w, num_threads=2)
     back_ref = fastsig.dense_backward(g, x, w, s, num_threads=2)
     fwd_ref = fastsig.dense_forward(x, w, num_threads=2)
+    sb_ref = fastsig.sigmoid_backward(g, s, num_threads=2)
     # numpy references, computed here so that the child needs nothing but fastsig
     np_s = helpers.ref_sigmoid(y)
     np_y = x @ w
@@ -308,6 +397,8 @@ def test_fork_after_threaded_call(tmp_path, rng, helpers):
                     helpers.assert_bitwise_equal(a, c, f"child dense_backward num_threads={nt}")
                 helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, num_threads=nt),
                                              fwd_ref, "child dense_forward")
+                helpers.assert_bitwise_equal(fastsig.sigmoid_backward(g, s, num_threads=nt),
+                                             sb_ref, "child sigmoid_backward")
             if OPENMP:
                 assert resolve(None, BIG_WORK) == 1
                 assert resolve(2, BIG_WORK) == 1
@@ -369,3 +460,168 @@ def test_spawned_child_uses_threads(tmp_path, helpers):
     p = helpers.run_python(["-c", code], tmp_path, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["2"]
+
+
+def _fork_call(child, timeout=60.0):
+    """Run child() in a forked process; return (exit status or None on timeout, its error)."""
+    errfile = os.path.join(tempfile.gettempdir(),
+                           f"fastsig-fork-{os.getpid()}-{time.monotonic_ns()}.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            child()
+            code = 0
+        except BaseException:
+            with open(errfile, "w") as f:
+                traceback.print_exc(file=f)
+        finally:
+            os._exit(code)
+    status = _wait_child(pid, timeout)
+    detail = ""
+    if os.path.exists(errfile):
+        with open(errfile) as f:
+            detail = f.read()
+        os.unlink(errfile)
+    return status, detail
+
+
+def _assert_child_ok(status, detail, what):
+    if status is None:
+        pytest.fail(f"{what}: the forked child did not finish in time (OpenMP deadlock?)")
+    assert os.WIFEXITED(status), f"{what}: child killed by signal {os.WTERMSIG(status)}\n{detail}"
+    assert os.WEXITSTATUS(status) == 0, f"{what}: child failed:\n{detail}"
+
+
+@needs_fork
+def test_fork_grandchild(rng, helpers):
+    """A child forked after threaded work forks again: the grandchild computes on one thread,
+    correctly, and does not hang either."""
+    y, x, w, g, s = _fork_inputs(rng)
+    refs = {nt: (fastsig.matmul(x, w, num_threads=nt), fastsig.sigmoid(y, num_threads=nt))
+            for nt in (2, 1)}
+
+    def compute_and_check():
+        for nt in (None, 2, 3):
+            helpers.assert_bitwise_equal(fastsig.matmul(x, w, num_threads=nt), refs[2][0],
+                                         "matmul in a (grand)child")
+            helpers.assert_bitwise_equal(fastsig.sigmoid(y, num_threads=nt), refs[2][1],
+                                         "sigmoid in a (grand)child")
+        if OPENMP:
+            assert resolve(4, BIG_WORK) == 1
+
+    def child():
+        compute_and_check()
+        status, detail = _fork_call(compute_and_check, timeout=30)
+        _assert_child_ok(status, detail, "grandchild")
+
+    status, detail = _fork_call(child, timeout=60)
+    _assert_child_ok(status, detail, "child")
+
+
+def _process_target(conn, tasks):
+    try:
+        out = [(name, getattr(fastsig, name)(*args, num_threads=nt)) for name, args, nt in tasks]
+        conn.send(("ok", out, _api._resolve_num_threads(2, 10**9)))
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent
+        conn.send(("error", repr(exc), None))
+    finally:
+        conn.close()
+
+
+@needs_fork
+def test_multiprocessing_fork_process(rng, helpers):
+    """multiprocessing.Process with the "fork" start method, after threaded calls, while the
+    parent keeps computing threaded in another Python thread: the child computes every function
+    right, on one thread, and exits in time."""
+    y, x, w, g, s = _fork_inputs(rng)
+    tasks = [("sigmoid", (y,), 2), ("sigmoid_backward", (g, s), None), ("matmul", (x, w), 3),
+             ("dense_forward", (x, w, w[0]), None), ("dense_backward", (g, x, w, s), 2)]
+    expected = [getattr(fastsig, name)(*args, num_threads=2) for name, args, _ in tasks]
+    ctx = multiprocessing.get_context("fork")
+    stop = threading.Event()
+
+    def busy():  # the OpenMP team is in use in the parent while it forks
+        while not stop.is_set():
+            fastsig.matmul(x, w, num_threads=2)
+
+    busy_thread = threading.Thread(target=busy, daemon=True)
+    busy_thread.start()
+    try:
+        for _ in range(3):
+            parent_conn, child_conn = ctx.Pipe(duplex=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                proc = ctx.Process(target=_process_target, args=(child_conn, tasks))
+                proc.start()
+            child_conn.close()
+            if not parent_conn.poll(60):
+                proc.kill()
+                proc.join(10)
+                pytest.fail("the fork-started process sent nothing within 60 s (deadlock?)")
+            status, out, resolved = parent_conn.recv()
+            proc.join(30)
+            assert not proc.is_alive(), "the fork-started process did not exit"
+            assert status == "ok", out
+            assert proc.exitcode == 0
+            for (name, res), exp in zip(out, expected):
+                for r, e in zip(helpers.as_tuple(res), helpers.as_tuple(exp)):
+                    helpers.assert_bitwise_equal(r, e, f"{name} in a fork-started process")
+            if OPENMP:
+                assert resolved == 1
+    finally:
+        stop.set()
+        busy_thread.join(60)
+
+
+_FORK_BEFORE_THREADS = r"""
+import os, sys, time
+import numpy as np
+import fastsig
+from fastsig import _api
+
+def wait(pid, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            sys.exit("child hung")
+        time.sleep(0.02)
+
+y = np.linspace(-30, 30, 10**6)
+ref = fastsig.sigmoid(y, num_threads=1)
+# fork before any threaded call: the child keeps its threads
+pid = os.fork()
+if pid == 0:
+    ok = (_api._resolve_num_threads(2, 10**9) == 2
+          and np.array_equal(fastsig.sigmoid(y, num_threads=2), ref))
+    os._exit(0 if ok else 3)
+status = wait(pid)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+# now threaded in the parent, then fork: the child runs on one thread, and right
+assert np.array_equal(fastsig.sigmoid(y, num_threads=2), ref)
+pid = os.fork()
+if pid == 0:
+    ok = (_api._resolve_num_threads(2, 10**9) == 1 and fastsig.get_num_threads() == 1
+          and np.array_equal(fastsig.sigmoid(y, num_threads=2), ref))
+    os._exit(0 if ok else 4)
+status = wait(pid)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+print("ok")
+"""
+
+
+@needs_fork
+@needs_openmp
+def test_fork_before_and_after_threads_fresh_interpreter(tmp_path, helpers):
+    """In a fresh interpreter: a child forked before any threaded call keeps its threads; one
+    forked after runs on one thread; both compute right and exit."""
+    p = helpers.run_python(["-c", _FORK_BEFORE_THREADS], tmp_path, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["ok"]

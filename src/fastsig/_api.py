@@ -61,8 +61,10 @@ def _as_array(a):
 
 
 def _as_kernel_input(a, dtype):
-    """`a` as a C-contiguous array of `dtype` in native byte order (no copy if it is one)."""
-    return np.asarray(a, dtype=dtype, order="C")
+    """`a` as an aligned, C-contiguous array of `dtype` in native byte order (no copy if
+    it is one). An unaligned buffer would be undefined behaviour for the kernels."""
+    a = np.asarray(a, dtype=dtype, order="C")
+    return a if a.flags.aligned else a.copy()
 
 
 def _require_ndim(func, name, a, ndim):
@@ -101,6 +103,8 @@ def _check_out(func, out, dtype, shape, inputs, in_place_ok):
         raise ValueError(f"{func}: out has shape {out.shape}, the result has shape {shape}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{func}: out must be C-contiguous")
+    if not out.flags.aligned:
+        raise ValueError(f"{func}: out must be aligned to its dtype's size")
     if not out.flags.writeable:
         raise ValueError(f"{func}: out is read-only")
     for name, a in inputs:
@@ -128,7 +132,7 @@ def matmul(x, w, *, out=None, num_threads=None):
     x : array_like, shape (n, k)
     w : array_like, shape (k, m)
     out : ndarray, shape (n, m), optional
-        Where to write the result: exactly the result dtype, C-contiguous,
+        Where to write the result: exactly the result dtype, C-contiguous, aligned,
         writeable, sharing no memory with `x` or `w`.
     num_threads : int, optional
         Threads to use; None follows `set_num_threads` / OpenMP's default and
@@ -180,7 +184,7 @@ def sigmoid(y, *, out=None, num_threads=None):
     y : array_like
         Any shape.
     out : ndarray, optional
-        Same shape as `y`, exactly the result dtype, C-contiguous, writeable;
+        Same shape as `y`, exactly the result dtype, C-contiguous, aligned, writeable;
         may be `y` itself (in place) but may not partially overlap it.
     num_threads : int, optional
         Threads to use; None follows `set_num_threads` / OpenMP's default and
@@ -227,7 +231,7 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     s : array_like
         The sigmoid's output; same shape as `grad`.
     out : ndarray, optional
-        Same shape, exactly the result dtype, C-contiguous, writeable; may be
+        Same shape, exactly the result dtype, C-contiguous, aligned, writeable; may be
         `grad` or `s` itself but may not partially overlap either.
     num_threads : int, optional
         Threads to use; None follows `set_num_threads` / OpenMP's default.
@@ -278,7 +282,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     w : array_like, shape (k, m)
     b : array_like, shape (m,), optional
     out : ndarray, shape (n, m), optional
-        Exactly the result dtype, C-contiguous, writeable, sharing no memory
+        Exactly the result dtype, C-contiguous, aligned, writeable, sharing no memory
         with any input.
     num_threads : int, optional
         Threads to use; None follows `set_num_threads` / OpenMP's default.
