@@ -57,6 +57,7 @@ def test_json_has_the_machine_and_a_row_per_case(untimed, tmp_path, capsys):
         assert key in machine, key
     assert machine["threads"] == 1
     assert machine["peers"]["numpy"]["version"] == np.__version__
+    assert set(machine["load_average"]) == {"start", "end"}
 
     rows = report["rows"]
     assert [(r["operation"], r["dtype"]) for r in rows] == [

@@ -30,8 +30,8 @@ DTYPES = (np.float32, np.float64)
 # Agreement: a relative tolerance, with the absolute one scaled to the largest result, since
 # entries near zero from cancellation carry errors of the size of the large ones.
 RTOL = {np.float32: 1e-4, np.float64: 1e-10}
-TIME_BUDGET_S = {False: 0.4, True: 0.1}  # per case, all libraries together, by quick
-MIN_ROUNDS = 5
+TIME_BUDGET_S = {False: 1.0, True: 0.25}  # per case, all libraries together, by quick
+MIN_ROUNDS = 7  # medians of fewer are thrown by a burst of other work on a small machine
 MIN_BLOCK_S = 1e-3  # tiny calls are timed in blocks so the timer's own cost is negligible
 # Optional peers: the name in the table, the module the code below uses, its distribution.
 PEER_MODULES = {
@@ -40,6 +40,7 @@ PEER_MODULES = {
     "torch": ("torch", "torch"),
 }
 PLOT_HINT = "pip install matplotlib (or pip install 'fastsig[bench]')"
+PLOT_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)  # labelled ratios
 
 
 # ---- the numpy code fastsig replaces -------------------------------------------------------
@@ -357,6 +358,15 @@ def threads_for_all(threads, peers):
         yield count, notes
 
 
+def _load_average():
+    """The 1-minute load average, None where the OS has none (Windows): on few cores, another
+    busy process makes threaded calls wait for a descheduled thread."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def _machine(threads, notes, peers, missing):
     config = config_summary()
     versions = {"numpy": np.__version__}
@@ -371,6 +381,7 @@ def _machine(threads, notes, peers, missing):
         "python": platform.python_version(),
         "peers": {name: {"version": v, "threads": notes[name]} for name, v in versions.items()},
         "missing_peers": missing,
+        "load_average": {"start": _load_average()},
     }
 
 
@@ -380,9 +391,10 @@ CASE_COLUMNS = (("operation", 16), ("shape", 21), ("dtype", 7), ("threads", 7))
 MS_WIDTH, RATIO_WIDTH = 9, 6
 TIMING_NOTE = (
     "timing: medians of rounds that run every library in turn on the same data; in each round"
-    " a library makes one untimed call, then a timed block of calls (>= 1 ms), so that its"
-    " threads are awake and the previous library's spinning OpenMP/BLAS threads slow the"
-    " untimed call rather than the timed ones"
+    " a library makes one untimed call, then a timed block of calls (>= 1 ms), so that waking"
+    " its threads, and the previous library's OpenMP/BLAS threads still spinning, cost the"
+    " untimed call rather than the timed ones. On few cores that spinning can still slow"
+    " threaded calls; --threads 1 avoids it"
 )
 
 
@@ -433,6 +445,11 @@ def _header(machine, peers):
         f"peers: {libraries}",
     ]
     lines += [f"not installed: {name} ({why})" for name, why in machine["missing_peers"].items()]
+    load = machine["load_average"]
+    if load["start"] is not None:
+        lines.append(
+            f"load average (1 min): {load['start']} at the start, {load['end']} at the end"
+        )
     lines += [
         "ratio = peer ms / fastsig ms: > 1 means fastsig is faster",
         *textwrap.wrap(TIMING_NOTE, width=100, subsequent_indent="  "),
@@ -481,7 +498,7 @@ def _plot(rows, machine, path, figure_class):
     the right of the line at 1 are cases where fastsig is faster."""
     peers = _table_peers(rows)
     colors = {name: f"C{i}" for i, name in enumerate(peers)}
-    bars, ticks = [], []  # bars: (y, peer, ratio); ticks: (y, case label)
+    bars, case_ticks = [], []  # bars: (y, peer, ratio); case_ticks: (y, case label)
     y = 0.0
     for row in reversed(rows):  # matplotlib's y grows upwards; the first case goes on top
         timed = [(name, r["ratio"]) for name, r in row["peers"].items() if r["ratio"]]
@@ -490,7 +507,7 @@ def _plot(rows, machine, path, figure_class):
         for offset, (name, ratio) in enumerate(reversed(timed)):
             bars.append((y + offset, name, ratio))
         label = f"{row['operation']} {row['shape']} {row['dtype']}"
-        ticks.append((y + (len(timed) - 1) / 2, label))
+        case_ticks.append((y + (len(timed) - 1) / 2, label))
         y += len(timed) + 0.8  # a gap between cases
     figure = figure_class(figsize=(9, 1.5 + 0.2 * y), layout="constrained")
     axes = figure.add_subplot()
@@ -513,7 +530,15 @@ def _plot(rows, machine, path, figure_class):
         )
     axes.axvline(1.0, color="black", linewidth=1)
     axes.set_xscale("log")
-    axes.set_yticks([position for position, _ in ticks], [label for _, label in ticks], fontsize=7)
+    axes.margins(x=0.1)
+    # A log axis labels only the powers of ten; ratios read better at 0.5, 2, 5 too.
+    low, high = axes.get_xlim()
+    ratio_ticks = [tick for tick in PLOT_TICKS if low <= tick <= high]
+    axes.set_xticks(ratio_ticks, [f"{tick:g}" for tick in ratio_ticks])
+    axes.tick_params(axis="x", which="minor", labelbottom=False)
+    axes.set_yticks(
+        [position for position, _ in case_ticks], [label for _, label in case_ticks], fontsize=7
+    )
     axes.set_ylim(-1, y - 0.2)
     axes.set_xlabel("peer time / fastsig time (> 1: fastsig is faster)")
     axes.set_title(
@@ -521,8 +546,8 @@ def _plot(rows, machine, path, figure_class):
         f"{machine['threads']} threads, isa={machine['isa']}",
         fontsize=9,
     )
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the bars
-    axes.margins(x=0.1)
+    if bars:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the bars
     figure.savefig(path, dpi=110)
 
 
@@ -557,9 +582,9 @@ def run_bench(quick, threads, json_path, plot_path=None):
     if plot_path:
         try:
             figure_class = import_figure()
-        except ImportError:
-            message = f"error: --plot needs matplotlib, which is not installed: {PLOT_HINT}"
-            print(message, file=sys.stderr)
+        except ImportError as exc:  # the reason tells a missing matplotlib from a broken one
+            message = f"error: --plot needs matplotlib, which cannot be imported ({exc})"
+            print(f"{message}: {PLOT_HINT}", file=sys.stderr)
             return 2
     peers, missing = import_peers()
     cases = _cases(quick, peers)
@@ -569,6 +594,7 @@ def run_bench(quick, threads, json_path, plot_path=None):
         for i, (operation, label, dtype, make) in enumerate(cases, 1):
             _progress(i, len(cases), operation, label, dtype)
             rows.append(_run_case(operation, label, dtype, make, count, TIME_BUDGET_S[quick]))
+        machine["load_average"]["end"] = _load_average()
     table_peers = _table_peers(rows)
     print("\n".join(_header(machine, table_peers)))
     for row in rows:
