@@ -43,3 +43,73 @@ def test_run_to_run_identical(dtype, rng, helpers):
     for _ in range(3):
         for r, e in zip(fastsig.dense_backward(g, x, w, s), first):
             helpers.assert_bitwise_equal(r, e, "a second run")
+
+
+def _problem(rng, dtype, n=3000, k=20, m=30):
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((k, m)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.standard_normal((n, m)).astype(dtype)
+    return g, x, w, s
+
+
+@pytest.mark.quick
+def test_out_buffers_are_filled_and_returned(dtype, rng, helpers):
+    g, x, w, s = _problem(rng, dtype)
+    expected = fastsig.dense_backward(g, x, w, s)
+    out = tuple(np.full_like(e, np.nan) for e in expected)
+    got = fastsig.dense_backward(g, x, w, s, out=out)
+    for r, o, e in zip(got, out, expected):
+        assert r is o
+        helpers.assert_bitwise_equal(r, e, "out= vs allocating")
+    # Reused as a training loop would: the same bits again.
+    got = fastsig.dense_backward(g, x, w, s, out=out)
+    for r, e in zip(got, expected):
+        helpers.assert_bitwise_equal(r, e, "second call into the same out")
+    # compute_dx=False takes (None, dw, db).
+    dx, dw, db = fastsig.dense_backward(g, x, w, s, compute_dx=False, out=(None, out[1], out[2]))
+    assert dx is None and dw is out[1] and db is out[2]
+    helpers.assert_bitwise_equal(dw, expected[1], "dw, compute_dx=False")
+
+
+@pytest.mark.quick
+def test_bad_out_buffers(dtype, rng):
+    g, x, w, s = _problem(rng, dtype, n=50, k=4, m=6)
+    other = np.float32 if dtype == np.float64 else np.float64
+
+    def buffers():
+        return [np.empty((50, 4), dtype), np.empty((4, 6), dtype), np.empty(6, dtype)]
+
+    with pytest.raises(TypeError, match="tuple"):
+        fastsig.dense_backward(g, x, w, s, out=buffers())
+    for i, bad in enumerate([np.empty((50, 4), other), np.empty((4, 6), other),
+                             np.empty(6, other)]):
+        out = buffers()
+        out[i] = bad
+        with pytest.raises(TypeError, match="dtype"):
+            fastsig.dense_backward(g, x, w, s, out=tuple(out))
+    for i, bad in enumerate([np.empty((4, 50), dtype), np.empty((6, 4), dtype),
+                             np.empty(5, dtype)]):
+        out = buffers()
+        out[i] = bad
+        with pytest.raises(ValueError, match="shape"):
+            fastsig.dense_backward(g, x, w, s, out=tuple(out))
+    out = buffers()
+    with pytest.raises(ValueError, match="None"):
+        fastsig.dense_backward(g, x, w, s, compute_dx=False, out=tuple(out))
+    with pytest.raises(ValueError, match="None"):
+        fastsig.dense_backward(g, x, w, s, out=(None, out[1], out[2]))
+    # dw written over x (an input), and db inside dw (another output): overlaps.
+    memory = np.empty(200, dtype)
+    x_view, dw_over_x = memory.reshape(50, 4), memory[:24].reshape(4, 6)
+    x_view[:] = x
+    with pytest.raises(ValueError, match="overlaps the input x"):
+        fastsig.dense_backward(g, x_view, w, s, out=(out[0], dw_over_x, out[2]))
+    shared = np.empty(4 * 6 + 6, dtype)
+    dw_view, db_view = shared[:24].reshape(4, 6), shared[18:24]
+    with pytest.raises(ValueError, match="overlaps"):
+        fastsig.dense_backward(g, x, w, s, out=(out[0], dw_view, db_view))
+    g_view = np.empty((50, 6), dtype)
+    g_view[:] = g
+    with pytest.raises(ValueError, match="overlaps"):
+        fastsig.dense_backward(g_view, x, w, s, out=(out[0], out[1], g_view[0]))

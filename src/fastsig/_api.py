@@ -330,7 +330,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     return result
 
 
-def dense_backward(grad, x, w, s, *, compute_dx=True, num_threads=None):
+def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None):
     """Gradients of a dense sigmoid layer ``s = sigmoid(x @ w + b)``.
 
     With ``dy = grad * s * (1 - s)`` (``grad`` = dL/ds):
@@ -350,6 +350,11 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, num_threads=None):
         The layer's output, ``dense_forward(x, w, b)``.
     compute_dx : bool, default True
         False skips ``dx`` (a first layer needs no input gradient).
+    out : tuple of ndarray, optional
+        ``(dx, dw, db)`` to write into, so that a training loop allocates
+        nothing: each exactly the result dtype and shape, C-contiguous,
+        aligned, writeable, sharing no memory with an input or with each
+        other; ``dx`` is None when `compute_dx` is False.
     num_threads : int, optional
         Threads to use; None follows `set_num_threads` / OpenMP's default.
 
@@ -359,15 +364,16 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, num_threads=None):
     dw : ndarray, shape (k, m)
     db : ndarray, shape (m,)
         All of the compute dtype (numpy's ``result_type`` of the four inputs,
-        integer/bool -> float64, float16 -> float32). An empty batch gives
-        zeros for `dw` and `db`.
+        integer/bool -> float64, float16 -> float32); the arrays of `out` if
+        given. An empty batch gives zeros for `dw` and `db`.
 
     Raises
     ------
     TypeError
         An unsupported dtype.
     ValueError
-        Shapes that do not fit (the message shows them); ``num_threads`` < 1.
+        Shapes that do not fit (the message shows them); a bad `out`;
+        ``num_threads`` < 1.
 
     Examples
     --------
@@ -389,10 +395,32 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, num_threads=None):
                 f"{x_in.shape} and w of shape {w_in.shape} (expected {(n, m)})"
             )
     dtype = _compute_dtype("dense_backward", g_in, x_in, w_in, s_in)
-    dx = np.empty((n, k), dtype) if compute_dx else np.empty((0, 0), dtype)
-    dw = np.empty((k, m), dtype)
-    db = np.empty(m, dtype)
+    dx, dw, db = _backward_outputs(out, dtype, (n, k, m), bool(compute_dx),
+                                   [("grad", g_in), ("x", x_in), ("w", w_in), ("s", s_in)])
     threads = _resolve_num_threads(num_threads, n * max(k, 1) * m)
     _kernels.dense_backward(*(_as_kernel_input(a, dtype) for a in (g_in, x_in, w_in, s_in)),
-                          dx, bool(compute_dx), dw, db, threads)
-    return (dx if compute_dx else None), dw, db
+                            np.empty((0, 0), dtype) if dx is None else dx, dx is not None,
+                            dw, db, threads)
+    return dx, dw, db
+
+
+def _backward_outputs(out, dtype, nkm, compute_dx, inputs):
+    """(dx or None, dw, db) for dense_backward: new arrays, or the checked arrays of `out`."""
+    n, k, m = nkm
+    func = "dense_backward"
+    if out is None:
+        return (np.empty((n, k), dtype) if compute_dx else None,
+                np.empty((k, m), dtype), np.empty(m, dtype))
+    if not isinstance(out, tuple) or len(out) != 3:
+        raise TypeError(f"{func}: out must be a tuple (dx, dw, db), got {type(out).__name__}")
+    dx, dw, db = out
+    if not compute_dx and dx is not None:
+        raise ValueError(f"{func}: out's dx must be None when compute_dx is False")
+    if compute_dx and dx is None:
+        raise ValueError(f"{func}: out's dx is None but compute_dx is True")
+    checked = []
+    for name, array, shape in (("dx", dx, (n, k)), ("dw", dw, (k, m)), ("db", db, (m,))):
+        if array is not None:
+            _check_out(f"{func} (out {name})", array, dtype, shape, inputs + checked, False)
+            checked.append((f"out {name}", array))
+    return dx, dw, db
