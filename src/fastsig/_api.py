@@ -1,14 +1,15 @@
 """The public functions: validation, conversion, out= checks, thread resolution.
 
 Everything a user can get wrong is checked here, in Python, before any kernel
-releases the GIL; the kernels below (_elementwise, _gemm, _dense) only do
-arithmetic on C-contiguous buffers of the compute dtype.
+releases the GIL; the kernels below (_kernels.pxi, in the variant _dispatch
+chose for this CPU) only do arithmetic on aligned, C-contiguous buffers of the
+compute dtype.
 
 The compute dtype is numpy's ``result_type`` over all array inputs, then
 integer/bool -> float64 and float16 -> float32; anything else but float32 and
-float64 is a TypeError. Inputs are converted once, here, to C-contiguous arrays
-of that dtype in native byte order (a no-op for arrays already like that, so a
-read-only or memory-mapped input is read where it lies).
+float64 is a TypeError. Inputs are converted once, here, to aligned C-contiguous
+arrays of that dtype in native byte order (a no-op for arrays already like that,
+so a read-only or memory-mapped input is read where it lies).
 """
 
 import numpy as np
@@ -57,6 +58,7 @@ def _compute_dtype(func, *arrays):
 
 
 def _as_array(a):
+    """An ndarray as it is (its layout still checked against out=), anything else converted."""
     return a if isinstance(a, np.ndarray) else np.asarray(a)
 
 
