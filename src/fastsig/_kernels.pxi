@@ -22,8 +22,6 @@
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-
-import numpy as np
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
 
