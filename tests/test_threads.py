@@ -363,7 +363,7 @@ def _wait_child(pid, timeout=30.0):
 
 @pytest.mark.quick
 @needs_fork
-def test_fork_after_threaded_call(tmp_path, rng, helpers):
+def test_fork_after_threaded_call(rng, helpers):
     y, x, w, g, s = _fork_inputs(rng)
     # run every kernel threaded in the parent first
     s_ref = fastsig.sigmoid(y, num_threads=2)
@@ -376,45 +376,29 @@ def test_fork_after_threaded_call(tmp_path, rng, helpers):
     np_y = x @ w
     dy = g * s * (1 - s)
     np_back = (dy @ w.T, x.T @ dy, dy.sum(axis=0))
-    errfile = tmp_path / "child_error.txt"
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
-        pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 1
-        try:
-            for nt in (None, 2):
-                r = fastsig.sigmoid(y, num_threads=nt)
-                np.testing.assert_allclose(r, np_s, rtol=1e-14, atol=0)
-                helpers.assert_bitwise_equal(r, s_ref, f"child sigmoid num_threads={nt}")
-                r = fastsig.matmul(x, w, num_threads=nt)
-                np.testing.assert_allclose(r, np_y, rtol=1e-10, atol=1e-10)
-                helpers.assert_bitwise_equal(r, y_ref, f"child matmul num_threads={nt}")
-                res = fastsig.dense_backward(g, x, w, s, num_threads=nt)
-                for a, b, c in zip(res, np_back, back_ref):
-                    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
-                    helpers.assert_bitwise_equal(a, c, f"child dense_backward num_threads={nt}")
-                helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, num_threads=nt),
-                                             fwd_ref, "child dense_forward")
-                helpers.assert_bitwise_equal(fastsig.sigmoid_backward(g, s, num_threads=nt),
-                                             sb_ref, "child sigmoid_backward")
-            if OPENMP:
-                assert resolve(None, BIG_WORK) == 1
-                assert resolve(2, BIG_WORK) == 1
-            code = 0
-        except BaseException:
-            with open(errfile, "w") as f:
-                traceback.print_exc(file=f)
-        finally:
-            os._exit(code)
+    def child():
+        for nt in (None, 2):
+            r = fastsig.sigmoid(y, num_threads=nt)
+            np.testing.assert_allclose(r, np_s, rtol=1e-14, atol=0)
+            helpers.assert_bitwise_equal(r, s_ref, f"child sigmoid num_threads={nt}")
+            r = fastsig.matmul(x, w, num_threads=nt)
+            np.testing.assert_allclose(r, np_y, rtol=1e-10, atol=1e-10)
+            helpers.assert_bitwise_equal(r, y_ref, f"child matmul num_threads={nt}")
+            res = fastsig.dense_backward(g, x, w, s, num_threads=nt)
+            for a, b, c in zip(res, np_back, back_ref):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+                helpers.assert_bitwise_equal(a, c, f"child dense_backward num_threads={nt}")
+            helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, num_threads=nt),
+                                         fwd_ref, "child dense_forward")
+            helpers.assert_bitwise_equal(fastsig.sigmoid_backward(g, s, num_threads=nt),
+                                         sb_ref, "child sigmoid_backward")
+        if OPENMP:
+            assert resolve(None, BIG_WORK) == 1
+            assert resolve(2, BIG_WORK) == 1
 
-    status = _wait_child(pid)
-    if status is None:
-        pytest.fail("the forked child did not finish within 30 s (OpenMP deadlock after fork?)")
-    detail = errfile.read_text() if errfile.exists() else ""
-    assert os.WIFEXITED(status), f"child killed by signal {os.WTERMSIG(status)}\n{detail}"
-    assert os.WEXITSTATUS(status) == 0, f"child failed:\n{detail}"
+    status, detail = _fork_call(child, timeout=30)
+    _assert_child_ok(status, detail, "fork after a threaded call")
     # the parent is unaffected and still threaded
     helpers.assert_bitwise_equal(fastsig.sigmoid(y, num_threads=2), s_ref, "parent after fork")
     if OPENMP:
