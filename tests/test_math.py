@@ -342,6 +342,58 @@ def test_sigmoid_ulp_vs_mpmath(dtype, rng, helpers):
     assert np.any(ref == 0) and np.any(ref == 1)
 
 
+@pytest.mark.slow
+def test_sigmoid_float32_every_input():
+    """All 2^32 float32 inputs: within 1 step of the correctly rounded σ, NaN for NaN.
+
+    The reference is float64 arithmetic rounded to float32: within 1e-15 of the truth, so
+    it is the correctly rounded value except where the truth lies that close to a float32
+    midpoint; the few inputs 2 steps from it are settled with mpmath. σ >= +0 everywhere, so
+    the int32 view of an output is monotone and a difference of views counts steps. Buffers
+    are reused: fresh 100 MB arrays per chunk would spend most of the time in page faults."""
+    mpmath = pytest.importorskip("mpmath")
+    chunk = 1 << 22
+    offsets = np.arange(chunk, dtype=np.uint32)
+    bits = np.empty(chunk, dtype=np.uint32)
+    y = bits.view(np.float32)
+    out = np.empty(chunk, dtype=np.float32)
+    e = np.empty(chunk, dtype=np.float64)
+    ref64 = np.empty(chunk, dtype=np.float64)
+    ref = np.empty(chunk, dtype=np.float32)
+    steps = np.empty(chunk, dtype=np.int32)
+    two_steps = []
+    # +0 .. +inf and -0 .. -inf; the NaN bit patterns above each infinity are checked apart.
+    for first, last in ((0x00000000, 0x7F800000), (0x80000000, 0xFF800000)):
+        for start in range(first, last + 1, chunk):
+            count = min(chunk, last + 1 - start)
+            np.add(offsets, np.uint32(start), out=bits)
+            fastsig.sigmoid(y, out=out)
+            # e = exp(-|y|); ref = (1 or e) / (1 + e), in float64
+            with np.errstate(invalid="ignore"):  # the NaNs past `count` in the last chunk
+                np.abs(y, out=e)
+                np.negative(e, out=e)
+                np.exp(e, out=e)
+                np.add(e, 1.0, out=ref64)
+                np.divide(np.where(y >= 0, 1.0, e), ref64, out=ref64)
+            ref[...] = ref64
+            assert not np.signbit(out[:count]).any()
+            np.subtract(out.view(np.int32), ref.view(np.int32), out=steps)
+            np.abs(steps, out=steps)
+            worst = int(np.argmax(steps[:count]))
+            assert steps[worst] <= 2, (
+                f"sigmoid({y[worst]!r}) = {out[worst]!r}, reference {ref[worst]!r}")
+            two_steps.extend(y[:count][steps[:count] == 2].tolist())
+    nan_bits = np.array([0x7F800001, 0x7FC00000, 0x7FFFFFFF, 0xFF800001, 0xFFC00000,
+                         0xFFFFFFFF], dtype=np.uint32)
+    assert np.isnan(fastsig.sigmoid(nan_bits.view(np.float32))).all()
+    assert len(two_steps) < 1000, f"{len(two_steps)} inputs 2 steps from the float64 reference"
+    with mpmath.mp.workprec(113):
+        for v in two_steps:
+            exact = _mp_round(1 / (1 + mpmath.exp(-mpmath.mpf(v))), np.float32)
+            got = fastsig.sigmoid(np.array([v], dtype=np.float32))[0]
+            assert abs(int(got.view(np.int32)) - int(exact.view(np.int32))) <= 1, v
+
+
 def test_sigmoid_vs_scipy_expit(dtype, rng, helpers):
     special = pytest.importorskip("scipy.special")
     y = np.concatenate([rng.uniform(-30, 30, 5000), rng.normal(0, 3, 5000)]).astype(dtype)
