@@ -149,12 +149,13 @@ def matmul(x, w, *, out=None, num_threads=None):
     Raises
     ------
     TypeError
-        An unsupported dtype (complex, longdouble, object, str, ...), or an
-        `out` of another dtype.
+        An unsupported dtype (complex, longdouble, object, str, ...); an `out`
+        that is not an ndarray or of another dtype; a `num_threads` that is not
+        an integer.
     ValueError
         Operands that are not 2-D or do not align (the message shows both
-        shapes); an `out` of the wrong shape, not C-contiguous, read-only or
-        overlapping an input; ``num_threads`` < 1.
+        shapes); an `out` of the wrong shape, not C-contiguous, unaligned,
+        read-only or overlapping an input; ``num_threads`` < 1.
 
     Examples
     --------
@@ -201,10 +202,11 @@ def sigmoid(y, *, out=None, num_threads=None):
     Raises
     ------
     TypeError
-        An unsupported dtype, or an `out` of another dtype.
+        An unsupported dtype; an `out` that is not an ndarray or of another
+        dtype; a `num_threads` that is not an integer.
     ValueError
-        An `out` of the wrong shape, not C-contiguous, read-only or partially
-        overlapping `y`; ``num_threads`` < 1.
+        An `out` of the wrong shape, not C-contiguous, unaligned, read-only or
+        partially overlapping `y`; ``num_threads`` < 1.
 
     Examples
     --------
@@ -246,10 +248,12 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     Raises
     ------
     TypeError
-        An unsupported dtype, or an `out` of another dtype.
+        An unsupported dtype; an `out` that is not an ndarray or of another
+        dtype; a `num_threads` that is not an integer.
     ValueError
-        `grad` and `s` of different shapes (both are shown); a bad `out`;
-        ``num_threads`` < 1.
+        `grad` and `s` of different shapes (both are shown); an `out` of the
+        wrong shape, not C-contiguous, unaligned, read-only or partially
+        overlapping an input; ``num_threads`` < 1.
 
     Examples
     --------
@@ -299,9 +303,11 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     Raises
     ------
     TypeError
-        An unsupported dtype, or an `out` of another dtype.
+        An unsupported dtype; an `out` that is not an ndarray or of another
+        dtype; a `num_threads` that is not an integer.
     ValueError
-        Shapes that do not fit (the message shows them); a bad `out`;
+        Shapes that do not fit (the message shows them); an `out` of the wrong
+        shape, not C-contiguous, unaligned, read-only or overlapping an input;
         ``num_threads`` < 1.
 
     Examples
@@ -372,10 +378,14 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     Raises
     ------
     TypeError
-        An unsupported dtype.
+        An unsupported dtype; an `out` that is not a tuple of three, or whose
+        arrays are not ndarrays or of another dtype; a `num_threads` that is
+        not an integer.
     ValueError
-        Shapes that do not fit (the message shows them); a bad `out`;
-        ``num_threads`` < 1.
+        Shapes that do not fit (the message shows them); an `out` array of the
+        wrong shape, not C-contiguous, unaligned, read-only or overlapping an
+        input or another `out` array; an `out` whose ``dx`` is None while
+        `compute_dx` is True or the other way round; ``num_threads`` < 1.
 
     Examples
     --------

@@ -1,0 +1,84 @@
+# Stubs for the compiled kernels (_kernels.pxi, included by _kernels_baseline.pyx).
+#
+# Every def is a Cython fused function over `floating`: all its arrays must be of one
+# dtype, float32 or float64, hence an overload per dtype. The arrays are typed memoryviews,
+# so anything exporting a buffer of that dtype with the right layout is accepted; NDArray is
+# what _api.py passes. These are internal: _api.py has already checked dtypes, shapes, out=
+# and the thread count; the kernels only re-check the shapes memory safety depends on
+# (ValueError).
+#
+# _kernels_avx2.pyi and _kernels_avx512.pyi re-export these names: the three variants are
+# one source compiled with different flags.
+
+from typing import overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+def compiled_isa() -> str: ...
+@overload
+def sigmoid(y: NDArray[np.float32], out: NDArray[np.float32], num_threads: int) -> None: ...
+@overload
+def sigmoid(y: NDArray[np.float64], out: NDArray[np.float64], num_threads: int) -> None: ...
+@overload
+def sigmoid_backward(
+    grad: NDArray[np.float32], s: NDArray[np.float32], out: NDArray[np.float32], num_threads: int
+) -> None: ...
+@overload
+def sigmoid_backward(
+    grad: NDArray[np.float64], s: NDArray[np.float64], out: NDArray[np.float64], num_threads: int
+) -> None: ...
+@overload
+def stream_copy(src: NDArray[np.float32], dst: NDArray[np.float32], num_threads: int) -> None: ...
+@overload
+def stream_copy(src: NDArray[np.float64], dst: NDArray[np.float64], num_threads: int) -> None: ...
+@overload
+def matmul(
+    x: NDArray[np.float32], w: NDArray[np.float32], out: NDArray[np.float32], num_threads: int
+) -> None: ...
+@overload
+def matmul(
+    x: NDArray[np.float64], w: NDArray[np.float64], out: NDArray[np.float64], num_threads: int
+) -> None: ...
+@overload
+def dense_forward(
+    x: NDArray[np.float32],
+    w: NDArray[np.float32],
+    b: NDArray[np.float32],
+    has_bias: bool,
+    out: NDArray[np.float32],
+    num_threads: int,
+) -> None: ...
+@overload
+def dense_forward(
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    b: NDArray[np.float64],
+    has_bias: bool,
+    out: NDArray[np.float64],
+    num_threads: int,
+) -> None: ...
+@overload
+def dense_backward(
+    grad: NDArray[np.float32],
+    x: NDArray[np.float32],
+    w: NDArray[np.float32],
+    s: NDArray[np.float32],
+    dx: NDArray[np.float32],
+    compute_dx: bool,
+    dw: NDArray[np.float32],
+    db: NDArray[np.float32],
+    num_threads: int,
+) -> None: ...
+@overload
+def dense_backward(
+    grad: NDArray[np.float64],
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    s: NDArray[np.float64],
+    dx: NDArray[np.float64],
+    compute_dx: bool,
+    dw: NDArray[np.float64],
+    db: NDArray[np.float64],
+    num_threads: int,
+) -> None: ...
