@@ -62,7 +62,7 @@ def test_json_has_the_machine_and_a_row_per_case(untimed, tmp_path, capsys):
     rows = report["rows"]
     assert [(r["operation"], r["dtype"]) for r in rows] == [
         (operation, dtype)
-        for operation in ("matmul", "dense_forward", "dense_backward")
+        for operation in ("matmul", "dense_forward", "dense_backward", "train_step")
         for dtype in ("float32", "float64")
     ]
     for row in rows:
@@ -74,7 +74,7 @@ def test_json_has_the_machine_and_a_row_per_case(untimed, tmp_path, capsys):
 
     out, err = capsys.readouterr()
     assert "ratio" in out and machine["cpu"] in out and f"isa={machine['isa']}" in out
-    assert "[1/6] matmul" in err and "[1/6]" not in out  # progress on stderr only
+    assert "[1/8] matmul" in err and "[1/8]" not in out  # progress on stderr only
 
 
 def test_agreement_check_flags_a_wrong_peer(one_case, capsys):
@@ -97,6 +97,27 @@ def test_agreement_check_flags_a_wrong_peer(one_case, capsys):
     assert "WARNING: broken failed" in out and "ZeroDivisionError" in out
     assert "two_results gave 2 results, fastsig 1" in out
     assert "WARNING: numpy" not in out
+
+
+def test_the_copy_bound_is_timed_not_checked(one_case, tmp_path):
+    # "copy" computes something else than the sigmoid, on purpose: a bound, not a peer.
+    y = np.linspace(-8, 8, 11)
+    one_case({"fastsig": lambda: fastsig.sigmoid(y), "copy": lambda: y.copy()})
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(path)]) == 0
+    (row,) = json.loads(path.read_text())["rows"]
+    assert row["peers"]["copy"]["disagreement"] is None
+    assert row["peers"]["copy"]["ratio"] == pytest.approx(2.0)
+
+
+def test_train_step_peers_compute_the_same_step():
+    # The first call of each library starts from the same weights: same s, dw, db.
+    peers, _ = _bench.import_peers()
+    for dtype in _bench.DTYPES:
+        calls = _bench._train_step((50, 4, 3), dtype, peers)
+        reference = calls.pop("fastsig")()
+        for name, call in calls.items():
+            assert _bench.disagreement(call(), reference, dtype, name) is None, name
 
 
 def test_disagreement_allows_rounding_only():

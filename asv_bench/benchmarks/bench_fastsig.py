@@ -45,8 +45,10 @@ TALL_SKINNY = [(BATCH, k, m) for k, m in [(2, 3), (16, 16), (64, 64), (256, 256)
 DENSE_SHAPES = {f"{n}x{k} @ {k}x{m}": (n, k, m) for n, k, m in [(2, 2, 3), *TALL_SKINNY]}
 if CI:
     DENSE_SHAPES = {label: DENSE_SHAPES[label] for label in ["2x2 @ 2x3", f"{BATCH}x2 @ 2x3"]}
-# The elementwise functions get the n x m results of the dense shapes.
+# The elementwise functions get the n x m results of the dense shapes, and flat arrays from in
+# cache to far beyond it.
 ELEMENTWISE_SHAPES = {f"{n}x{m}": (n, m) for n, _, m in DENSE_SHAPES.values()}
+ELEMENTWISE_SHAPES.update({f"10**{e}": (10**e,) for e in ([3] if CI else [3, 5, 7])})
 
 
 def np_sigmoid(y):
@@ -76,6 +78,27 @@ def require(library):
         raise NotImplementedError(f"{library} cannot be imported: {exc}") from exc
 
 
+def copy_bound(a, num_threads):
+    """A new array holding `a`, by fastsig's threaded copy kernel: the memory traffic of one
+    elementwise pass, the bound for the sigmoid. Not public API: skipped where it is missing
+    (asv also runs this suite against older commits)."""
+    from fastsig import _dispatch
+
+    stream_copy = getattr(_dispatch.kernels, "stream_copy", None)
+    if stream_copy is None:
+        raise NotImplementedError("this fastsig has no stream_copy kernel")
+    # one thread below fastsig's own threshold for elementwise calls, as fastsig.sigmoid does
+    threads = num_threads if a.size >= 16384 else 1
+    flat = a.reshape(-1)
+
+    def copy():
+        out = np.empty_like(flat)
+        stream_copy(flat, out, threads)
+        return out
+
+    return copy
+
+
 def tensors(*arrays):
     """torch tensors sharing the arrays' memory, made in setup so that no timing holds them."""
     import torch
@@ -97,6 +120,7 @@ class _Function:
 
     def setup(self, library, dtype, shape, num_threads):
         require(library)
+        self._num_threads = num_threads
         self._threads = ExitStack()
         self._run_on_threads(library, num_threads)
         self.call = getattr(self, f"call_{library}")(*self.data(dtype, self.shapes[shape]))
@@ -206,9 +230,61 @@ class DenseBackward(_Function):
         return backward
 
 
+class TrainStep(_Function):
+    """One SGD step of a first layer (no dx): forward, backward, weights updated in place;
+    torch by autograd on nn.Linear + sigmoid."""
+
+    shapes = DENSE_SHAPES
+    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
+
+    def data(self, dtype, shape):
+        rng, x, w, b = dense_data(dtype, *shape)
+        grad = rng.standard_normal((shape[0], shape[2]), dtype=dtype)  # dL/dS from above
+        return x, w, b, grad, np.dtype(dtype).type(1e-3)
+
+    def call_fastsig(self, x, w, b, grad, lr):
+        def step():
+            s = fastsig.dense_forward(x, w, b)
+            _, dw, db = fastsig.dense_backward(grad, x, w, s, compute_dx=False)
+            w[...] -= lr * dw
+            b[...] -= lr * db
+
+        return step
+
+    def call_numpy(self, x, w, b, grad, lr):
+        def step():
+            s = np_sigmoid(x @ w + b)
+            dy = grad * s * (1 - s)
+            w[...] -= lr * (x.T @ dy)
+            b[...] -= lr * dy.sum(0)
+
+        return step
+
+    def call_torch(self, x, w, b, grad, lr):
+        import torch
+
+        tx, tgrad = tensors(x, grad)
+        layer = torch.nn.Linear(w.shape[0], w.shape[1], dtype=tx.dtype)
+        with torch.no_grad():  # nn.Linear keeps W as m x k
+            layer.weight.copy_(torch.from_numpy(w.T))
+            layer.bias.copy_(torch.from_numpy(b))
+
+        def step():
+            layer.zero_grad(set_to_none=True)
+            torch.sigmoid(layer(tx)).backward(tgrad)
+            with torch.no_grad():
+                for parameter in layer.parameters():
+                    parameter -= lr * parameter.grad
+
+        return step
+
+
 class Sigmoid(_Function):
+    """With "copy", the bound: a threaded copy of the same bytes (see copy_bound)."""
+
     shapes = ELEMENTWISE_SHAPES
-    params = (["fastsig", "numpy", "scipy", "numexpr", "torch"], DTYPES, list(shapes), THREADS)
+    params = (["fastsig", "numpy", "scipy", "numexpr", "torch", "copy"], DTYPES, list(shapes),
+              THREADS)
     uses_blas = False
 
     def data(self, dtype, shape):
@@ -237,6 +313,9 @@ class Sigmoid(_Function):
 
         (ty,) = tensors(y)
         return lambda: torch.sigmoid(ty)
+
+    def call_copy(self, y):
+        return copy_bound(y, self._num_threads)
 
 
 class SigmoidBackward(_Function):

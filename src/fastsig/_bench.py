@@ -6,6 +6,11 @@ checked against fastsig's, then all of them are timed in the same process, calls
 (fastsig, numpy, scipy, ..., fastsig, numpy, ...) so that clock-speed changes and background load
 hit all alike, and medians are compared: ratio = peer time / fastsig time. Nobody gets a
 preallocated ``out=``: the peers allocate their results, so fastsig allocates too.
+
+Beside the peers, the sigmoid has a bound: "copy", a threaded copy of its input into
+a new array (fastsig's own OpenMP copy kernel, on the threads fastsig uses), the least a
+one-pass kernel must move through memory. Its ratio is the fraction of that bandwidth the
+fastsig function reaches.
 """
 
 import importlib
@@ -24,6 +29,7 @@ import numpy as np
 
 import fastsig
 
+from . import _api, _dispatch
 from ._check import config_summary
 
 DTYPES = (np.float32, np.float64)
@@ -39,6 +45,8 @@ PEER_MODULES = {
     "numexpr": ("numexpr", "numexpr"),
     "torch": ("torch", "torch"),
 }
+# Columns that are bounds rather than libraries: timed, never checked for agreement.
+BOUNDS = ("copy",)
 PLOT_HINT = "pip install matplotlib (or pip install 'fastsig[bench]')"
 PLOT_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)  # labelled ratios
 
@@ -91,6 +99,20 @@ def _tensors(torch, *arrays):
     return [torch.from_numpy(a) for a in arrays]
 
 
+def _copy_bound(a):
+    """A new array holding `a`, copied by fastsig's threaded copy kernel on the threads
+    fastsig would use for an elementwise call on `a`: the memory traffic of one pass."""
+    threads = _api._resolve_num_threads(None, a.size, _api._MIN_ELEMENTS_FOR_THREADS)
+    flat = a.reshape(-1)
+
+    def copy():
+        out = np.empty_like(flat)
+        _dispatch.kernels.stream_copy(flat, out, threads)
+        return out
+
+    return copy
+
+
 def _matmul(shape, dtype, peers):
     _, x, w, _ = _dense_data(*shape, dtype)
     calls = {"fastsig": lambda: fastsig.matmul(x, w), "numpy": lambda: x @ w}
@@ -129,6 +151,53 @@ def _dense_backward(shape, dtype, peers):
     return calls
 
 
+def _train_step(shape, dtype, peers):
+    """One SGD step of the layer on a batch: forward, backward, weights updated in place. The
+    layer is the first of a network (no dx): torch's autograd skips dx for an input that does
+    not require grad, fastsig is told compute_dx=False. `grad` is dL/dS as the layer above
+    gives it. Each library updates weights of its own; every call returns (s, dw, db) of the
+    weights it started from, which agree on the first call, when the weights are equal."""
+    rng, x, w0, b0 = _dense_data(*shape, dtype)
+    grad = rng.standard_normal((shape[0], shape[2]), dtype=dtype)
+    lr = dtype(1e-3)
+
+    def fastsig_step(w=w0.copy(), b=b0.copy()):
+        s = fastsig.dense_forward(x, w, b)
+        _, dw, db = fastsig.dense_backward(grad, x, w, s, compute_dx=False)
+        w -= lr * dw
+        b -= lr * db
+        return s, dw, db
+
+    def numpy_step(w=w0.copy(), b=b0.copy()):
+        s = np_dense_forward(x, w, b)
+        dy = grad * s * (1 - s)
+        dw, db = x.T @ dy, dy.sum(0)
+        w -= lr * dw
+        b -= lr * db
+        return s, dw, db
+
+    calls = {"fastsig": fastsig_step, "numpy": numpy_step}
+    if "torch" in peers:
+        torch = peers["torch"]
+        tx, tgrad = _tensors(torch, x, grad)
+        layer = torch.nn.Linear(shape[1], shape[2], dtype=tx.dtype)
+        with torch.no_grad():  # nn.Linear keeps W as m x k: y = x W^T + b
+            layer.weight.copy_(torch.from_numpy(w0.T))
+            layer.bias.copy_(torch.from_numpy(b0))
+
+        def torch_step():
+            layer.zero_grad(set_to_none=True)
+            s = torch.sigmoid(layer(tx))
+            s.backward(tgrad)
+            with torch.no_grad():
+                for parameter in layer.parameters():
+                    parameter -= lr * parameter.grad
+            return s.detach(), layer.weight.grad.T, layer.bias.grad
+
+        calls["torch"] = torch_step
+    return calls
+
+
 def _sigmoid(size, dtype, peers):
     y = np.random.default_rng(0).standard_normal(size, dtype=dtype)
     y *= 4
@@ -143,6 +212,7 @@ def _sigmoid(size, dtype, peers):
         torch = peers["torch"]
         (ty,) = _tensors(torch, y)
         calls["torch"] = lambda: torch.sigmoid(ty)
+    calls["copy"] = _copy_bound(y)
     return calls
 
 
@@ -174,14 +244,17 @@ def _cases(quick, peers):
     the calls of every library, so that only one case's data is alive at a time."""
     n = 65_536 if quick else 262_144
     # The worked example of DESIGN.md, then tall-skinny batches as a layer sees them.
+    # (n, 256, 256) is in the asv suite: at seconds a call for numpy it would make this command
+    # take minutes.
     tall = [(n, 16, 16)] if quick else [(n, 2, 3), (n, 16, 16), (n, 64, 64)]
     dense_shapes = [(2, 2, 3)] + tall
     matmul_shapes = dense_shapes if quick else dense_shapes + [(1024, 1024, 1024)]
-    exponents = [6] if quick else [5, 7]
+    exponents = [6] if quick else [3, 5, 7]
     groups = [
         ("matmul", _matmul, [(_matrix_label(s), s) for s in matmul_shapes]),
         ("dense_forward", _dense_forward, [(_matrix_label(s), s) for s in dense_shapes]),
         ("dense_backward", _dense_backward, [(_matrix_label(s), s) for s in dense_shapes]),
+        ("train_step", _train_step, [(_matrix_label(s), s) for s in dense_shapes]),
         ("sigmoid", _sigmoid, [(f"10**{e}", 10**e) for e in exponents]),
         ("sigmoid_backward", _sigmoid_backward, [(f"10**{e}", 10**e) for e in exponents]),
     ]
@@ -281,7 +354,10 @@ def measure(calls, dtype, budget):
             continue
         result = {"ms": None, "ratio": None, "disagreement": None, "error": None}
         try:
-            result["disagreement"] = disagreement(call(), reference, dtype, name)
+            if name in BOUNDS:
+                call()  # a warm-up like the others'; a bound computes something else
+            else:
+                result["disagreement"] = disagreement(call(), reference, dtype, name)
         except Exception as exc:  # a broken peer costs its own cell, not the case
             result["error"] = _failure(exc)
         if not (result["disagreement"] or result["error"]):
@@ -401,7 +477,7 @@ TIMING_NOTE = (
 def _table_peers(rows):
     """The peers that have a cell in some row: numpy, then the optional ones."""
     present = {name for row in rows for name in row["peers"]}
-    return [name for name in ("numpy", *PEER_MODULES) if name in present]
+    return [name for name in ("numpy", *PEER_MODULES, *BOUNDS) if name in present]
 
 
 def _case_cells(values):
@@ -452,6 +528,9 @@ def _header(machine, peers):
         )
     lines += [
         "ratio = peer ms / fastsig ms: > 1 means fastsig is faster",
+        "copy: a threaded copy of the same bytes, the memory-bandwidth bound of the sigmoid;"
+        " its ratio is the fraction of that bandwidth fastsig reaches",
+        "train_step: forward, backward without dx, SGD update; torch by autograd (nn.Linear)",
         *textwrap.wrap(TIMING_NOTE, width=100, subsequent_indent="  "),
         "",
     ]
