@@ -1,9 +1,9 @@
-"""The matmul's two kernels: the register tile and the narrow, row-vectorized one.
+"""The matmul's two kernels: the register tile and the narrow kernel's transposed tile.
 
-Shapes are picked to land on each (a narrow, shallow w: k <= 8 and m below half a
-tile; everything else on the tile), with ragged edges, several tasks and several
-depth blocks; each result is checked against the error bound and for bitwise
-equality across thread counts.
+Shapes are picked to land on each (a narrow w, m at most half the register tile's width,
+takes the narrow kernel whatever its depth; everything else the register tile), with
+ragged edges, several tasks and several depth blocks; each result is checked against
+the error bound and for bitwise equality across thread counts.
 """
 
 import numpy as np
@@ -13,11 +13,12 @@ import fastsig
 
 SHAPES = [
     (1031, 2, 3),      # narrow: the 2x2·2x3 layer, batched, ragged last task
-    (777, 8, 1),       # narrow, deepest it takes
-    (515, 9, 3),       # just too deep for narrow: the tile, mostly padding
-    (300, 300, 7),     # a depth block and a ragged one
-    (97, 513, 130),    # three depth blocks, ragged rows and columns
-    (5, 40, 1000),     # few rows, many column tasks
+    (777, 8, 1),       # narrow, one column
+    (1000, 20, 16),    # narrow: whole transposed tiles and a ragged row edge
+    (515, 9, 12),      # narrow, a ragged column panel
+    (300, 300, 7),     # narrow, a depth block and a ragged one
+    (97, 513, 130),    # the tile: three depth blocks, ragged rows and columns
+    (5, 40, 1000),     # the tile: few rows, many column tasks
 ]
 
 

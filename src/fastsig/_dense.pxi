@@ -67,7 +67,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False)
         if use_gemm_for_dw:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
-            _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + nr - 1) // nr)
+            _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + nr - 1) // nr, nr)
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
         else:
             _dw_direct(x + b0 * k, dy, dw_part, db_part, rows, k, m)
@@ -141,7 +141,7 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     with nogil:
         if k > 0 and compute_dx:
             # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
-            _pack_b(&w[0, 0], 1, m, m, k, wt_packed, 0, (k + nr - 1) // nr)
+            _pack_b(&w[0, 0], 1, m, m, k, wt_packed, 0, (k + nr - 1) // nr, nr)
         if threads == 1:
             for part in range(parts):
                 _backward_part(gp, sp, xp, wt_packed, dxp,

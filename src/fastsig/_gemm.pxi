@@ -23,19 +23,20 @@
 # adds the blocks in order: the result depends on KC (fixed per variant) and on
 # nothing else, not the task split nor the threads.
 #
-# A narrow, shallow B (m < NR/2 and k <= NARROW_MAX_K, e.g. a layer of 2 inputs
-# and 3 outputs) would waste most of the register tile on memory-bound work, so
-# it takes a kernel of its own that vectorizes along the rows instead
-# (_gemm_narrow_task): tasks of NARROW_ROWS rows, each output column accumulated
-# as one contiguous vector of the task's rows.
+# A B at most half as wide as the register tile (2m <= NR: a layer of 16 or 3
+# outputs in float32) would leave most of the tile's columns as padding, so it
+# takes the narrow kernel
+# (_gemm_narrow_task): the same packed panels and depth blocks, but a transposed
+# tile of MRT rows × NRT columns whose vectors run along C's rows (NRT is small,
+# so little is padding), stored into C element by element. Tasks are whole rows
+# of C: NARROW_PANELS panels of MRT rows.
 
 cdef enum:
     KC = 256            # depth of a packed block
     NC_TARGET = 256     # columns of a task, rounded up to a multiple of NR
     MC_PANELS = 12      # MR-row panels in a task
-    MAX_TILE = 384      # >= MR*NR of every variant and dtype
-    NARROW_ROWS = 256   # rows of a task of the narrow kernel
-    NARROW_MAX_K = 8    # deepest product the narrow kernel takes
+    MAX_TILE = 384      # >= MR*NR and MRT*NRT of every variant and dtype
+    NARROW_PANELS = 8   # MRT-row panels in a task of the narrow kernel
     ALIGN = 64          # bytes, for the packed buffers
 
 cdef enum Epilogue:
@@ -68,11 +69,52 @@ cdef inline void _micro_kernel(Py_ssize_t kc, const floating* a, const floating*
                 c[i * ldc + j] = acc[i * nr + j]
 
 
+cdef inline void _micro_kernel_t(Py_ssize_t kc, const floating* a, const floating* b,
+                                 floating* c, Py_ssize_t ldc, Py_ssize_t rows,
+                                 Py_ssize_t cols, bint accumulate) noexcept nogil:
+    """c[:rows, :cols] (= or +=) Σ_p a[p*MRT + i] * b[p*NRT + j], over kc packed rows.
+
+    The transposed tile of the narrow kernel: the accumulators are kept column by
+    column (acc[j*MRT + i]), so that the vectors run along the MRT rows and each
+    B value is one broadcast. Only the rows × cols that C has are stored."""
+    cdef Py_ssize_t mr = MRT_F32 if floating is float else MRT_F64
+    cdef Py_ssize_t nr = NRT_F32 if floating is float else NRT_F64
+    cdef floating acc[MAX_TILE]
+    cdef floating bj
+    cdef Py_ssize_t p, i, j
+    for i in range(mr * nr):
+        acc[i] = 0
+    for p in range(kc):
+        for j in range(nr):
+            bj = b[p * nr + j]
+            for i in range(mr):
+                acc[j * mr + i] += a[p * mr + i] * bj
+    if rows == mr and cols == nr:
+        # A whole tile: fixed trip counts, which gcc turns into far faster code
+        # than the general loops below (twice the speed at a depth of 16).
+        if accumulate:
+            for i in range(mr):
+                for j in range(nr):
+                    c[i * ldc + j] += acc[j * mr + i]
+        else:
+            for i in range(mr):
+                for j in range(nr):
+                    c[i * ldc + j] = acc[j * mr + i]
+    elif accumulate:
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] += acc[j * mr + i]
+    else:
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] = acc[j * mr + i]
+
+
 cdef void _pack_b(const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
                   Py_ssize_t k, Py_ssize_t m, floating* packed,
-                  Py_ssize_t panel0, Py_ssize_t panel1) noexcept nogil:
-    """Panels [panel0, panel1) of B into `packed` (panel J at packed + J*k*NR)."""
-    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+                  Py_ssize_t panel0, Py_ssize_t panel1, Py_ssize_t nr) noexcept nogil:
+    """Panels [panel0, panel1) of nr columns of B into `packed` (panel J at
+    packed + J*k*nr): NR for the register tile, NRT for the narrow kernel."""
     cdef Py_ssize_t panel, p, j, j0, width
     cdef floating* dst
     for panel in range(panel0, panel1):
@@ -88,9 +130,9 @@ cdef void _pack_b(const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
 
 cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                   Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t p0, Py_ssize_t kc,
-                  floating* packed) noexcept nogil:
-    """Rows [i0, i1), depth [p0, p0 + kc) of A into MR-row panels of kc×MR values."""
-    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+                  floating* packed, Py_ssize_t mr) noexcept nogil:
+    """Rows [i0, i1), depth [p0, p0 + kc) of A into mr-row panels of kc×mr values:
+    MR for the register tile, MRT for the narrow kernel."""
     cdef Py_ssize_t panel, p, i, r0, height
     cdef floating* dst
     for panel in range((i1 - i0 + mr - 1) // mr):
@@ -147,7 +189,7 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     for pb in range((k + KC - 1) // KC):
         pc = pb * KC
         kc = min(<Py_ssize_t>KC, k - pc)
-        _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed)
+        _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
         for ib in range((i1 - i0 + mr - 1) // mr):
             ir = i0 + ib * mr
             rows = min(mr, i1 - ir)
@@ -171,38 +213,27 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
 
 cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
-                            const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
-                            floating* c, Py_ssize_t k, Py_ssize_t m,
-                            Py_ssize_t i0, Py_ssize_t i1, floating* scratch,
+                            const floating* b_packed, floating* c, Py_ssize_t k, Py_ssize_t m,
+                            Py_ssize_t i0, Py_ssize_t i1, floating* a_packed,
                             const floating* bias, int epilogue) noexcept nogil:
-    """C[i0:i1] = A[i0:i1] @ B, then the epilogue, for a narrow B (read in place).
-
-    `scratch` holds KC×NARROW_ROWS values of A, column by column, and
-    m×NARROW_ROWS accumulators, one contiguous column per output column."""
-    cdef Py_ssize_t rows = i1 - i0, pb, pc, kc, p, i, j
-    cdef floating* a_cols = scratch
-    cdef floating* c_cols = scratch + KC * NARROW_ROWS
-    cdef floating* col
-    cdef const floating* a_col
-    cdef floating b_pj
-    for i in range(m * rows):
-        c_cols[i] = 0
+    """C[i0:i1] = A[i0:i1] @ B, then the epilogue, for a B packed in NRT-column panels."""
+    cdef Py_ssize_t mr = MRT_F32 if floating is float else MRT_F64
+    cdef Py_ssize_t nr = NRT_F32 if floating is float else NRT_F64
+    cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, i, j
+    if k == 0:
+        for i in range(i0, i1):
+            for j in range(m):
+                c[i * m + j] = 0
     for pb in range((k + KC - 1) // KC):
         pc = pb * KC
         kc = min(<Py_ssize_t>KC, k - pc)
-        for p in range(kc):
-            for i in range(rows):
-                a_cols[p * rows + i] = a[(i0 + i) * a_rs + (pc + p) * a_cs]
-        for p in range(kc):
-            a_col = a_cols + p * rows
-            for j in range(m):
-                b_pj = b[(pc + p) * b_rs + j * b_cs]
-                col = c_cols + j * rows
-                for i in range(rows):
-                    col[i] += a_col[i] * b_pj
-    for i in range(rows):
-        for j in range(m):
-            c[(i0 + i) * m + j] = c_cols[j * rows + i]
+        _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
+        for ib in range((i1 - i0 + mr - 1) // mr):
+            ir = i0 + ib * mr
+            for jb in range((m + nr - 1) // nr):
+                jr = jb * nr
+                _micro_kernel_t(kc, a_packed + ib * kc * mr, b_packed + jb * k * nr + pc * nr,
+                                c + ir * m + jr, m, min(mr, i1 - ir), min(nr, m - jr), pc > 0)
     _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
 
 
@@ -245,25 +276,26 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     MemoryError if it cannot."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
-    # The narrow kernel keeps its accumulators in L1, not in registers: it wins
-    # where the work is memory-bound (small k) and the tile would be mostly waste.
-    cdef bint narrow = 2 * m < nr and k <= NARROW_MAX_K
-    cdef Py_ssize_t mc = NARROW_ROWS if narrow else mr * MC_PANELS
+    # At most half the tile's columns would be C's: the narrow kernel.
+    cdef bint narrow = 2 * m <= nr
+    if narrow:  # the narrow kernel's panels; its tasks are whole rows of C
+        mr = MRT_F32 if floating is float else MRT_F64
+        nr = NRT_F32 if floating is float else NRT_F64
+    cdef Py_ssize_t mc = mr * (NARROW_PANELS if narrow else MC_PANELS)
     cdef Py_ssize_t nc = m if narrow else nr * ((NC_TARGET + nr - 1) // nr)
-    cdef Py_ssize_t panels = 0 if narrow else (m + nr - 1) // nr
+    cdef Py_ssize_t panels = (m + nr - 1) // nr
     cdef Py_ssize_t row_tasks = (n + mc - 1) // mc, col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t tasks = row_tasks * col_tasks, task, panel, ti, tj
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    cdef Py_ssize_t scratch_size = (
-        (NARROW_ROWS * (KC + m) + per_line - 1) // per_line * per_line if narrow
-        else _packed_a_size(c, k))
+    # Whole cache lines, so that every thread's block starts on a line of its own.
+    cdef Py_ssize_t scratch_size = (mc * min(<Py_ssize_t>KC, k) + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
     cdef int threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, tasks))
     cdef void* base
     cdef floating* b_packed
     cdef floating* scratch
     if n == 0 or m == 0:
         return 0
-    cdef Py_ssize_t b_size = (_packed_b_size(c, k, panels * nr) + per_line - 1) // per_line * per_line
     base = malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
@@ -271,12 +303,12 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     scratch = b_packed + b_size
     with nogil:
         if threads == 1:
-            _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels)
+            _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels, nr)
             for task in range(tasks):
                 ti = task // col_tasks
                 tj = task % col_tasks
                 if narrow:
-                    _gemm_narrow_task(a, a_rs, a_cs, b, b_rs, b_cs, c, k, m,
+                    _gemm_narrow_task(a, a_rs, a_cs, b_packed, c, k, m,
                                       ti * mc, min(n, (ti + 1) * mc), scratch, bias, epilogue)
                 else:
                     _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
@@ -284,12 +316,12 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                                scratch, bias, epilogue, False)
         else:
             for panel in prange(panels, schedule='static', num_threads=threads):
-                _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1)
+                _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1, nr)
             for task in prange(tasks, schedule='static', num_threads=threads):
                 ti = task // col_tasks
                 tj = task % col_tasks
                 if narrow:
-                    _gemm_narrow_task(a, a_rs, a_cs, b, b_rs, b_cs, c, k, m,
+                    _gemm_narrow_task(a, a_rs, a_cs, b_packed, c, k, m,
                                       ti * mc, min(n, (ti + 1) * mc),
                                       scratch + threadid() * scratch_size, bias, epilogue)
                 else:

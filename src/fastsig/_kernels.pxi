@@ -35,29 +35,49 @@ cdef extern from *:
     #define FASTSIG_NR_F64 24
     #define FASTSIG_MR_F32 8
     #define FASTSIG_NR_F32 48
+    #define FASTSIG_MRT_F64 24
+    #define FASTSIG_NRT_F64 8
+    #define FASTSIG_MRT_F32 32
+    #define FASTSIG_NRT_F32 8
     #elif defined(__AVX2__) && defined(__FMA__)
     #define FASTSIG_COMPILED_ISA "avx2"
     #define FASTSIG_MR_F64 4
     #define FASTSIG_NR_F64 8
     #define FASTSIG_MR_F32 4
     #define FASTSIG_NR_F32 24
+    #define FASTSIG_MRT_F64 8
+    #define FASTSIG_NRT_F64 4
+    #define FASTSIG_MRT_F32 24
+    #define FASTSIG_NRT_F32 4
     #else
     #define FASTSIG_COMPILED_ISA "baseline"
     #define FASTSIG_MR_F64 4
     #define FASTSIG_NR_F64 4
     #define FASTSIG_MR_F32 4
     #define FASTSIG_NR_F32 8
+    #define FASTSIG_MRT_F64 4
+    #define FASTSIG_NRT_F64 4
+    #define FASTSIG_MRT_F32 8
+    #define FASTSIG_NRT_F32 4
     #endif
     """
     # The register tile of the matmul micro-kernel, MR rows × NR columns of
-    # accumulators. Chosen by measurement on gcc 12 (AMD Zen 4): these shapes keep
-    # the whole tile in vector registers; others spill and run up to 10× slower.
+    # accumulators, vectors along the columns; and the transposed tile of the
+    # narrow kernel, MRT rows × NRT columns, vectors along the rows (for a B
+    # narrower than NR). Chosen by measurement on gcc 12 (AMD Zen 4): these shapes
+    # keep the whole tile in vector registers; others spill and run 5-20× slower
+    # (e.g. MR×NR = 16×16 float32: 12 GF/s against 8×48: 107; MRT×NRT = 16×8
+    # float64: 5.5 GF/s against 24×8: 31 at a depth of 16).
     const char* COMPILED_ISA "FASTSIG_COMPILED_ISA"
     enum:
         MR_F64 "FASTSIG_MR_F64"
         NR_F64 "FASTSIG_NR_F64"
         MR_F32 "FASTSIG_MR_F32"
         NR_F32 "FASTSIG_NR_F32"
+        MRT_F64 "FASTSIG_MRT_F64"
+        NRT_F64 "FASTSIG_NRT_F64"
+        MRT_F32 "FASTSIG_MRT_F32"
+        NRT_F32 "FASTSIG_NRT_F32"
 
 
 def compiled_isa():
