@@ -39,7 +39,7 @@ CI = os.environ.get("FASTSIG_ASV_CI") == "1"
 DTYPES = ["float32"] if CI else ["float32", "float64"]
 THREADS = [1] if CI else [1, 2]
 BATCH = 262_144
-# (n, k, m): X is n x k, W is k x m. DESIGN.md's worked example, then tall-skinny batches as a
+# (n, k, m): X is n x k, W is k x m. The worked 2x2 · 2x3 example, then tall-skinny batches as a
 # layer sees them: many rows, few features.
 TALL_SKINNY = [(BATCH, k, m) for k, m in [(2, 3), (16, 16), (64, 64), (256, 256)]]
 DENSE_SHAPES = {f"{n}x{k} @ {k}x{m}": (n, k, m) for n, k, m in [(2, 2, 3), *TALL_SKINNY]}

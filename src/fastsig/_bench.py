@@ -243,7 +243,7 @@ def _cases(quick, peers):
     """(operation, shape label, dtype, make) in table order; make() builds the data and returns
     the calls of every library, so that only one case's data is alive at a time."""
     n = 65_536 if quick else 262_144
-    # The worked example of DESIGN.md, then tall-skinny batches as a layer sees them.
+    # The worked 2x2 · 2x3 example, then tall-skinny batches as a layer sees them.
     # (n, 256, 256) is in the asv suite: at seconds a call for numpy it would make this command
     # take minutes.
     tall = [(n, 16, 16)] if quick else [(n, 2, 3), (n, 16, 16), (n, 64, 64)]

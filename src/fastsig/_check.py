@@ -2,7 +2,7 @@
 
 Every public function, in float32 and float64, is compared with a numpy reference computed from
 the same inputs in float64 (the sigmoid in long double where that is wider), within the accuracy
-the contract in DESIGN.md promises, and is run with num_threads=1, 2 and None, whose results must
+the contract in README.md promises, and is run with num_threads=1, 2 and None, whose results must
 be bitwise identical.
 """
 

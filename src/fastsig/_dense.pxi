@@ -46,7 +46,6 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          Py_ssize_t k, Py_ssize_t m, bint use_gemm_for_dw,
                          floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
-    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef Py_ssize_t blk, b0, rows, i, j
     for j in range(k * m):
         dw_part[j] = 0
@@ -67,7 +66,8 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False)
         if use_gemm_for_dw:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
-            _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + nr - 1) // nr, nr)
+            _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + _panel_width(dy, m) - 1)
+                    // _panel_width(dy, m), _panel_width(dy, m))
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
         else:
             _dw_direct(x + b0 * k, dy, dw_part, db_part, rows, k, m)
@@ -105,13 +105,13 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
         dw[:, :] = 0
         db[:] = 0
         return
-    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t wt_nr = _panel_width(&db[0], k)   # panels of wᵀ, which is m×k
     cdef Py_ssize_t block_rows = _dy_block_rows(m)
     cdef Py_ssize_t blocks = (n + block_rows - 1) // block_rows
     cdef Py_ssize_t parts = min(<Py_ssize_t>MAX_PARTS, blocks)
     cdef Py_ssize_t part_rows = (blocks + parts - 1) // parts * block_rows
     cdef Py_ssize_t part, i, j
-    cdef bint use_gemm_for_dw = k * m >= 256 and m >= nr // 2
+    cdef bint use_gemm_for_dw = k * m >= 256
     cdef int threads = <int>min(<Py_ssize_t>num_threads, parts)
     parts = (n + part_rows - 1) // part_rows
     # Scratch, per thread: a block of dy, its packed copy, one packed block of A;
@@ -120,7 +120,9 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     cdef Py_ssize_t dy_size = (block_rows * m + per_line - 1) // per_line * per_line
     cdef Py_ssize_t dy_packed_size = (_packed_b_size(&db[0], block_rows, m)
                                       + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t a_size = max(_packed_a_size(&db[0], m), _packed_a_size(&db[0], block_rows))
+    # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, block_rows deep, output m wide.
+    cdef Py_ssize_t a_size = max(_packed_a_size(&db[0], m, k),
+                                 _packed_a_size(&db[0], block_rows, m))
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
     cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
     cdef Py_ssize_t wt_size = (_packed_b_size(&db[0], m, k) + per_line - 1) // per_line * per_line
@@ -141,7 +143,7 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     with nogil:
         if k > 0 and compute_dx:
             # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
-            _pack_b(&w[0, 0], 1, m, m, k, wt_packed, 0, (k + nr - 1) // nr, nr)
+            _pack_b(&w[0, 0], 1, m, m, k, wt_packed, 0, (k + wt_nr - 1) // wt_nr, wt_nr)
         if threads == 1:
             for part in range(parts):
                 _backward_part(gp, sp, xp, wt_packed, dxp,

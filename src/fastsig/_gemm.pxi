@@ -215,12 +215,13 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                             const floating* b_packed, floating* c, Py_ssize_t k, Py_ssize_t m,
                             Py_ssize_t i0, Py_ssize_t i1, floating* a_packed,
-                            const floating* bias, int epilogue) noexcept nogil:
-    """C[i0:i1] = A[i0:i1] @ B, then the epilogue, for a B packed in NRT-column panels."""
+                            const floating* bias, int epilogue, bint accumulate) noexcept nogil:
+    """C[i0:i1] (= or, with `accumulate`, +=) A[i0:i1] @ B, then the epilogue, for a B
+    packed in NRT-column panels."""
     cdef Py_ssize_t mr = MRT_F32 if floating is float else MRT_F64
     cdef Py_ssize_t nr = NRT_F32 if floating is float else NRT_F64
     cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, i, j
-    if k == 0:
+    if k == 0 and not accumulate:
         for i in range(i0, i1):
             for j in range(m):
                 c[i * m + j] = 0
@@ -233,7 +234,8 @@ cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
             for jb in range((m + nr - 1) // nr):
                 jr = jb * nr
                 _micro_kernel_t(kc, a_packed + ib * kc * mr, b_packed + jb * k * nr + pc * nr,
-                                c + ir * m + jr, m, min(mr, i1 - ir), min(nr, m - jr), pc > 0)
+                                c + ir * m + jr, m, min(mr, i1 - ir), min(nr, m - jr),
+                                accumulate or pc > 0)
     _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
 
 
@@ -241,29 +243,53 @@ cdef inline void* _aligned(void* base) noexcept nogil:
     return <void*>((<uintptr_t>base + ALIGN - 1) & ~(<uintptr_t>(ALIGN - 1)))
 
 
-cdef inline Py_ssize_t _packed_b_size(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
-    """Elements of B (k×m) packed into NR-column panels."""
+cdef inline bint _is_narrow(floating* kind, Py_ssize_t m) noexcept nogil:
+    """A B of m columns takes the narrow kernel: at most half the register tile's
+    columns would be C's."""
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    return 2 * m <= nr
+
+
+cdef inline Py_ssize_t _panel_width(floating* kind, Py_ssize_t m) noexcept nogil:
+    """Columns of a packed panel of a B of m columns: NRT for the narrow kernel, else NR."""
+    cdef Py_ssize_t nrt = NRT_F32 if floating is float else NRT_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    return nrt if _is_narrow(kind, m) else nr
+
+
+cdef inline Py_ssize_t _packed_b_size(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """Elements of B (k×m) packed into panels (see _panel_width)."""
+    cdef Py_ssize_t nr = _panel_width(kind, m)
     return ((m + nr - 1) // nr) * nr * k
 
 
-cdef inline Py_ssize_t _packed_a_size(floating* kind, Py_ssize_t k) noexcept nogil:
-    """Elements of one task's packed block of A, rounded up to whole cache lines."""
+cdef inline Py_ssize_t _row_task(floating* kind, Py_ssize_t m) noexcept nogil:
+    """Rows of C in one task of either kernel, for a B of m columns."""
+    cdef Py_ssize_t mrt = MRT_F32 if floating is float else MRT_F64
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    return mrt * NARROW_PANELS if _is_narrow(kind, m) else mr * MC_PANELS
+
+
+cdef inline Py_ssize_t _packed_a_size(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """Elements of one task's packed block of A (k deep, B m wide), in whole cache lines."""
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    return (mr * MC_PANELS * min(<Py_ssize_t>KC, k) + per_line - 1) // per_line * per_line
+    return (_row_task(kind, m) * min(<Py_ssize_t>KC, k) + per_line - 1) // per_line * per_line
 
 
 cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                       const floating* b_packed, floating* c,
                       Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                       floating* a_packed, bint accumulate) noexcept nogil:
-    """C (= or +=) A @ B on the calling thread, B already packed; no epilogue."""
-    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
-    cdef Py_ssize_t mc = mr * MC_PANELS, blk
+    """C (= or +=) A @ B on the calling thread, B already packed in panels of
+    _panel_width(c, m) columns; no epilogue. `a_packed` holds _packed_a_size(c, k, m)."""
+    cdef Py_ssize_t mc = _row_task(c, m), blk
     for blk in range((n + mc - 1) // mc):
-        _gemm_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc), 0, m,
-                   a_packed, NULL, EPILOGUE_NONE, accumulate)
+        if _is_narrow(c, m):
+            _gemm_narrow_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc),
+                              a_packed, NULL, EPILOGUE_NONE, accumulate)
+        else:
+            _gemm_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc), 0, m,
+                       a_packed, NULL, EPILOGUE_NONE, accumulate)
 
 
 cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -274,21 +300,15 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
     Allocates the packed B and one bounded block of scratch per thread, raising
     MemoryError if it cannot."""
-    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
-    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
-    # At most half the tile's columns would be C's: the narrow kernel.
-    cdef bint narrow = 2 * m <= nr
-    if narrow:  # the narrow kernel's panels; its tasks are whole rows of C
-        mr = MRT_F32 if floating is float else MRT_F64
-        nr = NRT_F32 if floating is float else NRT_F64
-    cdef Py_ssize_t mc = mr * (NARROW_PANELS if narrow else MC_PANELS)
+    cdef bint narrow = _is_narrow(c, m)   # its tasks are whole rows of C
+    cdef Py_ssize_t nr = _panel_width(c, m)
+    cdef Py_ssize_t mc = _row_task(c, m)
     cdef Py_ssize_t nc = m if narrow else nr * ((NC_TARGET + nr - 1) // nr)
     cdef Py_ssize_t panels = (m + nr - 1) // nr
     cdef Py_ssize_t row_tasks = (n + mc - 1) // mc, col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t tasks = row_tasks * col_tasks, task, panel, ti, tj
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    # Whole cache lines, so that every thread's block starts on a line of its own.
-    cdef Py_ssize_t scratch_size = (mc * min(<Py_ssize_t>KC, k) + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
     cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
     cdef int threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, tasks))
     cdef void* base
@@ -309,7 +329,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 tj = task % col_tasks
                 if narrow:
                     _gemm_narrow_task(a, a_rs, a_cs, b_packed, c, k, m,
-                                      ti * mc, min(n, (ti + 1) * mc), scratch, bias, epilogue)
+                                      ti * mc, min(n, (ti + 1) * mc), scratch, bias, epilogue,
+                                      False)
                 else:
                     _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
                                ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
@@ -323,7 +344,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 if narrow:
                     _gemm_narrow_task(a, a_rs, a_cs, b_packed, c, k, m,
                                       ti * mc, min(n, (ti + 1) * mc),
-                                      scratch + threadid() * scratch_size, bias, epilogue)
+                                      scratch + threadid() * scratch_size, bias, epilogue, False)
                 else:
                     _gemm_task(a, a_rs, a_cs, b_packed, c, k, m,
                                ti * mc, min(n, (ti + 1) * mc), tj * nc, min(m, (tj + 1) * nc),
