@@ -203,11 +203,13 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                     _micro_kernel(kc, a_panel, b_panel, c_tile, m, accumulate or pc > 0)
                 else:
                     _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
-                    for i in range(rows):
-                        for j in range(cols):
-                            if accumulate or pc > 0:
+                    if accumulate or pc > 0:
+                        for i in range(rows):
+                            for j in range(cols):
                                 c_tile[i * m + j] += edge[i * nr + j]
-                            else:
+                    else:
+                        for i in range(rows):
+                            for j in range(cols):
                                 c_tile[i * m + j] = edge[i * nr + j]
     _epilogue_rows(c, m, i0, i1, j0, j1, bias, epilogue)
 

@@ -31,10 +31,10 @@ cdef extern from *:
     """
     #if defined(__AVX512F__)
     #define FASTSIG_COMPILED_ISA "avx512"
-    #define FASTSIG_MR_F64 8
-    #define FASTSIG_NR_F64 24
-    #define FASTSIG_MR_F32 8
-    #define FASTSIG_NR_F32 48
+    #define FASTSIG_MR_F64 6
+    #define FASTSIG_NR_F64 32
+    #define FASTSIG_MR_F32 12
+    #define FASTSIG_NR_F32 32
     #define FASTSIG_MRT_F64 24
     #define FASTSIG_NRT_F64 8
     #define FASTSIG_MRT_F32 32
@@ -66,8 +66,11 @@ cdef extern from *:
     # narrow kernel, MRT rows × NRT columns, vectors along the rows (for a B
     # narrower than NR). Chosen by measurement on gcc 12 (AMD Zen 4): these shapes
     # keep the whole tile in vector registers; others spill and run 5-20× slower
-    # (e.g. MR×NR = 16×16 float32: 12 GF/s against 8×48: 107; MRT×NRT = 16×8
-    # float64: 5.5 GF/s against 24×8: 31 at a depth of 16).
+    # (e.g. MR×NR = 16×16 float32: 12 GF/s against 12×32: 114; MRT×NRT = 16×8
+    # float64: 5.5 GF/s against 24×8: 31 at a depth of 16). Among the shapes that
+    # fit, NR = 32 on AVX-512 (float32 12×32 and float64 6×32, as fast as 8×48 and
+    # 8×24) divides the layer widths people use (32, 64, 256, ...) without a
+    # ragged last panel.
     const char* COMPILED_ISA "FASTSIG_COMPILED_ISA"
     enum:
         MR_F64 "FASTSIG_MR_F64"
