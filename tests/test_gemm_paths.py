@@ -49,3 +49,62 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
         for lo, hi in ((0, 1), (17, 300), (599, 600)):
             helpers.assert_bitwise_equal(fastsig.dense_forward(x[lo:hi], w), whole[lo:hi],
                                          f"rows {lo}:{hi}")
+
+
+# The tiny-call fast paths (_small.pxi) and the full path give the same bits; num_threads=1
+# takes the full path (the fast paths take only calls with neither out= nor num_threads).
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k,m", [(2, 2, 3), (1, 1, 1), (40, 30, 50)], ids=str)
+def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
+    x = rng.uniform(-2, 2, (n, k)).astype(dtype)
+    w = rng.uniform(-2, 2, (k, m)).astype(dtype)
+    b = rng.uniform(-2, 2, m).astype(dtype)
+    from fastsig import _dispatch
+
+    fast = _dispatch.kernels.matmul_small(x, w)
+    assert fast is not None and fast.dtype == dtype and fast.shape == (n, m)
+    helpers.assert_bitwise_equal(fast, fastsig.matmul(x, w, num_threads=1), "matmul")
+    helpers.assert_bitwise_equal(fastsig.matmul(x, w), fast, "matmul")
+    for bias in (b, None):
+        fast = _dispatch.kernels.dense_forward_small(x, w, bias)
+        assert fast is not None
+        full = fastsig.dense_forward(x, w, bias, num_threads=1)
+        helpers.assert_bitwise_equal(fast, full, "dense_forward")
+        helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, bias), full, "dense_forward")
+
+
+@pytest.mark.quick
+def test_tiny_calls_the_fast_paths_refuse(rng):
+    """Everything but small, native, C-contiguous, aligned arrays of one float dtype goes to
+    the full path (None), which converts it or raises the contract's error."""
+    from fastsig import _dispatch
+
+    small = _dispatch.kernels.matmul_small
+    x = rng.uniform(-1, 1, (4, 3))
+    w = rng.uniform(-1, 1, (3, 5))
+    unaligned = np.zeros(4 * 3 * 8 + 1, np.uint8)[1:].view(np.float64).reshape(4, 3)
+    unaligned[...] = x
+    refused = {
+        "list": (x.tolist(), w),
+        "fortran": (np.asfortranarray(x), w),
+        "strided": (rng.uniform(-1, 1, (4, 6))[:, ::2], w),
+        "mixed dtypes": (x.astype(np.float32), w),
+        "integers": (x.astype(np.int64), w.astype(np.int64)),
+        "byte-swapped": (x.astype(">f8"), w.astype(">f8")),
+        "subclass": (x.view(np.matrix), w),
+        "1-D": (x[0], w),
+        "shapes do not fit": (x, w.T.copy()),
+        "empty": (x[:0], w),
+        "unaligned": (unaligned, w),
+        "too much work": (rng.uniform(-1, 1, (100, 30)), rng.uniform(-1, 1, (30, 30))),
+    }
+    for what, (a, c) in refused.items():
+        assert small(a, c) is None, what
+    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(4)) is None  # b of wrong length
+    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(5, np.float32)) is None
+    # and through the API the contract holds as before
+    with pytest.raises(ValueError, match="do not align"):
+        fastsig.matmul(x, w.T.copy())
+    np.testing.assert_allclose(fastsig.matmul(x.tolist(), w), x @ w, rtol=1e-14)
+    assert not unaligned.flags.aligned
+    np.testing.assert_array_equal(fastsig.matmul(unaligned, w), fastsig.matmul(x, w))

@@ -164,6 +164,10 @@ def matmul(x, w, *, out=None, num_threads=None):
     array([[3., 3., 3., 3.],
            [3., 3., 3., 3.]])
     """
+    if out is None and num_threads is None:
+        result = _kernels.matmul_small(x, w)  # None unless tiny and native: see _small.pxi
+        if result is not None:
+            return result
     x_in, w_in = _as_array(x), _as_array(w)
     _check_matmul_shapes("matmul", x_in, w_in)
     dtype = _compute_dtype("matmul", x_in, w_in)
@@ -316,6 +320,10 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     >>> fastsig.dense_forward(np.zeros((1, 2)), np.ones((2, 3)), np.array([0.0, 1e3, -1e3]))
     array([[0.5, 1. , 0. ]])
     """
+    if out is None and num_threads is None:
+        result = _kernels.dense_forward_small(x, w, b)  # None unless tiny and native
+        if result is not None:
+            return result
     x_in, w_in = _as_array(x), _as_array(w)
     _check_matmul_shapes("dense_forward", x_in, w_in)
     arrays = [("x", x_in), ("w", w_in)]

@@ -91,3 +91,4 @@ def compiled_isa():
 include "_elementwise.pxi"
 include "_gemm.pxi"
 include "_dense.pxi"
+include "_small.pxi"

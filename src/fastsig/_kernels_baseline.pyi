@@ -10,7 +10,7 @@
 # _kernels_avx2.pyi and _kernels_avx512.pyi re-export these names: the three variants are
 # one source compiled with different flags.
 
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,3 +82,8 @@ def dense_backward(
     db: NDArray[np.float64],
     num_threads: int,
 ) -> None: ...
+
+# The fast paths of _small.pxi: any objects; the result, or None when the call is not a
+# tiny one on native arrays (the caller then takes its full path).
+def matmul_small(x: object, w: object) -> NDArray[np.floating[Any]] | None: ...
+def dense_forward_small(x: object, w: object, b: object) -> NDArray[np.floating[Any]] | None: ...

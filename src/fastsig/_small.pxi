@@ -1,0 +1,74 @@
+# Fast paths for tiny calls: matmul and dense_forward on small, native arrays.
+#
+# A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic:
+# the Python checks of _api.py (about 2 µs) and acquiring typed memoryviews (about
+# 0.3 µs each). These functions take the objects as given and check, through
+# numpy's C API and before any arithmetic, that every one is an exact
+# numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in native byte order, of one
+# float dtype, with shapes that fit and little enough work for one thread. If
+# anything is otherwise they return None and the caller (_api.py) takes its full
+# path, which checks and converts everything, and raises the errors. The
+# arithmetic is the same gemm() on one thread, so the bits are the full path's.
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+# Work (multiply-adds) at most, below _api.py's threshold for threads: every call
+# these take would run on one thread on the full path too.
+cdef Py_ssize_t SMALL_MAX_WORK = 65536 - 1
+
+
+cdef inline int _small_typenum(object a, int ndim) noexcept:
+    """NPY_FLOAT or NPY_DOUBLE if `a` is an exact ndarray of that dtype that the
+    kernels can read in place, with `ndim` dimensions; else -1."""
+    cdef cnp.ndarray arr
+    if type(a) is not cnp.ndarray:
+        return -1
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_NDIM(arr) != ndim or not cnp.PyArray_ISCARRAY_RO(arr)
+            or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        return -1
+    if cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT or cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE:
+        return cnp.PyArray_TYPE(arr)
+    return -1
+
+
+cdef object _small_product(object x, object w, object b, bint with_bias, int epilogue):
+    cdef int typenum = _small_typenum(x, 2)
+    if typenum < 0 or _small_typenum(w, 2) != typenum:
+        return None
+    if with_bias and _small_typenum(b, 1) != typenum:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w
+    cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), k = cnp.PyArray_DIM(xa, 1)
+    cdef Py_ssize_t m = cnp.PyArray_DIM(wa, 1)
+    if cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1 or n * k * m > SMALL_MAX_WORK:
+        return None
+    if with_bias and cnp.PyArray_DIM(<cnp.ndarray>b, 0) != m:
+        return None
+    cdef cnp.npy_intp dims[2]
+    dims[0] = n
+    dims[1] = m
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    if typenum == cnp.NPY_FLOAT:
+        gemm(<const float*>cnp.PyArray_DATA(xa), k, 1, <const float*>cnp.PyArray_DATA(wa), m, 1,
+             <float*>cnp.PyArray_DATA(out), n, k, m,
+             <const float*>cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL,
+             epilogue, 1)
+    else:
+        gemm(<const double*>cnp.PyArray_DATA(xa), k, 1, <const double*>cnp.PyArray_DATA(wa), m, 1,
+             <double*>cnp.PyArray_DATA(out), n, k, m,
+             <const double*>cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL,
+             epilogue, 1)
+    return out
+
+
+def matmul_small(x, w):
+    """x @ w for small native arrays (see the header), or None."""
+    return _small_product(x, w, None, False, EPILOGUE_NONE)
+
+
+def dense_forward_small(x, w, b):
+    """σ(x @ w + b) (b may be None) for small native arrays (see the header), or None."""
+    return _small_product(x, w, b, b is not None, EPILOGUE_SIGMOID)
