@@ -69,6 +69,36 @@ cdef inline void _micro_kernel(Py_ssize_t kc, const floating* a, const floating*
                 c[i * ldc + j] = acc[i * nr + j]
 
 
+cdef inline void _micro_kernel_in_place(Py_ssize_t kc, const floating* a, Py_ssize_t lda,
+                                      const floating* b, floating* c, Py_ssize_t ldc,
+                                      bint accumulate) noexcept nogil:
+    """_micro_kernel reading A where it lies, row i at a + i*lda, contiguous in depth.
+
+    A second kernel rather than strides on the first: with a runtime stride gcc
+    keeps the tile in registers only in some variants (A_IN_PLACE), and the packed
+    kernel must keep its constant one everywhere."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef floating acc[MAX_TILE]
+    cdef floating ai
+    cdef Py_ssize_t p, i, j
+    for i in range(mr * nr):
+        acc[i] = 0
+    for p in range(kc):
+        for i in range(mr):
+            ai = a[i * lda + p]
+            for j in range(nr):
+                acc[i * nr + j] += ai * b[p * nr + j]
+    if accumulate:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] += acc[i * nr + j]
+    else:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] = acc[i * nr + j]
+
+
 cdef inline void _micro_kernel_t(Py_ssize_t kc, const floating* a, const floating* b,
                                  floating* c, Py_ssize_t ldc, Py_ssize_t rows,
                                  Py_ssize_t cols, bint accumulate) noexcept nogil:
@@ -174,9 +204,16 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                      floating* a_packed, const floating* bias, int epilogue,
                      bint accumulate) noexcept nogil:
     """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1], then the
-    epilogue; j0 is a multiple of NR."""
+    epilogue; j0 is a multiple of NR.
+
+    A row-major A (a_cs == 1) under at most two column panels is read where it lies
+    (where A_IN_PLACE): packing it would cost as much as the products it serves;
+    a ragged last row panel is still packed, so nothing past A's rows is read."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef bint a_in_place_ok = A_IN_PLACE_F32 if floating is float else A_IN_PLACE_F64
+    cdef bint in_place = a_in_place_ok and a_cs == 1 and j1 - j0 <= 2 * nr
+    cdef bint direct
     cdef floating edge[MAX_TILE]
     cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
     cdef const floating* a_panel
@@ -189,20 +226,35 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     for pb in range((k + KC - 1) // KC):
         pc = pb * KC
         kc = min(<Py_ssize_t>KC, k - pc)
-        _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
+        if not in_place:
+            _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
         for ib in range((i1 - i0 + mr - 1) // mr):
             ir = i0 + ib * mr
             rows = min(mr, i1 - ir)
-            a_panel = a_packed + ib * kc * mr
+            direct = in_place and rows == mr
+            if direct:
+                a_panel = a + ir * a_rs + pc
+            elif in_place:
+                _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_packed, mr)
+                a_panel = a_packed
+            else:
+                a_panel = a_packed + ib * kc * mr
             for jb in range((j1 - j0 + nr - 1) // nr):
                 jr = j0 + jb * nr
                 cols = min(nr, j1 - jr)
                 b_panel = b_packed + (jr // nr) * k * nr + pc * nr
                 c_tile = c + ir * m + jr
                 if rows == mr and cols == nr:
-                    _micro_kernel(kc, a_panel, b_panel, c_tile, m, accumulate or pc > 0)
+                    if direct:
+                        _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, c_tile, m,
+                                               accumulate or pc > 0)
+                    else:
+                        _micro_kernel(kc, a_panel, b_panel, c_tile, m, accumulate or pc > 0)
                 else:
-                    _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
+                    if direct:
+                        _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, edge, nr, False)
+                    else:
+                        _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
                     if accumulate or pc > 0:
                         for i in range(rows):
                             for j in range(cols):

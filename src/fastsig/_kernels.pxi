@@ -39,6 +39,8 @@ cdef extern from *:
     #define FASTSIG_NRT_F64 8
     #define FASTSIG_MRT_F32 32
     #define FASTSIG_NRT_F32 8
+    #define FASTSIG_A_IN_PLACE_F64 1
+    #define FASTSIG_A_IN_PLACE_F32 1
     #elif defined(__AVX2__) && defined(__FMA__)
     #define FASTSIG_COMPILED_ISA "avx2"
     #define FASTSIG_MR_F64 4
@@ -49,6 +51,8 @@ cdef extern from *:
     #define FASTSIG_NRT_F64 4
     #define FASTSIG_MRT_F32 24
     #define FASTSIG_NRT_F32 4
+    #define FASTSIG_A_IN_PLACE_F64 0
+    #define FASTSIG_A_IN_PLACE_F32 1
     #else
     #define FASTSIG_COMPILED_ISA "baseline"
     #define FASTSIG_MR_F64 4
@@ -59,6 +63,8 @@ cdef extern from *:
     #define FASTSIG_NRT_F64 4
     #define FASTSIG_MRT_F32 8
     #define FASTSIG_NRT_F32 4
+    #define FASTSIG_A_IN_PLACE_F64 0
+    #define FASTSIG_A_IN_PLACE_F32 0
     #endif
     """
     # The register tile of the matmul micro-kernel, MR rows × NR columns of
@@ -70,7 +76,9 @@ cdef extern from *:
     # float64: 5.5 GF/s against 24×8: 31 at a depth of 16). Among the shapes that
     # fit, NR = 32 on AVX-512 (float32 12×32 and float64 6×32, as fast as 8×48 and
     # 8×24) divides the layer widths people use (32, 64, 256, ...) without a
-    # ragged last panel.
+    # ragged last panel. A_IN_PLACE: whether the register tile keeps its registers
+    # when it reads A where it lies, through a runtime row stride (measured: yes on
+    # AVX-512, and on AVX2 for float32; the others spill).
     const char* COMPILED_ISA "FASTSIG_COMPILED_ISA"
     enum:
         MR_F64 "FASTSIG_MR_F64"
@@ -81,6 +89,8 @@ cdef extern from *:
         NRT_F64 "FASTSIG_NRT_F64"
         MRT_F32 "FASTSIG_MRT_F32"
         NRT_F32 "FASTSIG_NRT_F32"
+        A_IN_PLACE_F64 "FASTSIG_A_IN_PLACE_F64"
+        A_IN_PLACE_F32 "FASTSIG_A_IN_PLACE_F32"
 
 
 def compiled_isa():
