@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastsig
+from fastsig import _dispatch
 
 SHAPES = [
     (1031, 2, 3),      # narrow: the 2x2·2x3 layer, batched, ragged last task
@@ -59,8 +60,6 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
     x = rng.uniform(-2, 2, (n, k)).astype(dtype)
     w = rng.uniform(-2, 2, (k, m)).astype(dtype)
     b = rng.uniform(-2, 2, m).astype(dtype)
-    from fastsig import _dispatch
-
     fast = _dispatch.kernels.matmul_small(x, w)
     assert fast is not None and fast.dtype == dtype and fast.shape == (n, m)
     helpers.assert_bitwise_equal(fast, fastsig.matmul(x, w, num_threads=1), "matmul")
@@ -77,8 +76,6 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
 def test_tiny_calls_the_fast_paths_refuse(rng):
     """Everything but small, native, C-contiguous, aligned arrays of one float dtype goes to
     the full path (None), which converts it or raises the contract's error."""
-    from fastsig import _dispatch
-
     small = _dispatch.kernels.matmul_small
     x = rng.uniform(-1, 1, (4, 3))
     w = rng.uniform(-1, 1, (3, 5))

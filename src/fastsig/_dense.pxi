@@ -47,6 +47,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
     cdef Py_ssize_t blk, b0, rows, i, j
+    cdef Py_ssize_t dy_nr = _panel_width(dy, m)   # dy is B of dw's product, m wide
     for j in range(k * m):
         dw_part[j] = 0
     for j in range(m):
@@ -66,8 +67,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False)
         if use_gemm_for_dw:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
-            _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + _panel_width(dy, m) - 1)
-                    // _panel_width(dy, m), _panel_width(dy, m))
+            _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
         else:
             _dw_direct(x + b0 * k, dy, dw_part, db_part, rows, k, m)

@@ -51,17 +51,21 @@ cdef object _small_product(object x, object w, object b, bint with_bias, int epi
     dims[0] = n
     dims[1] = m
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    cdef void* bias = cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL
+    # The dtype picks the specialization through the type of the output pointer.
     if typenum == cnp.NPY_FLOAT:
-        gemm(<const float*>cnp.PyArray_DATA(xa), k, 1, <const float*>cnp.PyArray_DATA(wa), m, 1,
-             <float*>cnp.PyArray_DATA(out), n, k, m,
-             <const float*>cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL,
-             epilogue, 1)
+        _small_gemm(<float*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue)
     else:
-        gemm(<const double*>cnp.PyArray_DATA(xa), k, 1, <const double*>cnp.PyArray_DATA(wa), m, 1,
-             <double*>cnp.PyArray_DATA(out), n, k, m,
-             <const double*>cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL,
-             epilogue, 1)
+        _small_gemm(<double*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue)
     return out
+
+
+cdef int _small_gemm(floating* out, cnp.ndarray xa, cnp.ndarray wa, void* bias,
+                     Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int epilogue) except -1:
+    """out = x @ w (+ epilogue) on one thread, every array already checked to be of out's dtype."""
+    return gemm(<const floating*>cnp.PyArray_DATA(xa), k, 1,
+                <const floating*>cnp.PyArray_DATA(wa), m, 1, out, n, k, m,
+                <const floating*>bias, epilogue, 1)
 
 
 def matmul_small(x, w):
