@@ -1,7 +1,8 @@
-"""The matmul's two kernels: the register tile and the narrow kernel's transposed tile.
+"""The matmul's kernels: the register tile, and for a narrow w (m at most half the
+register tile's width) the vector tile (row-major x, w up to two vectors wide) or the
+transposed tile (the rest, and narrower w's: m = 3 in float32 on AVX-512).
 
-Shapes are picked to land on each (a narrow w, m at most half the register tile's width,
-takes the narrow kernel whatever its depth; everything else the register tile), with
+Shapes are picked to land on each kernel of every ISA variant, with
 ragged edges, several tasks and several depth blocks; each result is checked against
 the error bound and for bitwise equality across thread counts.
 """
@@ -18,6 +19,11 @@ SHAPES = [
     (1000, 20, 16),    # narrow: whole transposed tiles and a ragged row edge
     (515, 9, 12),      # narrow, a ragged column panel
     (300, 300, 7),     # narrow, a depth block and a ragged one
+    (1001, 16, 4),     # vector tile (float32 AVX2, float64): a quarter of a vector
+    (997, 300, 16),    # vector tile, whole vectors, added into C over two depth blocks
+    (997, 300, 12),    # vector tile, a partial vector added into C lane by lane
+    (523, 5, 9),       # two vectors a row (float64 AVX-512, float32 AVX2), ragged rows
+    (61, 16, 8),       # vector tile: a single task, ragged last panel
     (97, 513, 130),    # the tile: three depth blocks, ragged rows and columns
     (5, 40, 1000),     # the tile: few rows, many column tasks
 ]
@@ -43,13 +49,33 @@ def test_matmul_and_dense_forward_paths(dtype, rng, helpers, n, k, m):
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     """A row's result is the same alone or inside any batch (as fastsig.dask relies on)."""
-    for k, m in ((2, 3), (64, 64)):
-        x = rng.uniform(-1, 1, (600, k)).astype(dtype)
+    for k, m in ((2, 3), (16, 12), (64, 64)):
+        x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
-        for lo, hi in ((0, 1), (17, 300), (599, 600)):
+        for lo, hi in ((0, 1), (17, 300), (1199, 1200)):
             helpers.assert_bitwise_equal(fastsig.dense_forward(x[lo:hi], w), whole[lo:hi],
                                          f"rows {lo}:{hi}")
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5)], ids=str)
+def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
+    """inf and NaN in x reach only their own rows of the product.
+
+    The vector tile computes lanes past C's last column (against zero padding, so
+    inf * 0 = NaN there) and stores whole vectors over the next row where it can: that
+    row must still come out exact, also when a second depth block adds into C."""
+    x = rng.uniform(-1, 1, (257, k)).astype(dtype)
+    w = rng.uniform(-1, 1, (k, m)).astype(dtype)
+    clean = fastsig.matmul(x, w, num_threads=1)
+    bad_rows = [0, 11, 12, 100, 256]
+    x[bad_rows, 3] = np.inf
+    x[bad_rows[::2], k - 1] = np.nan
+    y = fastsig.matmul(x, w, num_threads=1)
+    good = np.setdiff1d(np.arange(257), bad_rows)
+    helpers.assert_bitwise_equal(y[good], clean[good], "rows without inf or NaN")
+    assert not np.isfinite(y[bad_rows]).any()
 
 
 # The tiny-call fast paths (_small.pxi) and the full path give the same bits; num_threads=1

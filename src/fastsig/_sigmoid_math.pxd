@@ -43,6 +43,8 @@ cdef extern from *:
     # The same for float: 1.5·2^23 rounds |x| < 2^22 to an integer.
     const float ROUND_SHIFT_F "12582912.0f"
     const uint32_t ROUND_SHIFT_F_BITS "0x4B400000u"
+    const float TWO_TO_64_F "0x1p64f"
+    const float TWO_TO_MINUS_64_F "0x1p-64f"
 
 # 1 where the compiler was told the CPU has FMA (-mfma): the float32 path needs
 # fmaf as one exact instruction.
@@ -118,16 +120,6 @@ cdef inline double _sigmoid_for_float32(double y) noexcept nogil:
     return (1.0 if y >= 0 else t) / (1.0 + t)
 
 
-cdef inline float _pow2f(float n) noexcept nogil:
-    """2**n for an integral float n in [-126, 127], from exponent bits."""
-    cdef float d = n + ROUND_SHIFT_F
-    cdef uint32_t bits
-    memcpy(&bits, &d, 4)
-    bits = (bits - ROUND_SHIFT_F_BITS + 127) << 23
-    memcpy(&d, &bits, 4)
-    return d
-
-
 cdef inline float _sigmoid_float32(float y) noexcept nogil:
     """σ(y) in float32 arithmetic, within 1 step of the correctly rounded value.
 
@@ -140,12 +132,18 @@ cdef inline float _sigmoid_float32(float y) noexcept nogil:
       y >= 0:  σ = 1/(1+t) = q0 + q0·res
       y < 0:   σ = t/(1+t) = 2^n (1+q)(1+res) q0 = 2^n (q0 + q0·c),
                c = q + res + q·res, never rounding t itself.
-    2^n is applied in two factors, the first exact, so a subnormal σ rounds once.
-    Checked against a double reference on a 2·10⁸-point grid over [-110, 20]
-    (at most 1 step) when written, and by the tests against mpmath."""
-    cdef float a = -fabsf(y), n, n_hi, r, p, q, t, dh, dl, q0, res, c, m
+    2^n is applied as 2^(n+64) · 2^-64. n >= -150, so 2^(n+64) is a normal float
+    made from the exponent bits of the rounding sum k, with no clamp; the product
+    by it is exact, and the product by the constant 2^-64 is exact too unless σ is
+    subnormal, where it is the one rounding. t is formed the same way, so it is 0
+    or subnormal, never garbage, far below 2^-126.
+    Checked on all 2^32 inputs by tests/test_math.py (at most 1 step)."""
+    cdef float a = -fabsf(y), k, n, r, p, q, scaled, t, dh, dl, q0, res, c, m
+    cdef uint32_t bits
     a = <float>-104.0 if a < <float>-104.0 else a      # a NaN stays NaN
-    n = fmaf(a, <float>1.44269504, ROUND_SHIFT_F) - ROUND_SHIFT_F
+    # k = n + 1.5·2^23: the rounding trick leaves the integer n in k's low bits.
+    k = fmaf(a, <float>1.44269504, ROUND_SHIFT_F)
+    n = k - ROUND_SHIFT_F
     # ln2 in two parts; n·LN2_HI is exact (15 bits × 8 bits), so is a - n·LN2_HI.
     r = fmaf(-n, <float>0.693145752, a)
     r = fmaf(-n, <float>1.42860677e-06, r)
@@ -155,9 +153,11 @@ cdef inline float _sigmoid_float32(float y) noexcept nogil:
     p = fmaf(p, r, <float>0.1666652113199234)
     p = fmaf(p, r, <float>0.4999999403953552)
     q = fmaf(r * r, p, r)
-    # t only feeds 1 + t: below 2^-60 its size no longer matters, and 2^n stays normal.
-    t = _pow2f(<float>-60.0 if n < <float>-60.0 else n)
-    t = fmaf(t, q, t)
+    # 2^(n+64): biased exponent n + 64 + 127 in [41, 191].
+    memcpy(&bits, &k, 4)
+    bits = (bits - ROUND_SHIFT_F_BITS + (64 + 127)) << 23
+    memcpy(&scaled, &bits, 4)
+    t = fmaf(scaled, q, scaled) * TWO_TO_MINUS_64_F
     dh = <float>1.0 + t
     dl = t - (dh - <float>1.0)                          # exact: t <= 1
     q0 = <float>1.0 / dh
@@ -165,12 +165,7 @@ cdef inline float _sigmoid_float32(float y) noexcept nogil:
     res = fmaf(-q0, dl, res)
     c = fmaf(q, res, q + res)
     m = fmaf(q0, res if y >= 0 else c, q0)
-    if y >= 0:
-        return m
-    # 2^n = 2^n_hi · 2^(n - n_hi), n_hi >= -120: m·2^n_hi is exact and normal, and
-    # the second product rounds once, into the subnormals where it must.
-    n_hi = <float>-120.0 if n < <float>-120.0 else n
-    return (m * _pow2f(n_hi)) * _pow2f(n - n_hi)
+    return (m * (TWO_TO_64_F if y >= 0 else scaled)) * TWO_TO_MINUS_64_F
 
 
 cdef inline floating sigmoid_one(floating y) noexcept nogil:
