@@ -24,6 +24,7 @@ SHAPES = [
     (997, 300, 12),    # vector tile, a partial vector added into C lane by lane
     (523, 5, 9),       # two vectors a row (float64 AVX-512, float32 AVX2), ragged rows
     (61, 16, 8),       # vector tile: a single task, ragged last panel
+    (250, 7, 2),       # half a vector (AVX-512) at a quarter full, the narrowest it takes
     (97, 513, 130),    # the tile: three depth blocks, ragged rows and columns
     (5, 40, 1000),     # the tile: few rows, many column tasks
 ]

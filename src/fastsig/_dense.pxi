@@ -47,8 +47,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
     cdef Py_ssize_t blk, b0, rows, i, j
-    # dy is B of dw's product, m wide; A is xᵀ, of column stride k
-    cdef Py_ssize_t dy_nr = _panel_width(dy, m, k)
+    cdef Py_ssize_t dy_nr = _panel_width(dy, m)   # dy is B of dw's product, m wide
     for j in range(k * m):
         dw_part[j] = 0
     for j in range(m):
@@ -106,7 +105,7 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
         dw[:, :] = 0
         db[:] = 0
         return
-    cdef Py_ssize_t wt_nr = _panel_width(&db[0], k, 1)   # panels of wᵀ (m×k); A is dy
+    cdef Py_ssize_t wt_nr = _panel_width(&db[0], k)   # panels of wᵀ, which is m×k
     cdef Py_ssize_t block_rows = _dy_block_rows(m)
     cdef Py_ssize_t blocks = (n + block_rows - 1) // block_rows
     cdef Py_ssize_t parts = min(<Py_ssize_t>MAX_PARTS, blocks)
@@ -119,14 +118,14 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     # shared: wᵀ packed, and the parts' partial sums.
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t dy_size = (block_rows * m + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t dy_packed_size = (_packed_b_size(&db[0], block_rows, m, k)
+    cdef Py_ssize_t dy_packed_size = (_packed_b_size(&db[0], block_rows, m)
                                       + per_line - 1) // per_line * per_line
     # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, block_rows deep, output m wide.
-    cdef Py_ssize_t a_size = max(_packed_a_size(&db[0], m, k, 1),
-                                 _packed_a_size(&db[0], block_rows, m, k))
+    cdef Py_ssize_t a_size = max(_packed_a_size(&db[0], m, k),
+                                 _packed_a_size(&db[0], block_rows, m))
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
     cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t wt_size = (_packed_b_size(&db[0], m, k, 1) + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t wt_size = (_packed_b_size(&db[0], m, k) + per_line - 1) // per_line * per_line
     cdef void* base = malloc((wt_size + parts * partial_size + threads * thread_size)
                              * sizeof(floating) + ALIGN)
     if base == NULL:

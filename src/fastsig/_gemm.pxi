@@ -31,10 +31,10 @@
 # so little is padding), stored into C element by element. Tasks are whole rows
 # of C: NARROW_PANELS panels of MRT rows.
 #
-# A row-major A against a narrow B at most two vectors wide (16 float32 or 8
-# float64 lanes a vector on AVX-512) takes the vector tile instead
-# (_gemm_vector_task): MRV rows of C, one or two vectors each, A read where it
-# lies (no packing), B packed once into a single NRV-column panel. gcc spills such a tile written as loops over an array
+# A narrow B at most two vectors wide (16 float32 or 8 float64 lanes a vector on
+# AVX-512) takes the vector tile instead (_gemm_vector_task): MRV rows of C, half
+# a vector, one or two each, A read where it lies through its strides (no packing), B
+# packed once into a single NRV-column panel. gcc spills such a tile written as loops over an array
 # of accumulators (9 GF/s at 12×16 float32), so it is written in C with GCC
 # vector extensions (85 GF/s, one core), below; a compiler without them (MSVC)
 # keeps the transposed tile. Each C element still sums its products in
@@ -64,40 +64,54 @@ cdef enum:
 cdef extern from *:
     """
     /* The vector tile: C[rows, cols] (= or +=) A[rows, kc] @ B[kc, NRV], rows <= MRV,
-       cols <= NRV = NV vectors. A is row-major with row stride lda, read in place;
-       B is packed, kc rows of NRV values, zero past column cols. Row i of C is held
-       in the NV vectors acc[i]; each step p broadcasts A[i, p] against row p of B.
+       cols <= NRV = NV vectors of BYTES. A is read in place, (i, p) at
+       a[i*a_rs + p*a_cs]; B is packed, kc rows of NRV values, zero past column cols.
+       Row i of C is held in the NV vectors acc[i]; each step p broadcasts A[i, p]
+       against row p of B.
 
        Stores: a full vector per row where that stays inside the tile's own span of
        C (rows contiguous, ldc == cols) -- its lanes past `cols` land on the next
        row, which is stored after it -- and lane by lane otherwise, so nothing
        outside C[rows, cols] is ever written. Adding into C (accumulate) goes lane
-       by lane unless cols == NRV: a lane past `cols` may hold 0 * inf = NaN. */
+       by lane unless cols == NRV: a lane past `cols` may hold 0 * inf = NaN.
+
+       Three shapes per dtype: half a vector (AVX-512 only: on AMD's Zen 4 a 256-bit
+       FMA issues twice as often as a 512-bit one, so a C of at most 8 float32
+       columns runs twice as fast in ymm), one vector, and two. */
     #if defined(__GNUC__)
     #define FASTSIG_VECTOR_TILE 1
-    /* MRV1/MRV2: rows of the tile one/two vectors wide, measured (gcc 12, Zen 4;
-       C replica, k = 16) to keep every accumulator in registers. */
+    /* MRV: rows of each shape, measured (gcc 12, Zen 4; C replica, k = 16) to keep
+       every accumulator in registers. */
     #if defined(__AVX512F__)
     #define FASTSIG_VECTOR_BYTES 64
+    #define FASTSIG_HALF_TILE 1
+    #define FASTSIG_MRVH_F32 12
     #define FASTSIG_MRV1_F32 12
     #define FASTSIG_MRV2_F32 6
+    #define FASTSIG_MRVH_F64 12
     #define FASTSIG_MRV1_F64 8
     #define FASTSIG_MRV2_F64 8
     #elif defined(__AVX2__) && defined(__FMA__)
     #define FASTSIG_VECTOR_BYTES 32
+    #define FASTSIG_HALF_TILE 0
+    #define FASTSIG_MRVH_F32 1
     #define FASTSIG_MRV1_F32 12
     #define FASTSIG_MRV2_F32 4
+    #define FASTSIG_MRVH_F64 1
     #define FASTSIG_MRV1_F64 12
     #define FASTSIG_MRV2_F64 4
     #else
     #define FASTSIG_VECTOR_BYTES 16
+    #define FASTSIG_HALF_TILE 0
+    #define FASTSIG_MRVH_F32 1
     #define FASTSIG_MRV1_F32 6
     #define FASTSIG_MRV2_F32 4
+    #define FASTSIG_MRVH_F64 1
     #define FASTSIG_MRV1_F64 4
     #define FASTSIG_MRV2_F64 4
     #endif
-    #define FASTSIG_DEFINE_VECTOR_TILE(T, NAME, MRV, NV)                               \
-    typedef T NAME##_vector __attribute__((vector_size(FASTSIG_VECTOR_BYTES)));         \
+    #define FASTSIG_DEFINE_VECTOR_TILE(T, NAME, MRV, NV, BYTES)                        \
+    typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
     /* Loads and stores by value: taking the address of an accumulator would make   \
        gcc write the whole tile to the stack on every step. */                        \
     static inline NAME##_vector NAME##_load(const T* p) {                               \
@@ -108,10 +122,10 @@ cdef extern from *:
     static inline void NAME##_store(T* p, NAME##_vector v) {                            \
         memcpy(p, &v, sizeof v);                                                        \
     }                                                                                   \
-    static inline void NAME(Py_ssize_t kc, const T* __restrict a, Py_ssize_t lda,       \
-                            const T* __restrict b, T* __restrict c, Py_ssize_t ldc,     \
-                            Py_ssize_t rows, Py_ssize_t cols, int accumulate) {         \
-        enum { LANES = FASTSIG_VECTOR_BYTES / sizeof(T), NRV = NV * LANES };            \
+    static void NAME(Py_ssize_t kc, const T* __restrict a, Py_ssize_t a_rs,             \
+                     Py_ssize_t a_cs, const T* __restrict b, T* __restrict c,           \
+                     Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) {\
+        enum { LANES = BYTES / sizeof(T), NRV = NV * LANES };                           \
         NAME##_vector acc[MRV][NV], brow[NV];                                           \
         T lanes[NRV];                                                                   \
         Py_ssize_t p, i, j, v;                                                          \
@@ -124,7 +138,7 @@ cdef extern from *:
                 brow[v] = NAME##_load(b + p * NRV + v * LANES);                         \
             _Pragma("GCC unroll 16")                                                    \
             for (i = 0; i < MRV; i++) {                                                 \
-                ai = a[i * lda + p];                                                    \
+                ai = a[i * a_rs + p * a_cs];                                            \
                 for (v = 0; v < NV; v++)                                                \
                     acc[i][v] += ai * brow[v];                                          \
             }                                                                           \
@@ -151,65 +165,94 @@ cdef extern from *:
             }                                                                           \
         }                                                                               \
     }
+    #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
+    FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_half_##SUFFIX, FASTSIG_MRVH_##SUFFIX, 1,  \
+                               FASTSIG_VECTOR_BYTES / 2)                                \
+    FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_one_##SUFFIX, FASTSIG_MRV1_##SUFFIX, 1,   \
+                               FASTSIG_VECTOR_BYTES)                                    \
+    FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_two_##SUFFIX, FASTSIG_MRV2_##SUFFIX, 2,   \
+                               FASTSIG_VECTOR_BYTES)                                    \
+    static inline void fastsig_vector_tile_##SUFFIX(                                    \
+            int shape, Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
+            const T* b, T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,         \
+            int accumulate) {                                                           \
+        if (shape == 0)                                                                 \
+            fastsig_tile_half_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate); \
+        else if (shape == 1)                                                            \
+            fastsig_tile_one_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate); \
+        else                                                                            \
+            fastsig_tile_two_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate); \
+    }
     #else
     /* No vector extensions: the vector tile is never chosen, these never run. */
     #define FASTSIG_VECTOR_TILE 0
     #define FASTSIG_VECTOR_BYTES 16
+    #define FASTSIG_HALF_TILE 0
+    #define FASTSIG_MRVH_F32 1
     #define FASTSIG_MRV1_F32 1
     #define FASTSIG_MRV2_F32 1
+    #define FASTSIG_MRVH_F64 1
     #define FASTSIG_MRV1_F64 1
     #define FASTSIG_MRV2_F64 1
-    #define FASTSIG_DEFINE_VECTOR_TILE(T, NAME, MRV, NV)                               \
-    static inline void NAME(Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b,      \
-                            T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,     \
-                            int accumulate) { }
+    #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
+    static inline void fastsig_vector_tile_##SUFFIX(                                    \
+            int shape, Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
+            const T* b, T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,         \
+            int accumulate) { }
     #endif
     #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)
     #define FASTSIG_LANES_F64 (FASTSIG_VECTOR_BYTES / 8)
-    FASTSIG_DEFINE_VECTOR_TILE(float, fastsig_vector_tile1_f32, FASTSIG_MRV1_F32, 1)
-    FASTSIG_DEFINE_VECTOR_TILE(float, fastsig_vector_tile2_f32, FASTSIG_MRV2_F32, 2)
-    FASTSIG_DEFINE_VECTOR_TILE(double, fastsig_vector_tile1_f64, FASTSIG_MRV1_F64, 1)
-    FASTSIG_DEFINE_VECTOR_TILE(double, fastsig_vector_tile2_f64, FASTSIG_MRV2_F64, 2)
+    FASTSIG_DEFINE_VECTOR_TILES(float, F32)
+    FASTSIG_DEFINE_VECTOR_TILES(double, F64)
     """
     enum:
         VECTOR_TILE "FASTSIG_VECTOR_TILE"
+        HALF_TILE "FASTSIG_HALF_TILE"
+        MRVH_F32 "FASTSIG_MRVH_F32"
         MRV1_F32 "FASTSIG_MRV1_F32"
         MRV2_F32 "FASTSIG_MRV2_F32"
+        MRVH_F64 "FASTSIG_MRVH_F64"
         MRV1_F64 "FASTSIG_MRV1_F64"
         MRV2_F64 "FASTSIG_MRV2_F64"
         LANES_F32 "FASTSIG_LANES_F32"
         LANES_F64 "FASTSIG_LANES_F64"
-    void _vector_tile1_f32 "fastsig_vector_tile1_f32"(
-        Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b, float* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
-    void _vector_tile2_f32 "fastsig_vector_tile2_f32"(
-        Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b, float* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
-    void _vector_tile1_f64 "fastsig_vector_tile1_f64"(
-        Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b, double* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
-    void _vector_tile2_f64 "fastsig_vector_tile2_f64"(
-        Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b, double* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+    void _vector_tile_f32 "fastsig_vector_tile_F32"(
+        int shape, Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const float* b, float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
+        int accumulate) noexcept nogil
+    void _vector_tile_f64 "fastsig_vector_tile_F64"(
+        int shape, Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const double* b, double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
+        int accumulate) noexcept nogil
+
+cdef enum VectorShape:
+    VECTOR_HALF = 0     # half a vector a row (AVX-512 only)
+    VECTOR_ONE = 1
+    VECTOR_TWO = 2
 
 
-cdef inline Py_ssize_t _vector_count(floating* kind, Py_ssize_t m) noexcept nogil:
-    """Vectors per row of the vector tile for a B of m columns: 1 or 2."""
+cdef inline int _vector_shape(floating* kind, Py_ssize_t m) noexcept nogil:
+    """The vector tile's shape for a B of m columns: the narrowest that holds m."""
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
-    return 1 if m <= lanes else 2
+    if HALF_TILE and 2 * m <= lanes:
+        return VECTOR_HALF
+    return VECTOR_ONE if m <= lanes else VECTOR_TWO
 
 
 cdef inline Py_ssize_t _vector_rows(floating* kind, Py_ssize_t m) noexcept nogil:
     """MRV: rows of the vector tile for a B of m columns."""
+    cdef Py_ssize_t half = MRVH_F32 if floating is float else MRVH_F64
     cdef Py_ssize_t one = MRV1_F32 if floating is float else MRV1_F64
     cdef Py_ssize_t two = MRV2_F32 if floating is float else MRV2_F64
-    return one if _vector_count(kind, m) == 1 else two
+    cdef int shape = _vector_shape(kind, m)
+    return half if shape == VECTOR_HALF else (one if shape == VECTOR_ONE else two)
 
 
 cdef inline Py_ssize_t _vector_width(floating* kind, Py_ssize_t m) noexcept nogil:
     """NRV: columns of the vector tile (and of B's one packed panel)."""
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
-    return _vector_count(kind, m) * lanes
+    cdef int shape = _vector_shape(kind, m)
+    return lanes // 2 if shape == VECTOR_HALF else (lanes if shape == VECTOR_ONE else 2 * lanes)
 
 
 cdef inline void _micro_kernel(Py_ssize_t kc, const floating* a, const floating* b,
@@ -461,19 +504,18 @@ cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
 
 
-cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, const floating* b_packed,
-                            floating* c, Py_ssize_t k, Py_ssize_t m,
+cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                            const floating* b_packed, floating* c, Py_ssize_t k, Py_ssize_t m,
                             Py_ssize_t i0, Py_ssize_t i1, floating* a_copy,
                             const floating* bias, int epilogue, bint accumulate) noexcept nogil:
-    """C[i0:i1] (= or, with `accumulate`, +=) A[i0:i1] @ B, then the epilogue, for a
-    row-major A and a B packed in one panel of _vector_width(m) columns.
+    """C[i0:i1] (= or, with `accumulate`, +=) A[i0:i1] @ B, then the epilogue, for a B
+    packed in one panel of _vector_width(m) columns. A is read where it lies.
 
-    A ragged last panel of fewer than MRV rows is copied, zero-padded to MRV rows,
-    into `a_copy` (MRV × min(k, KC)), so the tile never reads past A."""
+    A ragged last panel of fewer than MRV rows is copied, row-major and zero-padded
+    to MRV rows, into `a_copy` (MRV × min(k, KC)), so the tile never reads past A."""
     cdef Py_ssize_t mr = _vector_rows(c, m), nr = _vector_width(c, m)
-    cdef bint two = _vector_count(c, m) == 2
-    cdef bint acc
-    cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, p, lda
+    cdef int shape = _vector_shape(c, m)
+    cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, p, rs, cs
     cdef const floating* a_panel
     if k == 0 and not accumulate:
         for i in range(i0 * m, i1 * m):
@@ -485,29 +527,23 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, const floating* 
             ir = i0 + ib * mr
             rows = min(mr, i1 - ir)
             if rows == mr:
-                a_panel = a + ir * a_rs + pc
-                lda = a_rs
+                a_panel = a + ir * a_rs + pc * a_cs
+                rs = a_rs
+                cs = a_cs
             else:
                 for i in range(mr):
                     for p in range(kc):
-                        a_copy[i * kc + p] = a[(ir + i) * a_rs + pc + p] if i < rows else 0
+                        a_copy[i * kc + p] = (a[(ir + i) * a_rs + (pc + p) * a_cs]
+                                              if i < rows else 0)
                 a_panel = a_copy
-                lda = kc
-            acc = accumulate or pc > 0
+                rs = kc
+                cs = 1
             if floating is float:
-                if two:
-                    _vector_tile2_f32(kc, a_panel, lda, b_packed + pc * nr, c + ir * m, m,
-                                      rows, m, acc)
-                else:
-                    _vector_tile1_f32(kc, a_panel, lda, b_packed + pc * nr, c + ir * m, m,
-                                      rows, m, acc)
+                _vector_tile_f32(shape, kc, a_panel, rs, cs, b_packed + pc * nr, c + ir * m, m,
+                                 rows, m, accumulate or pc > 0)
             else:
-                if two:
-                    _vector_tile2_f64(kc, a_panel, lda, b_packed + pc * nr, c + ir * m, m,
-                                      rows, m, acc)
-                else:
-                    _vector_tile1_f64(kc, a_panel, lda, b_packed + pc * nr, c + ir * m, m,
-                                      rows, m, acc)
+                _vector_tile_f64(shape, kc, a_panel, rs, cs, b_packed + pc * nr, c + ir * m, m,
+                                 rows, m, accumulate or pc > 0)
     _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
 
 
@@ -515,24 +551,24 @@ cdef inline void* _aligned(void* base) noexcept nogil:
     return <void*>((<uintptr_t>base + ALIGN - 1) & ~(<uintptr_t>(ALIGN - 1)))
 
 
-cdef inline int _kernel_for(floating* kind, Py_ssize_t m, Py_ssize_t a_cs) noexcept nogil:
-    """The kernel for a B of m columns and an A of column stride a_cs.
+cdef inline int _kernel_for(floating* kind, Py_ssize_t m) noexcept nogil:
+    """The kernel for a B of m columns.
 
     Where at most half the register tile's columns would be C's, B is narrow: the
-    vector tile takes it if A is row-major and C fills a quarter of the tile's
-    lanes or more (below that, at m = 3 in float32 on AVX-512, the transposed tile
-    pads less); else the transposed tile."""
+    vector tile takes it if C fills a quarter of the tile's lanes or more (below
+    that, at m = 3 in float32 on AVX-512, the transposed tile pads less); else the
+    transposed tile."""
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     if 2 * m > nr:
         return KERNEL_TILE
-    if VECTOR_TILE and a_cs == 1 and 4 * m >= _vector_width(kind, m):
+    if VECTOR_TILE and 4 * m >= _vector_width(kind, m):
         return KERNEL_VECTOR
     return KERNEL_TRANSPOSED
 
 
-cdef inline Py_ssize_t _panel_width(floating* kind, Py_ssize_t m, Py_ssize_t a_cs) noexcept nogil:
+cdef inline Py_ssize_t _panel_width(floating* kind, Py_ssize_t m) noexcept nogil:
     """Columns of a packed panel of B (m columns) for the kernel _kernel_for chooses."""
-    cdef int kernel = _kernel_for(kind, m, a_cs)
+    cdef int kernel = _kernel_for(kind, m)
     if kernel == KERNEL_VECTOR:
         return _vector_width(kind, m)
     if kernel == KERNEL_TRANSPOSED:
@@ -540,16 +576,15 @@ cdef inline Py_ssize_t _panel_width(floating* kind, Py_ssize_t m, Py_ssize_t a_c
     return NR_F32 if floating is float else NR_F64
 
 
-cdef inline Py_ssize_t _packed_b_size(floating* kind, Py_ssize_t k, Py_ssize_t m,
-                                      Py_ssize_t a_cs) noexcept nogil:
+cdef inline Py_ssize_t _packed_b_size(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """Elements of B (k×m) packed into panels (see _panel_width)."""
-    cdef Py_ssize_t nr = _panel_width(kind, m, a_cs)
+    cdef Py_ssize_t nr = _panel_width(kind, m)
     return ((m + nr - 1) // nr) * nr * k
 
 
-cdef inline Py_ssize_t _row_task(floating* kind, Py_ssize_t m, Py_ssize_t a_cs) noexcept nogil:
+cdef inline Py_ssize_t _row_task(floating* kind, Py_ssize_t m) noexcept nogil:
     """Rows of C in one task, for a B of m columns."""
-    cdef int kernel = _kernel_for(kind, m, a_cs)
+    cdef int kernel = _kernel_for(kind, m)
     if kernel == KERNEL_VECTOR:
         return _vector_rows(kind, m) * VECTOR_PANELS
     if kernel == KERNEL_TRANSPOSED:
@@ -557,13 +592,12 @@ cdef inline Py_ssize_t _row_task(floating* kind, Py_ssize_t m, Py_ssize_t a_cs) 
     return (MR_F32 if floating is float else MR_F64) * MC_PANELS
 
 
-cdef inline Py_ssize_t _packed_a_size(floating* kind, Py_ssize_t k, Py_ssize_t m,
-                                      Py_ssize_t a_cs) noexcept nogil:
+cdef inline Py_ssize_t _packed_a_size(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """Elements of one task's scratch for A (k deep, B m wide), in whole cache lines:
     its packed block, or for the vector tile the copy of one ragged panel."""
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    cdef Py_ssize_t rows = _row_task(kind, m, a_cs)
-    if _kernel_for(kind, m, a_cs) == KERNEL_VECTOR:
+    cdef Py_ssize_t rows = _row_task(kind, m)
+    if _kernel_for(kind, m) == KERNEL_VECTOR:
         rows = _vector_rows(kind, m)
     return (rows * min(<Py_ssize_t>KC, k) + per_line - 1) // per_line * per_line
 
@@ -575,7 +609,7 @@ cdef inline void _row_block(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                             bint accumulate, int kernel) noexcept nogil:
     """C[i0:i1] (= or +=) A[i0:i1] @ B by a narrow kernel (whole rows of C)."""
     if kernel == KERNEL_VECTOR:
-        _gemm_vector_task(a, a_rs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue,
+        _gemm_vector_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue,
                           accumulate)
     else:
         _gemm_narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue,
@@ -587,10 +621,10 @@ cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                       Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                       floating* a_packed, bint accumulate) noexcept nogil:
     """C (= or +=) A @ B on the calling thread, B already packed in panels of
-    _panel_width(c, m, a_cs) columns; no epilogue. `a_packed` holds
-    _packed_a_size(c, k, m, a_cs)."""
-    cdef Py_ssize_t mc = _row_task(c, m, a_cs), blk
-    cdef int kernel = _kernel_for(c, m, a_cs)
+    _panel_width(c, m) columns; no epilogue. `a_packed` holds
+    _packed_a_size(c, k, m)."""
+    cdef Py_ssize_t mc = _row_task(c, m), blk
+    cdef int kernel = _kernel_for(c, m)
     for blk in range((n + mc - 1) // mc):
         if kernel == KERNEL_TILE:
             _gemm_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc), 0, m,
@@ -608,16 +642,16 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
     Allocates the packed B and one bounded block of scratch per thread, raising
     MemoryError if it cannot."""
-    cdef int kernel = _kernel_for(c, m, a_cs)
+    cdef int kernel = _kernel_for(c, m)
     cdef bint narrow = kernel != KERNEL_TILE   # its tasks are whole rows of C
-    cdef Py_ssize_t nr = _panel_width(c, m, a_cs)
-    cdef Py_ssize_t mc = _row_task(c, m, a_cs)
+    cdef Py_ssize_t nr = _panel_width(c, m)
+    cdef Py_ssize_t mc = _row_task(c, m)
     cdef Py_ssize_t nc = m if narrow else nr * ((NC_TARGET + nr - 1) // nr)
     cdef Py_ssize_t panels = (m + nr - 1) // nr
     cdef Py_ssize_t row_tasks = (n + mc - 1) // mc, col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t tasks = row_tasks * col_tasks, task, panel, ti, tj
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m, a_cs)
+    cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
     cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
     cdef int threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, tasks))
     cdef void* base
