@@ -25,6 +25,9 @@ SHAPES = [
     (523, 5, 9),       # two vectors a row (float64 AVX-512, float32 AVX2), ragged rows
     (61, 16, 8),       # vector tile: a single task, ragged last panel
     (250, 7, 2),       # half a vector (AVX-512) at a quarter full, the narrowest it takes
+    (777, 1, 6),       # the vector tile's row kernel (depth <= 4), several chunks
+    (403, 4, 16),      # row kernel, whole vectors
+    (130, 3, 9),       # row kernel one vector wide (float32), the tile two (float64)
     (97, 513, 130),    # the tile: three depth blocks, ragged rows and columns
     (5, 40, 1000),     # the tile: few rows, many column tasks
 ]
@@ -60,7 +63,7 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5)], ids=str)
+@pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5), (4, 5)], ids=str)
 def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     """inf and NaN in x reach only their own rows of the product.
 

@@ -61,6 +61,7 @@ cdef enum Kernel:
 cdef enum:
     VECTOR_PANELS = 16      # MRV-row panels in a task of the vector tile
     SIGMOID_SPAN = 512      # elements of C the vector tile's epilogue takes at once
+    ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
 
 cdef extern from *:
     """
@@ -180,6 +181,46 @@ cdef extern from *:
             }                                                                           \
         }                                                                               \
     }
+    /* The row kernel, for a depth k <= 4 (a layer of 2 inputs, say), where a tile's   \
+       set-up and stores cost more than its few products: B's k rows stay in       \
+       registers and each row of C is one vector, summed in the tile's order (from    \
+       0, p increasing), the bias added after. Stores as the tile's, no accumulate. */\
+    #define FASTSIG_DEFINE_ROW_KERNEL(T, NAME, TILE)                                   \
+    static void NAME(Py_ssize_t rows, Py_ssize_t k, const T* __restrict a,              \
+                     Py_ssize_t a_rs, Py_ssize_t a_cs, const T* __restrict b,           \
+                     T* __restrict c, Py_ssize_t ldc, Py_ssize_t cols,                  \
+                     const T* __restrict bias, int spill) {                             \
+        enum { NRV = sizeof(TILE##_vector) / sizeof(T) };                               \
+        const TILE##_vector zero = {0};                                                 \
+        TILE##_vector w0 = TILE##_load(b), w1 = zero, w2 = zero, w3 = zero, bv = zero;  \
+        TILE##_vector acc;                                                              \
+        T lanes[NRV];                                                                   \
+        const T* ar;                                                                    \
+        Py_ssize_t i, j, full;                                                          \
+        if (k > 1) w1 = TILE##_load(b + NRV);                                           \
+        if (k > 2) w2 = TILE##_load(b + 2 * NRV);                                       \
+        if (k > 3) w3 = TILE##_load(b + 3 * NRV);                                       \
+        if (bias) bv = TILE##_load(bias);                                               \
+        full = (cols == NRV || spill) ? rows                                            \
+             : ldc != cols ? 0                                                          \
+             : rows * ldc >= NRV ? (rows * ldc - NRV) / ldc + 1 : 0;                    \
+        for (i = 0; i < rows; i++) {                                                    \
+            ar = a + i * a_rs;                                                          \
+            acc = zero;                                                                 \
+            acc += ar[0] * w0;                                                          \
+            if (k > 1) acc += ar[a_cs] * w1;                                            \
+            if (k > 2) acc += ar[2 * a_cs] * w2;                                        \
+            if (k > 3) acc += ar[3 * a_cs] * w3;                                        \
+            if (bias) acc += bv;                                                        \
+            if (i < full) {                                                             \
+                TILE##_store(c + i * ldc, acc);                                         \
+            } else {                                                                    \
+                TILE##_store(lanes, acc);                                               \
+                for (j = 0; j < cols; j++)                                              \
+                    c[i * ldc + j] = lanes[j];                                          \
+            }                                                                           \
+        }                                                                               \
+    }
     #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
     FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_half_##SUFFIX, FASTSIG_MRVH_##SUFFIX, 1,  \
                                FASTSIG_VECTOR_BYTES / 2)                                \
@@ -187,6 +228,17 @@ cdef extern from *:
                                FASTSIG_VECTOR_BYTES)                                    \
     FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_two_##SUFFIX, FASTSIG_MRV2_##SUFFIX, 2,   \
                                FASTSIG_VECTOR_BYTES)                                    \
+    FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_half_##SUFFIX, fastsig_tile_half_##SUFFIX)  \
+    FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_one_##SUFFIX, fastsig_tile_one_##SUFFIX)    \
+    static inline void fastsig_vector_rows_##SUFFIX(                                    \
+            int shape, Py_ssize_t rows, Py_ssize_t k, const T* a, Py_ssize_t a_rs,      \
+            Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
+            const T* bias, int spill) {                                                 \
+        if (shape == 0)                                                                 \
+            fastsig_rows_half_##SUFFIX(rows, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill); \
+        else                                                                            \
+            fastsig_rows_one_##SUFFIX(rows, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill); \
+    }                                                                                   \
     static inline void fastsig_vector_tile_##SUFFIX(                                    \
             int shape, Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
             const T* b, T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,         \
@@ -216,7 +268,11 @@ cdef extern from *:
     static inline void fastsig_vector_tile_##SUFFIX(                                    \
             int shape, Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
             const T* b, T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,         \
-            int accumulate, const T* bias, int spill) { }
+            int accumulate, const T* bias, int spill) { }                               \
+    static inline void fastsig_vector_rows_##SUFFIX(                                    \
+            int shape, Py_ssize_t rows, Py_ssize_t k, const T* a, Py_ssize_t a_rs,      \
+            Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
+            const T* bias, int spill) { }
     #endif
     #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)
     #define FASTSIG_LANES_F64 (FASTSIG_VECTOR_BYTES / 8)
@@ -238,6 +294,14 @@ cdef extern from *:
         int shape, Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const float* b, float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
         int accumulate, const float* bias, int spill) noexcept nogil
+    void _vector_rows_f32 "fastsig_vector_rows_F32"(
+        int shape, Py_ssize_t rows, Py_ssize_t k, const float* a, Py_ssize_t a_rs,
+        Py_ssize_t a_cs, const float* b, float* c, Py_ssize_t ldc, Py_ssize_t cols,
+        const float* bias, int spill) noexcept nogil
+    void _vector_rows_f64 "fastsig_vector_rows_F64"(
+        int shape, Py_ssize_t rows, Py_ssize_t k, const double* a, Py_ssize_t a_rs,
+        Py_ssize_t a_cs, const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols,
+        const double* bias, int spill) noexcept nogil
     void _vector_tile_f64 "fastsig_vector_tile_F64"(
         int shape, Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const double* b, double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
@@ -547,6 +611,7 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef int shape = _vector_shape(c, m)
     cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, p, rs, cs, blocks = (k + KC - 1) // KC
     cdef Py_ssize_t pending = i0     # first row not yet through σ
+    cdef Py_ssize_t chunk
     cdef bint last, spill, sigmoid = epilogue == EPILOGUE_SIGMOID
     cdef floating bias_padded[32]       # >= NRV of every variant and dtype
     cdef const floating* tile_bias = NULL
@@ -559,6 +624,21 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         for i in range(i0 * m, i1 * m):
             c[i] = 0
         _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
+        return
+    if k <= ROW_KERNEL_DEPTH and shape != VECTOR_TWO and not accumulate:
+        chunk = max(<Py_ssize_t>1, SIGMOID_SPAN // m)
+        for ib in range((i1 - i0 + chunk - 1) // chunk):
+            ir = i0 + ib * chunk
+            rows = min(chunk, i1 - ir)
+            spill = (i1 - ir - rows) * m >= nr
+            if floating is float:
+                _vector_rows_f32(shape, rows, k, a + ir * a_rs, a_rs, a_cs, b_packed,
+                                 c + ir * m, m, m, tile_bias, spill)
+            else:
+                _vector_rows_f64(shape, rows, k, a + ir * a_rs, a_rs, a_cs, b_packed,
+                                 c + ir * m, m, m, tile_bias, spill)
+            if sigmoid:
+                sigmoid_span(c + ir * m, c + ir * m, rows * m)
         return
     for pb in range(blocks):
         pc = pb * KC
