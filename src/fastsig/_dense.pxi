@@ -1,24 +1,35 @@
 # The dense sigmoid layer, forward and backward, on the matmul of _gemm.pxi.
 #
-# Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue: each task adds
-# b and applies σ to its block of the output while it is in cache, in the output
-# buffer itself, so Y is never stored separately.
+# Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue: b is added and σ
+# applied to each few rows of the output (a row panel of the register tile, rows
+# of the vector tile) while they are in L1, in the output buffer itself, so Y is
+# never stored separately.
 #
 # Backward, with dy = grad ⊙ s ⊙ (1 − s), block by block: the batch is cut into
 # blocks of `rows` rows (fixed by m), grouped into at most MAX_PARTS parts of
 # consecutive blocks (fixed by n). A part is one parallel task; for each of its
 # blocks it forms dy in a scratch buffer of its thread, then
 #   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call;
-#   dw_part  += x[block]ᵀ @ dy    the matmul on the packed dy (plain loops when
-#                                 k·m is too small for the register tile);
-#   db_part  += Σ_rows dy.
+#   dw_part  += x[block]ᵀ @ dy    the matmul on the packed dy when k·m is large;
+#                                 else plain loops, or the column-sum kernel when
+#                                 dy is at most a vector wide and k <= 4;
+#   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
 # dw and db are then the sums of the parts' partials in part order. Every sum
 # runs in an order fixed by n, k and m alone, so the results are bitwise
 # identical for any thread count; no n×m temporary is ever formed.
 
 cdef enum:
     MAX_PARTS = 32          # partial sums of dw and db: at most this many
+    DY_PAD = 16             # zeros after a block of dy: >= lanes of a vector, both dtypes
     DY_BLOCK_ELEMS = 65536  # a block of dy holds about this many elements
+
+
+cdef inline bint _column_sums_apply(floating* kind, Py_ssize_t k, Py_ssize_t m,
+                                    bint use_gemm_for_dw) noexcept nogil:
+    """Whether the column-sum kernel (_gemm.pxi) takes db, and dw unless the matmul
+    does: dy one vector wide at most, and k <= 4 for dw."""
+    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
+    return VECTOR_TILE and m <= lanes and (use_gemm_for_dw or k <= 4)
 
 
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
@@ -48,6 +59,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
     cdef Py_ssize_t blk, b0, rows, i, j
     cdef Py_ssize_t dy_nr = _panel_width(dy, m)   # dy is B of dw's product, m wide
+    cdef bint sums = _column_sums_apply(dy, k, m, use_gemm_for_dw)
     for j in range(k * m):
         dw_part[j] = 0
     for j in range(m):
@@ -57,9 +69,21 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         rows = min(block_rows, r1 - b0)
         for i in range(rows * m):
             dy[i] = sigmoid_backward_one(grad[b0 * m + i], s[b0 * m + i])
-        for i in range(rows):
-            for j in range(m):
-                db_part[j] += dy[i * m + j]
+        if sums:
+            # db, and dw unless the matmul takes it; the vector read past dy's last
+            # row sees the zeros after it (see DY_PAD).
+            for i in range(rows * m, rows * m + DY_PAD):
+                dy[i] = 0
+            if floating is float:
+                _column_sums_f32(rows, 0 if use_gemm_for_dw else k, x + b0 * k, dy, m,
+                                 dw_part, db_part)
+            else:
+                _column_sums_f64(rows, 0 if use_gemm_for_dw else k, x + b0 * k, dy, m,
+                                 dw_part, db_part)
+        else:
+            for i in range(rows):
+                for j in range(m):
+                    db_part[j] += dy[i * m + j]
         if k == 0:
             continue
         if dx != NULL:
@@ -69,7 +93,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
-        else:
+        elif not sums:
             _dw_direct(x + b0 * k, dy, dw_part, db_part, rows, k, m)
 
 
@@ -117,7 +141,7 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     # Scratch, per thread: a block of dy, its packed copy, one packed block of A;
     # shared: wᵀ packed, and the parts' partial sums.
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    cdef Py_ssize_t dy_size = (block_rows * m + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t dy_size = (block_rows * m + DY_PAD + per_line - 1) // per_line * per_line
     cdef Py_ssize_t dy_packed_size = (_packed_b_size(&db[0], block_rows, m)
                                       + per_line - 1) // per_line * per_line
     # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, block_rows deep, output m wide.

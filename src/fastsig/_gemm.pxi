@@ -221,6 +221,52 @@ cdef extern from *:
             }                                                                           \
         }                                                                               \
     }
+    /* Column sums for dense_backward: db[j] += sum_i dy[i, j] and, for p < k <= 4,     \
+       dw[p, j] += sum_i x[i, p] dy[i, j], over `rows` rows of dy, m <= NRV wide and    \
+       readable NRV - m values past its last row. One vector per row of dw and for db, \
+       in registers; each lane sums its rows in order, as the plain loops do, so the    \
+       bits are theirs. Those loops kept each running sum in memory: every row waited  \
+       for the previous row's store. */                                                 \
+    #define FASTSIG_DEFINE_COLUMN_SUMS(T, NAME, TILE)                                  \
+    static void NAME(Py_ssize_t rows, Py_ssize_t k, const T* __restrict x,              \
+                     const T* __restrict dy, Py_ssize_t m, T* __restrict dw,            \
+                     T* __restrict db) {                                                \
+        enum { NRV = sizeof(TILE##_vector) / sizeof(T) };                               \
+        T lanes[5][NRV];                                                                \
+        TILE##_vector a0, a1, a2, a3, ab, d;                                            \
+        const T* xr;                                                                    \
+        Py_ssize_t i, j, p;                                                             \
+        memset(lanes, 0, sizeof lanes);                                                 \
+        for (p = 0; p < k; p++)                                                         \
+            for (j = 0; j < m; j++)                                                     \
+                lanes[p][j] = dw[p * m + j];                                            \
+        for (j = 0; j < m; j++)                                                         \
+            lanes[4][j] = db[j];                                                        \
+        a0 = TILE##_load(lanes[0]);                                                     \
+        a1 = TILE##_load(lanes[1]);                                                     \
+        a2 = TILE##_load(lanes[2]);                                                     \
+        a3 = TILE##_load(lanes[3]);                                                     \
+        ab = TILE##_load(lanes[4]);                                                     \
+        for (i = 0; i < rows; i++) {                                                    \
+            d = TILE##_load(dy + i * m);                                                \
+            ab += d;                                                                    \
+            xr = x + i * k;                                                             \
+            if (k > 0) a0 += xr[0] * d;                                                 \
+            if (k > 1) a1 += xr[1] * d;                                                 \
+            if (k > 2) a2 += xr[2] * d;                                                 \
+            if (k > 3) a3 += xr[3] * d;                                                 \
+        }                                                                               \
+        TILE##_store(lanes[0], a0);                                                     \
+        TILE##_store(lanes[1], a1);                                                     \
+        TILE##_store(lanes[2], a2);                                                     \
+        TILE##_store(lanes[3], a3);                                                     \
+        TILE##_store(lanes[4], ab);                                                     \
+        for (p = 0; p < k; p++)                                                         \
+            for (j = 0; j < m; j++)                                                     \
+                dw[p * m + j] = lanes[p][j];                                            \
+        for (j = 0; j < m; j++)                                                         \
+            db[j] = lanes[4][j];                                                        \
+    }
     #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
     FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_half_##SUFFIX, FASTSIG_MRVH_##SUFFIX, 1,  \
                                FASTSIG_VECTOR_BYTES / 2)                                \
@@ -230,6 +276,7 @@ cdef extern from *:
                                FASTSIG_VECTOR_BYTES)                                    \
     FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_half_##SUFFIX, fastsig_tile_half_##SUFFIX)  \
     FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_one_##SUFFIX, fastsig_tile_one_##SUFFIX)    \
+    FASTSIG_DEFINE_COLUMN_SUMS(T, fastsig_column_sums_##SUFFIX, fastsig_tile_one_##SUFFIX) \
     static inline void fastsig_vector_rows_##SUFFIX(                                    \
             int shape, Py_ssize_t rows, Py_ssize_t k, const T* a, Py_ssize_t a_rs,      \
             Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
@@ -264,6 +311,52 @@ cdef extern from *:
     #define FASTSIG_MRVH_F64 1
     #define FASTSIG_MRV1_F64 1
     #define FASTSIG_MRV2_F64 1
+    /* Column sums for dense_backward: db[j] += sum_i dy[i, j] and, for p < k <= 4,     \
+       dw[p, j] += sum_i x[i, p] dy[i, j], over `rows` rows of dy, m <= NRV wide and    \
+       readable NRV - m values past its last row. One vector per row of dw and for db, \
+       in registers; each lane sums its rows in order, as the plain loops do, so the    \
+       bits are theirs. Those loops kept each running sum in memory: every row waited  \
+       for the previous row's store. */                                                 \
+    #define FASTSIG_DEFINE_COLUMN_SUMS(T, NAME, TILE)                                  \
+    static void NAME(Py_ssize_t rows, Py_ssize_t k, const T* __restrict x,              \
+                     const T* __restrict dy, Py_ssize_t m, T* __restrict dw,            \
+                     T* __restrict db) {                                                \
+        enum { NRV = sizeof(TILE##_vector) / sizeof(T) };                               \
+        T lanes[5][NRV];                                                                \
+        TILE##_vector a0, a1, a2, a3, ab, d;                                            \
+        const T* xr;                                                                    \
+        Py_ssize_t i, j, p;                                                             \
+        memset(lanes, 0, sizeof lanes);                                                 \
+        for (p = 0; p < k; p++)                                                         \
+            for (j = 0; j < m; j++)                                                     \
+                lanes[p][j] = dw[p * m + j];                                            \
+        for (j = 0; j < m; j++)                                                         \
+            lanes[4][j] = db[j];                                                        \
+        a0 = TILE##_load(lanes[0]);                                                     \
+        a1 = TILE##_load(lanes[1]);                                                     \
+        a2 = TILE##_load(lanes[2]);                                                     \
+        a3 = TILE##_load(lanes[3]);                                                     \
+        ab = TILE##_load(lanes[4]);                                                     \
+        for (i = 0; i < rows; i++) {                                                    \
+            d = TILE##_load(dy + i * m);                                                \
+            ab += d;                                                                    \
+            xr = x + i * k;                                                             \
+            if (k > 0) a0 += xr[0] * d;                                                 \
+            if (k > 1) a1 += xr[1] * d;                                                 \
+            if (k > 2) a2 += xr[2] * d;                                                 \
+            if (k > 3) a3 += xr[3] * d;                                                 \
+        }                                                                               \
+        TILE##_store(lanes[0], a0);                                                     \
+        TILE##_store(lanes[1], a1);                                                     \
+        TILE##_store(lanes[2], a2);                                                     \
+        TILE##_store(lanes[3], a3);                                                     \
+        TILE##_store(lanes[4], ab);                                                     \
+        for (p = 0; p < k; p++)                                                         \
+            for (j = 0; j < m; j++)                                                     \
+                dw[p * m + j] = lanes[p][j];                                            \
+        for (j = 0; j < m; j++)                                                         \
+            db[j] = lanes[4][j];                                                        \
+    }
     #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
     static inline void fastsig_vector_tile_##SUFFIX(                                    \
             int shape, Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
@@ -272,7 +365,10 @@ cdef extern from *:
     static inline void fastsig_vector_rows_##SUFFIX(                                    \
             int shape, Py_ssize_t rows, Py_ssize_t k, const T* a, Py_ssize_t a_rs,      \
             Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
-            const T* bias, int spill) { }
+            const T* bias, int spill) { }                                               \
+    static inline void fastsig_column_sums_##SUFFIX(                                    \
+            Py_ssize_t rows, Py_ssize_t k, const T* x, const T* dy, Py_ssize_t m,       \
+            T* dw, T* db) { }
     #endif
     #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)
     #define FASTSIG_LANES_F64 (FASTSIG_VECTOR_BYTES / 8)
@@ -302,6 +398,12 @@ cdef extern from *:
         int shape, Py_ssize_t rows, Py_ssize_t k, const double* a, Py_ssize_t a_rs,
         Py_ssize_t a_cs, const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols,
         const double* bias, int spill) noexcept nogil
+    void _column_sums_f32 "fastsig_column_sums_F32"(
+        Py_ssize_t rows, Py_ssize_t k, const float* x, const float* dy, Py_ssize_t m,
+        float* dw, float* db) noexcept nogil
+    void _column_sums_f64 "fastsig_column_sums_F64"(
+        Py_ssize_t rows, Py_ssize_t k, const double* x, const double* dy, Py_ssize_t m,
+        double* dw, double* db) noexcept nogil
     void _vector_tile_f64 "fastsig_vector_tile_F64"(
         int shape, Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const double* b, double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
