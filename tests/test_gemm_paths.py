@@ -20,7 +20,7 @@ SHAPES = [
     (515, 9, 12),      # narrow, a ragged column panel
     (300, 300, 7),     # narrow, a depth block and a ragged one
     (1001, 16, 4),     # vector tile (float32 AVX2, float64): a quarter of a vector
-    (997, 300, 16),    # vector tile, whole vectors, added into C over two depth blocks
+    (997, 300, 16),    # vector tile, whole vectors, added into C over depth blocks
     (997, 300, 12),    # vector tile, a partial vector added into C lane by lane
     (523, 5, 9),       # two vectors a row (float64 AVX-512, float32 AVX2), ragged rows
     (61, 16, 8),       # vector tile: a single task, ragged last panel
@@ -28,7 +28,7 @@ SHAPES = [
     (777, 1, 6),       # the vector tile's row kernel (depth <= 4), several chunks
     (403, 4, 16),      # row kernel, whole vectors
     (130, 3, 9),       # row kernel one vector wide (float32), the tile two (float64)
-    (97, 513, 130),    # the tile: three depth blocks, ragged rows and columns
+    (97, 513, 130),    # the tile: several depth blocks, ragged rows and columns
     (5, 40, 1000),     # the tile: few rows, many column tasks
 ]
 

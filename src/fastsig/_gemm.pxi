@@ -20,7 +20,7 @@
 # 5. After the last depth block the task applies the epilogue (bias, sigmoid) to
 #    its block of C while it is still in cache.
 # Each C element sums its products in increasing p within a depth block and
-# adds the blocks in order: the result depends on KC (fixed per variant) and on
+# adds the blocks in order: the result depends on KC (fixed per dtype) and on
 # nothing else, not the task split nor the threads.
 #
 # A B at most half as wide as the register tile (2m <= NR: a layer of 16 or 3
@@ -42,12 +42,20 @@
 # kernel changes no bit of the result.
 
 cdef enum:
-    KC = 256            # depth of a packed block
+    KC_F32 = 256        # depth of a packed block, float32 (see _depth_block)
+    KC_F64 = 128        # and float64
     NC_TARGET = 256     # columns of a task, rounded up to a multiple of NR
     MC_PANELS = 12      # MR-row panels in a task
     MAX_TILE = 384      # >= MR*NR and MRT*NRT of every variant and dtype
     NARROW_PANELS = 8   # MRT-row panels in a task of the narrow kernel
     ALIGN = 64          # bytes, for the packed buffers
+
+cdef inline Py_ssize_t _depth_block(floating* kind) noexcept nogil:
+    """KC: the depth of a packed block. A B panel of KC × NR values is read from L2
+    for each tile; at NR = 32 float64, KC = 256 made it 64 KB, twice L1, and 2048³
+    ran 10 % slower than at 128 (float32 at 256 is 4 % faster than at 128)."""
+    return KC_F32 if floating is float else KC_F64
+
 
 cdef enum Epilogue:
     EPILOGUE_NONE = 0
@@ -599,7 +607,7 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                      floating* a_packed, const floating* bias, int epilogue,
                      bint accumulate) noexcept nogil:
     """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1], then the
-    epilogue; j0 is a multiple of NR.
+    epilogue; j0 is a multiple of NR. Any width: the columns go in blocks of NC.
 
     A row-major A (a_cs == 1) under at most two column panels is read where it lies
     (where A_IN_PLACE): packing it would cost as much as the products it serves;
@@ -610,7 +618,10 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef bint in_place = a_in_place_ok and a_cs == 1 and j1 - j0 <= 2 * nr
     cdef bint direct
     cdef floating edge[MAX_TILE]
-    cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j, blocks = (k + KC - 1) // KC
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
+    cdef Py_ssize_t blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t nc = nr * ((NC_TARGET + nr - 1) // nr), jc, jc0, jc1
     cdef const floating* a_panel
     cdef const floating* b_panel
     cdef floating* c_tile
@@ -621,50 +632,55 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         _epilogue_rows(c, m, i0, i1, j0, j1, bias, epilogue)
         return
     for pb in range(blocks):
-        pc = pb * KC
-        kc = min(<Py_ssize_t>KC, k - pc)
+        pc = pb * depth
+        kc = min(depth, k - pc)
         if not in_place:
             _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
-        for ib in range((i1 - i0 + mr - 1) // mr):
-            ir = i0 + ib * mr
-            rows = min(mr, i1 - ir)
-            direct = in_place and rows == mr
-            if direct:
-                a_panel = a + ir * a_rs + pc
-            elif in_place:
-                _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_packed, mr)
-                a_panel = a_packed
-            else:
-                a_panel = a_packed + ib * kc * mr
-            for jb in range((j1 - j0 + nr - 1) // nr):
-                jr = j0 + jb * nr
-                cols = min(nr, j1 - jr)
-                b_panel = b_packed + (jr // nr) * k * nr + pc * nr
-                c_tile = c + ir * m + jr
-                if rows == mr and cols == nr:
-                    if direct:
-                        _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, c_tile, m,
-                                               accumulate or pc > 0)
-                    else:
-                        _micro_kernel(kc, a_panel, b_panel, c_tile, m, accumulate or pc > 0)
+        # Column blocks of NC: the block of packed B they read stays in L2, and the
+        # packed A serves them all (a task per column block packed A once each).
+        for jc in range((j1 - j0 + nc - 1) // nc):
+            jc0 = j0 + jc * nc
+            jc1 = min(j1, jc0 + nc)
+            for ib in range((i1 - i0 + mr - 1) // mr):
+                ir = i0 + ib * mr
+                rows = min(mr, i1 - ir)
+                direct = in_place and rows == mr
+                if direct:
+                    a_panel = a + ir * a_rs + pc
+                elif in_place:
+                    _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_packed, mr)
+                    a_panel = a_packed
                 else:
-                    if direct:
-                        _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, edge, nr, False)
+                    a_panel = a_packed + ib * kc * mr
+                for jb in range((jc1 - jc0 + nr - 1) // nr):
+                    jr = jc0 + jb * nr
+                    cols = min(nr, jc1 - jr)
+                    b_panel = b_packed + (jr // nr) * k * nr + pc * nr
+                    c_tile = c + ir * m + jr
+                    if rows == mr and cols == nr:
+                        if direct:
+                            _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, c_tile, m,
+                                                   accumulate or pc > 0)
+                        else:
+                            _micro_kernel(kc, a_panel, b_panel, c_tile, m, accumulate or pc > 0)
                     else:
-                        _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
-                    if accumulate or pc > 0:
-                        for i in range(rows):
-                            for j in range(cols):
-                                c_tile[i * m + j] += edge[i * nr + j]
-                    else:
-                        for i in range(rows):
-                            for j in range(cols):
-                                c_tile[i * m + j] = edge[i * nr + j]
-            if pb == blocks - 1:
-                # The epilogue on this panel's rows while they are in L1: over the
-                # whole task (36 KB of float32 at m = 64) it fell out of L1 and cost
-                # more than a separate pass.
-                _epilogue_rows(c, m, ir, ir + rows, j0, j1, bias, epilogue)
+                        if direct:
+                            _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, edge, nr, False)
+                        else:
+                            _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
+                        if accumulate or pc > 0:
+                            for i in range(rows):
+                                for j in range(cols):
+                                    c_tile[i * m + j] += edge[i * nr + j]
+                        else:
+                            for i in range(rows):
+                                for j in range(cols):
+                                    c_tile[i * m + j] = edge[i * nr + j]
+                if pb == blocks - 1:
+                    # The epilogue on this panel's rows while they are in L1: over the
+                    # whole task (36 KB of float32 at m = 64) it fell out of L1 and cost
+                    # more than a separate pass.
+                    _epilogue_rows(c, m, ir, ir + rows, jc0, jc1, bias, epilogue)
 
 
 cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -675,14 +691,15 @@ cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     packed in NRT-column panels."""
     cdef Py_ssize_t mr = MRT_F32 if floating is float else MRT_F64
     cdef Py_ssize_t nr = NRT_F32 if floating is float else NRT_F64
+    cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, i, j
     if k == 0 and not accumulate:
         for i in range(i0, i1):
             for j in range(m):
                 c[i * m + j] = 0
-    for pb in range((k + KC - 1) // KC):
-        pc = pb * KC
-        kc = min(<Py_ssize_t>KC, k - pc)
+    for pb in range((k + depth - 1) // depth):
+        pc = pb * depth
+        kc = min(depth, k - pc)
         _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
         for ib in range((i1 - i0 + mr - 1) // mr):
             ir = i0 + ib * mr
@@ -711,7 +728,8 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     to MRV rows, into `a_copy` (MRV × min(k, KC)), so the tile never reads past A."""
     cdef Py_ssize_t mr = _vector_rows(c, m), nr = _vector_width(c, m)
     cdef int shape = _vector_shape(c, m)
-    cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, p, rs, cs, blocks = (k + KC - 1) // KC
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, p, rs, cs, blocks = (k + depth - 1) // depth
     cdef Py_ssize_t pending = i0     # first row not yet through σ
     cdef Py_ssize_t chunk
     cdef bint last, spill, sigmoid = epilogue == EPILOGUE_SIGMOID
@@ -743,8 +761,8 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 sigmoid_span(c + ir * m, c + ir * m, rows * m)
         return
     for pb in range(blocks):
-        pc = pb * KC
-        kc = min(<Py_ssize_t>KC, k - pc)
+        pc = pb * depth
+        kc = min(depth, k - pc)
         last = pb == blocks - 1
         for ib in range((i1 - i0 + mr - 1) // mr):
             ir = i0 + ib * mr
@@ -830,7 +848,7 @@ cdef inline Py_ssize_t _packed_a_size(floating* kind, Py_ssize_t k, Py_ssize_t m
     cdef Py_ssize_t rows = _row_task(kind, m)
     if _kernel_for(kind, m) == KERNEL_VECTOR:
         rows = _vector_rows(kind, m)
-    return (rows * min(<Py_ssize_t>KC, k) + per_line - 1) // per_line * per_line
+    return (rows * min(_depth_block(kind), k) + per_line - 1) // per_line * per_line
 
 
 cdef inline void _row_block(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -877,9 +895,13 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef bint narrow = kernel != KERNEL_TILE   # its tasks are whole rows of C
     cdef Py_ssize_t nr = _panel_width(c, m)
     cdef Py_ssize_t mc = _row_task(c, m)
-    cdef Py_ssize_t nc = m if narrow else nr * ((NC_TARGET + nr - 1) // nr)
+    cdef Py_ssize_t row_tasks = (n + mc - 1) // mc
+    # Tasks are whole rows where there are rows enough to share out (then a task packs
+    # its block of A once, for every column block); else rows × NC columns.
+    cdef Py_ssize_t nc = (m if narrow or row_tasks >= 4 * num_threads
+                          else nr * ((NC_TARGET + nr - 1) // nr))
     cdef Py_ssize_t panels = (m + nr - 1) // nr
-    cdef Py_ssize_t row_tasks = (n + mc - 1) // mc, col_tasks = (m + nc - 1) // nc
+    cdef Py_ssize_t col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t tasks = row_tasks * col_tasks, task, panel, ti, tj
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
