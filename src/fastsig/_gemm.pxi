@@ -6,19 +6,19 @@
 #
 # 1. All of B is packed once per call into panels of NR columns: panel J holds
 #    its k rows of NR values, contiguous, zero-padded past column m.
-# 2. C is cut into tasks of MC rows × NC columns (NC a multiple of NR); prange
-#    hands the tasks to threads, row-major, so few rows still give every thread
-#    work when C is wide.
+# 2. C is cut into tasks of MC rows: whole rows where there are at least 4 tasks
+#    a thread, else MC rows × NC columns (NC a multiple of NR), so that few rows
+#    still give every thread work when C is wide; prange hands them out.
 # 3. A task walks the depth in blocks of KC: it packs its MC×KC block of A into
 #    MR-row panels (zero-padded past its last row) in a buffer of its thread,
-#    then for each MR-row panel (kept in L1) runs the micro-kernel against each
-#    NR-column panel of the packed B block (kept in L2).
+#    then, for each block of NC columns (whose packed B stays in L2), for each
+#    MR-row panel (kept in L1) runs the micro-kernel against each NR-column panel.
 # 4. The micro-kernel keeps an MR×NR tile of accumulators in vector registers
 #    (fixed trip counts that gcc unrolls and vectorizes into FMA code) and adds
 #    the KC products of its panels into them; the first depth block stores the
 #    tile into C, later ones add it. Edge tiles go through a small local tile.
-# 5. After the last depth block the task applies the epilogue (bias, sigmoid) to
-#    its block of C while it is still in cache.
+# 5. After the last depth block each MR-row panel gets the epilogue (bias,
+#    sigmoid) on its NC columns, while they are in L1.
 # Each C element sums its products in increasing p within a depth block and
 # adds the blocks in order: the result depends on KC (fixed per dtype) and on
 # nothing else, not the task split nor the threads.
@@ -33,18 +33,19 @@
 #
 # A narrow B at most two vectors wide (16 float32 or 8 float64 lanes a vector on
 # AVX-512) takes the vector tile instead (_gemm_vector_task): MRV rows of C, half
-# a vector, one or two each, A read where it lies through its strides (no packing), B
-# packed once into a single NRV-column panel. gcc spills such a tile written as loops over an array
-# of accumulators (9 GF/s at 12×16 float32), so it is written in C with GCC
-# vector extensions (85 GF/s, one core), below; a compiler without them (MSVC)
-# keeps the transposed tile. Each C element still sums its products in
-# increasing p, one multiply-add each, as the other kernels do, so the choice of
-# kernel changes no bit of the result.
+# a vector, one or two each, A read where it lies through its strides (no
+# packing), B packed once into a single NRV-column panel; depths up to 4 take its
+# row kernel. gcc spills such a tile written as loops over an array of
+# accumulators (9 GF/s at 12×16 float32), so it is written in C with GCC vector
+# extensions (85 GF/s, one core), below; a compiler without them (MSVC) keeps the
+# transposed tile. Each C element still sums its products in increasing p, one
+# multiply-add each, as the other kernels do, so the choice of kernel changes no
+# bit of the result.
 
 cdef enum:
     KC_F32 = 256        # depth of a packed block, float32 (see _depth_block)
     KC_F64 = 128        # and float64
-    NC_TARGET = 256     # columns of a task, rounded up to a multiple of NR
+    NC_TARGET = 256     # columns of a block, rounded up to a multiple of NR
     MC_PANELS = 12      # MR-row panels in a task
     MAX_TILE = 384      # >= MR*NR and MRT*NRT of every variant and dtype
     NARROW_PANELS = 8   # MRT-row panels in a task of the narrow kernel
