@@ -1,6 +1,7 @@
 """The matmul's kernels: the register tile, and for a narrow w (m at most half the
 register tile's width) the vector tile (row-major x, w up to two vectors wide) or the
-transposed tile (the rest, and narrower w's: m = 3 in float32 on AVX-512).
+transposed tile (the rest, and narrower w's: m = 3 in float32 on AVX-512); and products of
+few rows and great depth, whose depth is split into chunks summed in a fixed order.
 
 Shapes are picked to land on each kernel of every ISA variant, with
 ragged edges, several tasks and several depth blocks; each result is checked against
@@ -28,6 +29,9 @@ SHAPES = [
     (777, 1, 6),       # the vector tile's row kernel (depth <= 4), several chunks
     (403, 4, 16),      # row kernel, whole vectors
     (130, 3, 9),       # row kernel one vector wide (float32), the tile two (float64)
+    (16, 9000, 16),    # few rows, great depth (xᵀ @ y): the depth split into chunks
+    (3, 4500, 2),      # depth split, the narrowest output, a ragged last chunk
+    (40, 8192, 130),   # depth split over the register tile
     (97, 513, 130),    # the tile: several depth blocks, ragged rows and columns
     (5, 40, 1000),     # the tile: few rows, many column tasks
 ]

@@ -49,6 +49,10 @@ cdef enum:
     MC_PANELS = 12      # MR-row panels in a task
     MAX_TILE = 384      # >= MR*NR and MRT*NRT of every variant and dtype
     NARROW_PANELS = 8   # MRT-row panels in a task of the narrow kernel
+    SPLIT_TASKS = 4     # fewer tasks than this, and a depth of at least
+    SPLIT_DEPTH = 2048  # 2 × this: the depth is split into chunks (_gemm_split_depth)
+    SPLIT_CHUNKS = 32   # at most this many chunks,
+    SPLIT_ELEMENTS = 4194304    # holding at most this many partial results
     ALIGN = 64          # bytes, for the packed buffers
 
 cdef inline Py_ssize_t _depth_block(floating* kind) noexcept nogil:
@@ -884,6 +888,78 @@ cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                        a_packed, NULL, EPILOGUE_NONE, accumulate, kernel)
 
 
+cdef Py_ssize_t _depth_chunks(floating* kind, Py_ssize_t n, Py_ssize_t k,
+                              Py_ssize_t m) noexcept nogil:
+    """Chunks of depth that a product of few tasks and great depth is split into (1:
+    none), from the shapes alone, so that the bits do not depend on the threads."""
+    cdef Py_ssize_t nr = _panel_width(kind, m)
+    cdef Py_ssize_t nc = (m if _kernel_for(kind, m) != KERNEL_TILE
+                          else nr * ((NC_TARGET + nr - 1) // nr))
+    cdef Py_ssize_t mc = _row_task(kind, m)
+    cdef Py_ssize_t tasks = ((n + mc - 1) // mc) * ((m + nc - 1) // nc)
+    if tasks >= SPLIT_TASKS or k < 2 * SPLIT_DEPTH:
+        return 1
+    return max(<Py_ssize_t>1, min(<Py_ssize_t>SPLIT_CHUNKS, k // SPLIT_DEPTH,
+                                  SPLIT_ELEMENTS // (n * m)))
+
+
+cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                           const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                           floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                           const floating* bias, int epilogue, int num_threads,
+                           Py_ssize_t chunks) except -1:
+    """C = A @ B (+ epilogue) for few rows and columns of C and a great depth, as
+    xᵀ @ y is (16×262144 @ 262144×16): the rows of C give one task, so one thread
+    did it all. The depth is cut into `chunks` chunks (whole depth blocks); each
+    chunk's product A[:, chunk] @ B[chunk] goes to a partial C, on any thread, with
+    its slice of B packed in that thread's scratch; C is then the sum of the
+    partials in chunk order, so the bits depend on the shapes alone."""
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t kchunk = ((k + chunks - 1) // chunks + depth - 1) // depth * depth
+    cdef Py_ssize_t nr = _panel_width(c, m), panels = (m + nr - 1) // nr
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t b_size = (panels * nr * kchunk + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t a_size = _packed_a_size(c, kchunk, m)
+    cdef Py_ssize_t part_size = (n * m + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t chunk, k0, kc, i
+    cdef int threads
+    cdef void* base
+    cdef floating* partials
+    cdef floating* scratch
+    cdef floating* th
+    chunks = (k + kchunk - 1) // kchunk
+    threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, chunks))
+    base = malloc((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating) + ALIGN)
+    if base == NULL:
+        raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
+    partials = <floating*>_aligned(base)
+    scratch = partials + chunks * part_size
+    with nogil:
+        if threads == 1:
+            for chunk in range(chunks):
+                k0 = chunk * kchunk
+                kc = min(kchunk, k - k0)
+                _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, scratch, 0, panels, nr)
+                gemm_serial(a + k0 * a_cs, a_rs, a_cs, scratch, partials + chunk * part_size,
+                            n, kc, m, scratch + b_size, False)
+        else:
+            for chunk in prange(chunks, schedule='static', num_threads=threads):
+                k0 = chunk * kchunk
+                kc = min(kchunk, k - k0)
+                th = scratch + threadid() * (b_size + a_size)
+                _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, th, 0, panels, nr)
+                gemm_serial(a + k0 * a_cs, a_rs, a_cs, th, partials + chunk * part_size,
+                            n, kc, m, th + b_size, False)
+        for i in range(n * m):
+            c[i] = partials[i]
+        for chunk in range(1, chunks):
+            for i in range(n * m):
+                c[i] = c[i] + partials[chunk * part_size + i]
+        _epilogue_rows(c, m, 0, n, 0, m, bias, epilogue)
+    free(base)
+    return 0
+
+
 cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
               const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
               floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
@@ -911,8 +987,13 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef void* base
     cdef floating* b_packed
     cdef floating* scratch
+    cdef Py_ssize_t chunks
     if n == 0 or m == 0:
         return 0
+    chunks = _depth_chunks(c, n, k, m)
+    if chunks > 1:
+        return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
+                                 num_threads, chunks)
     base = malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
