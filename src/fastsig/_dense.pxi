@@ -36,8 +36,8 @@ cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
     return max(<Py_ssize_t>64, min(<Py_ssize_t>4096, DY_BLOCK_ELEMS // max(m, <Py_ssize_t>1)))
 
 
-cdef void _dw_direct(const floating* x, const floating* dy, floating* dw, floating* db,
-                        Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
+                     Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m)."""
     cdef Py_ssize_t i, p, j
     cdef floating a
@@ -94,7 +94,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
         elif not sums:
-            _dw_direct(x + b0 * k, dy, dw_part, db_part, rows, k, m)
+            _dw_direct(x + b0 * k, dy, dw_part, rows, k, m)
 
 
 def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,

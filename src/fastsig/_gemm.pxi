@@ -214,8 +214,9 @@ cdef extern from *:
         if (k > 2) w2 = TILE##_load(b + 2 * NRV);                                       \
         if (k > 3) w3 = TILE##_load(b + 3 * NRV);                                       \
         if (bias) bv = TILE##_load(bias);                                               \
-        full = (cols == NRV || spill) ? rows                                            \
+        full = cols == NRV ? rows                                                       \
              : ldc != cols ? 0                                                          \
+             : spill ? rows                                                             \
              : rows * ldc >= NRV ? (rows * ldc - NRV) / ldc + 1 : 0;                    \
         for (i = 0; i < rows; i++) {                                                    \
             ar = a + i * a_rs;                                                          \
@@ -729,12 +730,12 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     a whole task of 192 rows instead, it cost 10-25 % of the layer at (16, 16), the
     bias's own pass over the rows most of it; σ over each tile alone (36 elements at
     m = 3) spent its time in the scalar remainder.
-    A ragged last panel of fewer than MRV rows is copied, row-major and zero-padded
-    to MRV rows, into `a_copy` (MRV × min(k, KC)), so the tile never reads past A."""
+    A ragged last panel of fewer than MRV rows is packed by _pack_a, zero-padded to
+    MRV rows, into `a_copy` (MRV × min(k, KC)), so the tile never reads past A."""
     cdef Py_ssize_t mr = _vector_rows(c, m), nr = _vector_width(c, m)
     cdef int shape = _vector_shape(c, m)
     cdef Py_ssize_t depth = _depth_block(c)
-    cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, p, rs, cs, blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, rs, cs, blocks = (k + depth - 1) // depth
     cdef Py_ssize_t pending = i0     # first row not yet through σ
     cdef Py_ssize_t chunk
     cdef bint last, spill, sigmoid = epilogue == EPILOGUE_SIGMOID
@@ -777,13 +778,11 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 rs = a_rs
                 cs = a_cs
             else:
-                for i in range(mr):
-                    for p in range(kc):
-                        a_copy[i * kc + p] = (a[(ir + i) * a_rs + (pc + p) * a_cs]
-                                              if i < rows else 0)
+                # One panel packed as the register tile's are: (i, p) at p*MRV + i.
+                _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_copy, mr)
                 a_panel = a_copy
-                rs = kc
-                cs = 1
+                rs = 1
+                cs = mr
             # The rows after this tile in the task are written later, by this thread:
             # the tile may spill its padding lanes onto them if they hold a vector.
             spill = (i1 - ir - rows) * m >= nr
