@@ -549,22 +549,42 @@ cdef inline void _micro_kernel_t(Py_ssize_t kc, const floating* a, const floatin
                 c[i * ldc + j] = acc[j * mr + i]
 
 
+cdef inline const floating* _b_panel(const floating* packed, Py_ssize_t k, Py_ssize_t m,
+                                    Py_ssize_t nr, Py_ssize_t panel,
+                                    Py_ssize_t pc) noexcept nogil:
+    """Where panel `panel` of a B (k×m) packed by _pack_b starts its depth block pc
+    (a multiple of KC): the blocks before hold KC rows of every panel, this one
+    min(KC, k - pc) rows of each panel before `panel`."""
+    cdef Py_ssize_t panels = (m + nr - 1) // nr
+    cdef Py_ssize_t kc = min(<Py_ssize_t>_depth_block(<floating*>packed), k - pc)
+    return packed + pc * panels * nr + panel * kc * nr
+
+
 cdef void _pack_b(const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
                   Py_ssize_t k, Py_ssize_t m, floating* packed,
                   Py_ssize_t panel0, Py_ssize_t panel1, Py_ssize_t nr) noexcept nogil:
-    """Panels [panel0, panel1) of nr columns of B into `packed` (panel J at
-    packed + J*k*nr): NR for the register tile, NRT for the narrow kernel."""
-    cdef Py_ssize_t panel, p, j, j0, width
+    """Panels [panel0, panel1) of nr columns of B into `packed`: NR for the register
+    tile, NRT for the narrow kernel, NRV for the vector tile. The layout is by depth
+    block, then panel (see _b_panel): the panels of one depth block are contiguous,
+    so a block of NC columns is one span of memory. Packed panel by panel, each
+    whole in depth, a block's panels lay k*NR values apart -- 512 KB at k = 2048
+    float64, a multiple of L2's way size, so they all fell into the same L2 sets
+    and evicted each other (2048³ float64 ran 7 % slower)."""
+    cdef Py_ssize_t depth = _depth_block(packed)
+    cdef Py_ssize_t panel, pb, pc, p, j, j0, width
     cdef floating* dst
     for panel in range(panel0, panel1):
-        dst = packed + panel * k * nr
         j0 = panel * nr
         width = min(nr, m - j0)
-        for p in range(k):
-            for j in range(width):
-                dst[p * nr + j] = b[p * b_rs + (j0 + j) * b_cs]
-            for j in range(width, nr):
-                dst[p * nr + j] = 0
+        for pb in range((k + depth - 1) // depth):
+            pc = pb * depth
+            dst = <floating*>_b_panel(packed, k, m, nr, panel, pc)
+            for p in range(pc, min(pc + depth, k)):
+                for j in range(width):
+                    dst[j] = b[p * b_rs + (j0 + j) * b_cs]
+                for j in range(width, nr):
+                    dst[j] = 0
+                dst += nr
 
 
 cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -661,7 +681,7 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 for jb in range((jc1 - jc0 + nr - 1) // nr):
                     jr = jc0 + jb * nr
                     cols = min(nr, jc1 - jr)
-                    b_panel = b_packed + (jr // nr) * k * nr + pc * nr
+                    b_panel = _b_panel(b_packed, k, m, nr, jr // nr, pc)
                     c_tile = c + ir * m + jr
                     if rows == mr and cols == nr:
                         if direct:
@@ -711,7 +731,7 @@ cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
             ir = i0 + ib * mr
             for jb in range((m + nr - 1) // nr):
                 jr = jb * nr
-                _micro_kernel_t(kc, a_packed + ib * kc * mr, b_packed + jb * k * nr + pc * nr,
+                _micro_kernel_t(kc, a_packed + ib * kc * mr, _b_panel(b_packed, k, m, nr, jb, pc),
                                 c + ir * m + jr, m, min(mr, i1 - ir), min(nr, m - jr),
                                 accumulate or pc > 0)
     _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
