@@ -14,6 +14,8 @@ Environment:
   FASTSIG_SANITIZE=...      add -fsanitize=... and -fno-omit-frame-pointer (for testing)
   FASTSIG_BUILD_ISAS=a,b    build only these kernel variants (default: all the
                             platform and compiler allow; baseline is always built)
+  FASTSIG_PORTABLE=1        build the kernels a compiler without GCC's vector
+                            extensions (MSVC) gets, with gcc (for testing them)
 """
 
 import os
@@ -135,6 +137,8 @@ class BuildExt(build_ext):
             # -fno-trapping-math changes no result (numpy never enables FP
             # traps); it lets gcc turn selects into vector blends.
             compile_args, link_args = ["-O3", "-g0", "-fno-trapping-math"], []
+            if _env_flag("FASTSIG_PORTABLE", False):
+                compile_args.append("-DFASTSIG_PORTABLE")
             sanitize = os.environ.get("FASTSIG_SANITIZE", "").strip()
             if sanitize:
                 compile_args += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"]

@@ -150,7 +150,7 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
     cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
     cdef Py_ssize_t wt_size = (_packed_b_size(&db[0], m, k) + per_line - 1) // per_line * per_line
-    cdef void* base = malloc((wt_size + parts * partial_size + threads * thread_size)
+    cdef void* base = scratch_malloc((wt_size + parts * partial_size + threads * thread_size)
                              * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")

@@ -94,7 +94,7 @@ cdef extern from *:
        Three shapes per dtype: half a vector (AVX-512 only: on AMD's Zen 4 a 256-bit
        FMA issues twice as often as a 512-bit one, so a C of at most 8 float32
        columns runs twice as fast in ymm), one vector, and two. */
-    #if defined(__GNUC__)
+    #if defined(__GNUC__) && !defined(FASTSIG_PORTABLE)
     #define FASTSIG_VECTOR_TILE 1
     /* MRV: rows of each shape, measured (gcc 12, Zen 4; C replica, k = 16) to keep
        every accumulator in registers. */
@@ -281,6 +281,73 @@ cdef extern from *:
         for (j = 0; j < m; j++)                                                         \
             db[j] = lanes[4][j];                                                        \
     }
+    /* The register tile: C[rows, cols] (= or +=) A[MR, kc] @ B[kc, NR], NR = NV      \
+       vectors, B packed (kc rows of NR values), A read through strides: packed      \
+       (a_rs = 1, a_cs = MR) or where it lies (a_rs = its row stride, a_cs = 1).    \
+       The MR × NV accumulators are locals that gcc keeps in registers, started at 0; \
+       each step p broadcasts A[i, p] against row p of B, one multiply-add per       \
+       element, as every kernel sums. A whole tile is stored (or added) a vector a    \
+       row; an edge tile (rows < MR or cols < NR; A's rows past `rows` are zero or    \
+       readable) element by element, so nothing outside C[rows, cols] is touched. */ \
+    #define FASTSIG_DEFINE_REGISTER_TILE(T, NAME, MR, NV, BYTES)                       \
+    typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
+    static inline NAME##_vector NAME##_load(const T* p) {                               \
+        NAME##_vector v;                                                                \
+        memcpy(&v, p, sizeof v);                                                        \
+        return v;                                                                       \
+    }                                                                                   \
+    static inline void NAME##_store(T* p, NAME##_vector v) {                            \
+        memcpy(p, &v, sizeof v);                                                        \
+    }                                                                                   \
+    static inline __attribute__((always_inline)) void NAME##_body(                      \
+            Py_ssize_t kc, const T* __restrict a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
+            const T* __restrict b, T* __restrict c, Py_ssize_t ldc, Py_ssize_t rows,    \
+            Py_ssize_t cols, int accumulate) {                                          \
+        enum { LANES = BYTES / sizeof(T), NR = NV * LANES };                            \
+        NAME##_vector acc[MR][NV], brow[NV];                                            \
+        T lanes[NR];                                                                    \
+        Py_ssize_t p, i, j, v;                                                          \
+        T ai;                                                                           \
+        for (i = 0; i < MR; i++)                                                        \
+            for (v = 0; v < NV; v++)                                                    \
+                acc[i][v] = (NAME##_vector){0};                                         \
+        for (p = 0; p < kc; p++) {                                                      \
+            for (v = 0; v < NV; v++)                                                    \
+                brow[v] = NAME##_load(b + p * NR + v * LANES);                          \
+            _Pragma("GCC unroll 16")                                                    \
+            for (i = 0; i < MR; i++) {                                                  \
+                ai = a[i * a_rs + p * a_cs];                                            \
+                for (v = 0; v < NV; v++)                                                \
+                    acc[i][v] += ai * brow[v];                                          \
+            }                                                                           \
+        }                                                                               \
+        if (rows == MR && cols == NR) {                                                 \
+            _Pragma("GCC unroll 16")                                                    \
+            for (i = 0; i < MR; i++)                                                    \
+                for (v = 0; v < NV; v++)                                                \
+                    NAME##_store(c + i * ldc + v * LANES, accumulate                    \
+                        ? NAME##_load(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v]);\
+            return;                                                                     \
+        }                                                                               \
+        _Pragma("GCC unroll 16")                                                        \
+        for (i = 0; i < MR; i++) {                                                      \
+            if (i >= rows)                                                              \
+                break;                                                                  \
+            for (v = 0; v < NV; v++)                                                    \
+                NAME##_store(lanes + v * LANES, acc[i][v]);                             \
+            for (j = 0; j < cols; j++)                                                  \
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];     \
+        }                                                                               \
+    }                                                                                   \
+    static void NAME(Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,       \
+                     Py_ssize_t rows, Py_ssize_t cols, int accumulate) {                \
+        NAME##_body(kc, a, 1, MR, b, c, ldc, rows, cols, accumulate);                   \
+    }                                                                                   \
+    static void NAME##_in_place(Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b,  \
+                                T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, \
+                                int accumulate) {                                       \
+        NAME##_body(kc, a, lda, 1, b, c, ldc, rows, cols, accumulate);                  \
+    }
     #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
     FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_half_##SUFFIX, FASTSIG_MRVH_##SUFFIX, 1,  \
                                FASTSIG_VECTOR_BYTES / 2)                                \
@@ -291,6 +358,8 @@ cdef extern from *:
     FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_half_##SUFFIX, fastsig_tile_half_##SUFFIX)  \
     FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_one_##SUFFIX, fastsig_tile_one_##SUFFIX)    \
     FASTSIG_DEFINE_COLUMN_SUMS(T, fastsig_column_sums_##SUFFIX, fastsig_tile_one_##SUFFIX) \
+    FASTSIG_DEFINE_REGISTER_TILE(T, fastsig_register_tile_##SUFFIX, FASTSIG_MR_##SUFFIX,   \
+        FASTSIG_NR_##SUFFIX / (FASTSIG_VECTOR_BYTES / sizeof(T)), FASTSIG_VECTOR_BYTES)   \
     static inline void fastsig_vector_rows_##SUFFIX(                                    \
             int shape, Py_ssize_t rows, Py_ssize_t k, const T* a, Py_ssize_t a_rs,      \
             Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
@@ -382,7 +451,13 @@ cdef extern from *:
             const T* bias, int spill) { }                                               \
     static inline void fastsig_column_sums_##SUFFIX(                                    \
             Py_ssize_t rows, Py_ssize_t k, const T* x, const T* dy, Py_ssize_t m,       \
-            T* dw, T* db) { }
+            T* dw, T* db) { } \
+    static inline void fastsig_register_tile_##SUFFIX(                                  \
+            Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,                \
+            Py_ssize_t rows, Py_ssize_t cols, int accumulate) { }                       \
+    static inline void fastsig_register_tile_##SUFFIX##_in_place(                       \
+            Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b, T* c, Py_ssize_t ldc, \
+            Py_ssize_t rows, Py_ssize_t cols, int accumulate) { }
     #endif
     #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)
     #define FASTSIG_LANES_F64 (FASTSIG_VECTOR_BYTES / 8)
@@ -418,6 +493,18 @@ cdef extern from *:
     void _column_sums_f64 "fastsig_column_sums_F64"(
         Py_ssize_t rows, Py_ssize_t k, const double* x, const double* dy, Py_ssize_t m,
         double* dw, double* db) noexcept nogil
+    void _register_tile_f32 "fastsig_register_tile_F32"(
+        Py_ssize_t kc, const float* a, const float* b, float* c, Py_ssize_t ldc,
+        Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+    void _register_tile_in_place_f32 "fastsig_register_tile_F32_in_place"(
+        Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b, float* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+    void _register_tile_f64 "fastsig_register_tile_F64"(
+        Py_ssize_t kc, const double* a, const double* b, double* c, Py_ssize_t ldc,
+        Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+    void _register_tile_in_place_f64 "fastsig_register_tile_F64_in_place"(
+        Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b, double* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
     void _vector_tile_f64 "fastsig_vector_tile_F64"(
         int shape, Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const double* b, double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
@@ -549,6 +636,45 @@ cdef inline void _micro_kernel_t(Py_ssize_t kc, const floating* a, const floatin
                 c[i * ldc + j] = acc[j * mr + i]
 
 
+cdef inline void _tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda, const floating* b,
+                       floating* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
+                       bint accumulate) noexcept nogil:
+    """C[:rows, :cols] (= or +=) the register tile's product of an A panel (packed
+    when lda == 0, else rows lda apart, contiguous in depth) and a packed B panel.
+
+    The C kernel (vector extensions) where the compiler has them; elsewhere the
+    Cython kernels, through a local tile at the edges."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef floating edge[MAX_TILE]
+    cdef Py_ssize_t i, j
+    if VECTOR_TILE:
+        if floating is float:
+            if lda:
+                _register_tile_in_place_f32(kc, a, lda, b, c, ldc, rows, cols, accumulate)
+            else:
+                _register_tile_f32(kc, a, b, c, ldc, rows, cols, accumulate)
+        else:
+            if lda:
+                _register_tile_in_place_f64(kc, a, lda, b, c, ldc, rows, cols, accumulate)
+            else:
+                _register_tile_f64(kc, a, b, c, ldc, rows, cols, accumulate)
+        return
+    if rows == mr and cols == nr:
+        if lda:
+            _micro_kernel_in_place(kc, a, lda, b, c, ldc, accumulate)
+        else:
+            _micro_kernel(kc, a, b, c, ldc, accumulate)
+        return
+    if lda:
+        _micro_kernel_in_place(kc, a, lda, b, edge, nr, False)
+    else:
+        _micro_kernel(kc, a, b, edge, nr, False)
+    for i in range(rows):
+        for j in range(cols):
+            c[i * ldc + j] = c[i * ldc + j] + edge[i * nr + j] if accumulate else edge[i * nr + j]
+
+
 cdef inline const floating* _b_panel(const floating* packed, Py_ssize_t k, Py_ssize_t m,
                                     Py_ssize_t nr, Py_ssize_t panel,
                                     Py_ssize_t pc) noexcept nogil:
@@ -643,7 +769,6 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef bint a_in_place_ok = A_IN_PLACE_F32 if floating is float else A_IN_PLACE_F64
     cdef bint in_place = a_in_place_ok and a_cs == 1 and j1 - j0 <= 2 * nr
     cdef bint direct
-    cdef floating edge[MAX_TILE]
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
@@ -683,25 +808,8 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                     cols = min(nr, jc1 - jr)
                     b_panel = _b_panel(b_packed, k, m, nr, jr // nr, pc)
                     c_tile = c + ir * m + jr
-                    if rows == mr and cols == nr:
-                        if direct:
-                            _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, c_tile, m,
-                                                   accumulate or pc > 0)
-                        else:
-                            _micro_kernel(kc, a_panel, b_panel, c_tile, m, accumulate or pc > 0)
-                    else:
-                        if direct:
-                            _micro_kernel_in_place(kc, a_panel, a_rs, b_panel, edge, nr, False)
-                        else:
-                            _micro_kernel(kc, a_panel, b_panel, edge, nr, False)
-                        if accumulate or pc > 0:
-                            for i in range(rows):
-                                for j in range(cols):
-                                    c_tile[i * m + j] += edge[i * nr + j]
-                        else:
-                            for i in range(rows):
-                                for j in range(cols):
-                                    c_tile[i * m + j] = edge[i * nr + j]
+                    _tile(kc, a_panel, a_rs if direct else 0, b_panel, c_tile, m, rows, cols,
+                          accumulate or pc > 0)
                 if pb == blocks - 1:
                     # The epilogue on this panel's rows while they are in L1: over the
                     # whole task (36 KB of float32 at m = 64) it fell out of L1 and cost
@@ -981,7 +1089,7 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef floating* th
     chunks = (k + kchunk - 1) // kchunk
     threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, chunks))
-    base = malloc((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating) + ALIGN)
+    base = scratch_malloc((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     partials = <floating*>_aligned(base)
@@ -1066,7 +1174,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     if chunks > 1:
         return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
                                  num_threads, chunks)
-    base = malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
+    base = scratch_malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     b_packed = <floating*>_aligned(base)

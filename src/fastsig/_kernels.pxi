@@ -66,6 +66,27 @@ cdef extern from *:
     #define FASTSIG_A_IN_PLACE_F64 0
     #define FASTSIG_A_IN_PLACE_F32 0
     #endif
+    /* Scratch memory (packed operands, partial sums), freed with free(). Buffers of
+       4 MB and more are aligned to 2 MB and advised to transparent huge pages on
+       Linux (a hint, ignored where THP is off): a packed 2048 × 2048 float64 B is
+       32 MB, more than the 4 KB pages the second-level TLB covers (12 MB on Zen 4),
+       and every task streams all of it. numpy asks the same for its arrays. */
+    #include <stdlib.h>
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    static void* fastsig_malloc(size_t bytes) {
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        if (bytes >= ((size_t)4 << 20)) {
+            void* p = NULL;
+            if (posix_memalign(&p, (size_t)2 << 20, bytes) != 0)
+                return NULL;
+            madvise(p, bytes, MADV_HUGEPAGE);
+            return p;
+        }
+    #endif
+        return malloc(bytes);
+    }
     """
     # The register tile of the matmul micro-kernel, MR rows × NR columns of
     # accumulators, vectors along the columns; and the transposed tile of the
@@ -80,6 +101,7 @@ cdef extern from *:
     # when it reads A where it lies, through a runtime row stride (measured: yes on
     # AVX-512, and on AVX2 for float32; the others spill).
     const char* COMPILED_ISA "FASTSIG_COMPILED_ISA"
+    void* scratch_malloc "fastsig_malloc"(size_t bytes) nogil
     enum:
         MR_F64 "FASTSIG_MR_F64"
         NR_F64 "FASTSIG_NR_F64"
