@@ -34,6 +34,10 @@ SHAPES = [
     (40, 8192, 130),   # depth split over the register tile
     (97, 513, 130),    # the tile: several depth blocks, ragged rows and columns
     (5, 40, 1000),     # the tile: few rows, many column tasks
+    (150, 40, 40),     # the tile's last panel one vector wide or less (a narrower tile)
+    (150, 20, 48),     # last panel of whole vectors: 2 of float64's 4, 1 of float32's 2
+    (150, 64, 56),     # last panel of 3 float64 vectors (AVX-512), 1.5 float32
+    (300, 1024, 100),  # rows a multiple of 4 KB apart: A packed, not read in place
 ]
 
 

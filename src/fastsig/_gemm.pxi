@@ -289,6 +289,7 @@ cdef extern from *:
        element, as every kernel sums. A whole tile is stored (or added) a vector a    \
        row; an edge tile (rows < MR or cols < NR; A's rows past `rows` are zero or    \
        readable) element by element, so nothing outside C[rows, cols] is touched. */ \
+    #define FASTSIG_MIN(x, y) ((x) < (y) ? (x) : (y))
     #define FASTSIG_DEFINE_REGISTER_TILE(T, NAME, MR, NV, BYTES)                       \
     typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
     static inline NAME##_vector NAME##_load(const T* p) {                               \
@@ -299,32 +300,41 @@ cdef extern from *:
     static inline void NAME##_store(T* p, NAME##_vector v) {                            \
         memcpy(p, &v, sizeof v);                                                        \
     }                                                                                   \
+    /* The tile's first nv vectors of columns (a constant once inlined). */            \
     static inline __attribute__((always_inline)) void NAME##_body(                      \
             Py_ssize_t kc, const T* __restrict a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
             const T* __restrict b, T* __restrict c, Py_ssize_t ldc, Py_ssize_t rows,    \
-            Py_ssize_t cols, int accumulate) {                                          \
-        enum { LANES = BYTES / sizeof(T), NR = NV * LANES };                            \
+            Py_ssize_t cols, int accumulate, const T* next, const int nv) {             \
+        enum { LANES = BYTES / sizeof(T), NR = NV * LANES, LINE = 64 / sizeof(T) };     \
         NAME##_vector acc[MR][NV], brow[NV];                                            \
         T lanes[NR];                                                                    \
-        Py_ssize_t p, i, j, v;                                                          \
+        Py_ssize_t p, i, j, v, next_row = 0, next_col = 0;                              \
         T ai;                                                                           \
         for (i = 0; i < MR; i++)                                                        \
-            for (v = 0; v < NV; v++)                                                    \
+            for (v = 0; v < nv; v++)                                                    \
                 acc[i][v] = (NAME##_vector){0};                                         \
         for (p = 0; p < kc; p++) {                                                      \
-            for (v = 0; v < NV; v++)                                                    \
+            if (next) {                                                                 \
+                /* A line of the next A panel a step, row after row. */               \
+                __builtin_prefetch(next + next_row * a_rs + next_col, 0, 3);            \
+                if (++next_row == MR) {                                                 \
+                    next_row = 0;                                                       \
+                    next_col += LINE;                                                   \
+                }                                                                       \
+            }                                                                           \
+            for (v = 0; v < nv; v++)                                                    \
                 brow[v] = NAME##_load(b + p * NR + v * LANES);                          \
             _Pragma("GCC unroll 16")                                                    \
             for (i = 0; i < MR; i++) {                                                  \
                 ai = a[i * a_rs + p * a_cs];                                            \
-                for (v = 0; v < NV; v++)                                                \
+                for (v = 0; v < nv; v++)                                                \
                     acc[i][v] += ai * brow[v];                                          \
             }                                                                           \
         }                                                                               \
-        if (rows == MR && cols == NR) {                                                 \
+        if (rows == MR && cols == nv * LANES) {                                         \
             _Pragma("GCC unroll 16")                                                    \
             for (i = 0; i < MR; i++)                                                    \
-                for (v = 0; v < NV; v++)                                                \
+                for (v = 0; v < nv; v++)                                                \
                     NAME##_store(c + i * ldc + v * LANES, accumulate                    \
                         ? NAME##_load(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v]);\
             return;                                                                     \
@@ -333,20 +343,40 @@ cdef extern from *:
         for (i = 0; i < MR; i++) {                                                      \
             if (i >= rows)                                                              \
                 break;                                                                  \
-            for (v = 0; v < NV; v++)                                                    \
+            for (v = 0; v < nv; v++)                                                    \
                 NAME##_store(lanes + v * LANES, acc[i][v]);                             \
             for (j = 0; j < cols; j++)                                                  \
                 c[i * ldc + j] = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];     \
         }                                                                               \
     }                                                                                   \
+    /* A panel of B narrower than the tile (the last of a C whose width is not a      \
+       multiple of NR: 40 = 32 + 8) takes only the vectors it has: a 4-vector tile    \
+       at 1 vector of C did 4 times the work. */                                        \
+    static inline __attribute__((always_inline)) void NAME##_columns(                   \
+            Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const T* b,    \
+            T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,     \
+            const T* next) {                                                            \
+        enum { LANES = BYTES / sizeof(T) };                                             \
+        Py_ssize_t nv = (cols + LANES - 1) / LANES;                                     \
+        if (nv >= NV)                                                                   \
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next, NV);\
+        else if (nv == 1)                                                               \
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next, 1); \
+        else if (nv == 2)                                                               \
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next,     \
+                        FASTSIG_MIN(2, NV));                                            \
+        else                                                                            \
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next,     \
+                        FASTSIG_MIN(3, NV));                                            \
+    }                                                                                   \
     static void NAME(Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,       \
                      Py_ssize_t rows, Py_ssize_t cols, int accumulate) {                \
-        NAME##_body(kc, a, 1, MR, b, c, ldc, rows, cols, accumulate);                   \
+        NAME##_columns(kc, a, 1, MR, b, c, ldc, rows, cols, accumulate, NULL);          \
     }                                                                                   \
     static void NAME##_in_place(Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b,  \
                                 T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, \
-                                int accumulate) {                                       \
-        NAME##_body(kc, a, lda, 1, b, c, ldc, rows, cols, accumulate);                  \
+                                int accumulate, const T* next) {                        \
+        NAME##_columns(kc, a, lda, 1, b, c, ldc, rows, cols, accumulate, next);         \
     }
     #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
     FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_half_##SUFFIX, FASTSIG_MRVH_##SUFFIX, 1,  \
@@ -457,7 +487,7 @@ cdef extern from *:
             Py_ssize_t rows, Py_ssize_t cols, int accumulate) { }                       \
     static inline void fastsig_register_tile_##SUFFIX##_in_place(                       \
             Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b, T* c, Py_ssize_t ldc, \
-            Py_ssize_t rows, Py_ssize_t cols, int accumulate) { }
+            Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* next) { }
     #endif
     #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)
     #define FASTSIG_LANES_F64 (FASTSIG_VECTOR_BYTES / 8)
@@ -498,13 +528,15 @@ cdef extern from *:
         Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
     void _register_tile_in_place_f32 "fastsig_register_tile_F32_in_place"(
         Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b, float* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const float* next) noexcept nogil
     void _register_tile_f64 "fastsig_register_tile_F64"(
         Py_ssize_t kc, const double* a, const double* b, double* c, Py_ssize_t ldc,
         Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
     void _register_tile_in_place_f64 "fastsig_register_tile_F64_in_place"(
         Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b, double* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const double* next) noexcept nogil
     void _vector_tile_f64 "fastsig_vector_tile_F64"(
         int shape, Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const double* b, double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
@@ -638,9 +670,11 @@ cdef inline void _micro_kernel_t(Py_ssize_t kc, const floating* a, const floatin
 
 cdef inline void _tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda, const floating* b,
                        floating* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
-                       bint accumulate) noexcept nogil:
+                       bint accumulate, const floating* next) noexcept nogil:
     """C[:rows, :cols] (= or +=) the register tile's product of an A panel (packed
     when lda == 0, else rows lda apart, contiguous in depth) and a packed B panel.
+    `next`, if not NULL, is the next A panel read in place (rows lda apart), which
+    the kernel prefetches as it goes.
 
     The C kernel (vector extensions) where the compiler has them; elsewhere the
     Cython kernels, through a local tile at the edges."""
@@ -651,12 +685,12 @@ cdef inline void _tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda, const f
     if VECTOR_TILE:
         if floating is float:
             if lda:
-                _register_tile_in_place_f32(kc, a, lda, b, c, ldc, rows, cols, accumulate)
+                _register_tile_in_place_f32(kc, a, lda, b, c, ldc, rows, cols, accumulate, next)
             else:
                 _register_tile_f32(kc, a, b, c, ldc, rows, cols, accumulate)
         else:
             if lda:
-                _register_tile_in_place_f64(kc, a, lda, b, c, ldc, rows, cols, accumulate)
+                _register_tile_in_place_f64(kc, a, lda, b, c, ldc, rows, cols, accumulate, next)
             else:
                 _register_tile_f64(kc, a, b, c, ldc, rows, cols, accumulate)
         return
@@ -767,13 +801,15 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef bint a_in_place_ok = A_IN_PLACE_F32 if floating is float else A_IN_PLACE_F64
-    cdef bint in_place = a_in_place_ok and a_cs == 1 and j1 - j0 <= 2 * nr
+    cdef bint in_place = a_in_place_ok and a_cs == 1 and (
+        j1 - j0 <= 2 * nr or (a_rs * <Py_ssize_t>sizeof(floating)) % 4096 != 0)
     cdef bint direct
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
     cdef Py_ssize_t nc = nr * ((NC_TARGET + nr - 1) // nr), jc, jc0, jc1
     cdef const floating* a_panel
+    cdef const floating* a_next
     cdef const floating* b_panel
     cdef floating* c_tile
     if k == 0 and not accumulate:
@@ -796,8 +832,13 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 ir = i0 + ib * mr
                 rows = min(mr, i1 - ir)
                 direct = in_place and rows == mr
+                a_next = NULL
                 if direct:
                     a_panel = a + ir * a_rs + pc
+                    if ir + 2 * mr <= i1:
+                        # A read in place comes from memory: the first tile of
+                        # each panel fetches the next panel's rows ahead.
+                        a_next = a_panel + mr * a_rs
                 elif in_place:
                     _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_packed, mr)
                     a_panel = a_packed
@@ -809,7 +850,7 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                     b_panel = _b_panel(b_packed, k, m, nr, jr // nr, pc)
                     c_tile = c + ir * m + jr
                     _tile(kc, a_panel, a_rs if direct else 0, b_panel, c_tile, m, rows, cols,
-                          accumulate or pc > 0)
+                          accumulate or pc > 0, a_next if jb == 0 else NULL)
                 if pb == blocks - 1:
                     # The epilogue on this panel's rows while they are in L1: over the
                     # whole task (36 KB of float32 at m = 64) it fell out of L1 and cost
