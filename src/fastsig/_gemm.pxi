@@ -753,11 +753,22 @@ cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     """Rows [i0, i1), depth [p0, p0 + kc) of A into mr-row panels of kc×mr values:
     MR for the register tile, MRT for the narrow kernel."""
     cdef Py_ssize_t panel, p, i, r0, height
+    cdef Py_ssize_t mr_tile = MR_F32 if floating is float else MR_F64
     cdef floating* dst
+    cdef const floating* src
     for panel in range((i1 - i0 + mr - 1) // mr):
         dst = packed + panel * kc * mr
         r0 = i0 + panel * mr
         height = min(mr, i1 - r0)
+        if a_rs == 1 and height == mr_tile and mr == mr_tile:
+            # A transposed (xᵀ in the backward): each step is MR contiguous values,
+            # a copy of a fixed length that gcc vectorizes (the general loop below
+            # took 8 % of the float32 backward at 256 × 256).
+            for p in range(kc):
+                src = a + r0 + (p0 + p) * a_cs
+                for i in range(mr_tile):
+                    dst[p * mr_tile + i] = src[i]
+            continue
         for p in range(kc):
             for i in range(height):
                 dst[p * mr + i] = a[(r0 + i) * a_rs + (p0 + p) * a_cs]
