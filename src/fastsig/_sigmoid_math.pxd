@@ -11,9 +11,10 @@
 #   a = n·ln2 + r, |r| <= ln2/2      n = rint(a·log2 e) by the 1.5·2^52 trick,
 #                                    r by Cody-Waite with a two-part ln2
 #   e^r = 1 + q, q = r + r²·P(r)     P: Taylor to degree 13 (error < 2^-58)
-#   t = (s1 + s1·q)·s2               2^n = s1·s2 built from exponent bits, split
-#                                    in two so that 2^n below 2^-1022 still works;
-#                                    the last product rounds once, subnormals too.
+#   t = (s + s·q)·2^-64              s = 2^(n+64) built from exponent bits (a
+#                                    normal double for every n), so that 2^n below
+#                                    2^-1022 still works; the last product rounds
+#                                    once, subnormals too.
 # Special values need no branch: σ(+inf)=1, σ(-inf)=0, σ(NaN)=NaN (a NaN carries
 # through q), σ(-0.0)=0.5. Both dtypes compute in double; a float32 result is
 # rounded once from it.
@@ -45,6 +46,7 @@ cdef extern from *:
     const uint32_t ROUND_SHIFT_F_BITS "0x4B400000u"
     const float TWO_TO_64_F "0x1p64f"
     const float TWO_TO_MINUS_64_F "0x1p-64f"
+    const double TWO_TO_MINUS_64 "0x1p-64"
 
 # 1 where the compiler was told the CPU has FMA (-mfma): the float32 path needs
 # fmaf as one exact instruction.
@@ -71,7 +73,7 @@ cdef inline double _pow2(double n) noexcept nogil:
 
 cdef inline double _exp_nonpositive(double a) noexcept nogil:
     """e**a for a <= 0 (or NaN); 0 below -746, correctly scaled into the subnormals."""
-    cdef double n, half, r, p, q
+    cdef double n, r, p, q, scaled
     a = -746.0 if a < -746.0 else a
     n = (a * 1.4426950408889634 + ROUND_SHIFT) - ROUND_SHIFT
     r = (a - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
@@ -88,8 +90,11 @@ cdef inline double _exp_nonpositive(double a) noexcept nogil:
     p = p * r + 1.0 / 6.0
     p = p * r + 0.5
     q = r + r * r * p
-    half = (n * 0.5 + ROUND_SHIFT) - ROUND_SHIFT
-    return (_pow2(half) + _pow2(half) * q) * _pow2(n - half)
+    # 2^n = 2^(n+64) · 2^-64: n >= -1077, so 2^(n+64) is a normal double and the
+    # product by it exact; the constant 2^-64 is exact too unless t is subnormal,
+    # where it is the one rounding.
+    scaled = _pow2(n + 64.0)
+    return (scaled + scaled * q) * TWO_TO_MINUS_64
 
 
 cdef inline double sigmoid_double(double y) noexcept nogil:
