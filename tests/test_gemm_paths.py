@@ -15,7 +15,11 @@ import fastsig
 from fastsig import _dispatch
 
 SHAPES = [
-    (1031, 2, 3),      # narrow: the 2x2·2x3 layer, batched, ragged last task
+    (1031, 2, 3),      # narrow: the 2x2·2x3 layer, batched, ragged last task (column kernel)
+    (515, 1, 2),       # the row kernel's column kernel: L rows as whole vectors ...
+    (515, 3, 3),       # ... (8 float64 lanes: the row kernel)
+    (515, 4, 4),
+    (515, 3, 1),       # ... not where a lane's inputs span three vectors
     (777, 8, 1),       # narrow, one column
     (1000, 20, 16),    # narrow: whole transposed tiles and a ragged row edge
     (515, 9, 12),      # narrow, a ragged column panel
@@ -61,7 +65,7 @@ def test_matmul_and_dense_forward_paths(dtype, rng, helpers, n, k, m):
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     """A row's result is the same alone or inside any batch (as fastsig.dask relies on)."""
-    for k, m in ((2, 3), (16, 12), (64, 64)):
+    for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (64, 64)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
@@ -71,7 +75,8 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5), (4, 5)], ids=str)
+@pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5), (4, 5), (2, 3), (4, 4)],
+                         ids=str)
 def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     """inf and NaN in x reach only their own rows of the product.
 
@@ -82,7 +87,7 @@ def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     w = rng.uniform(-1, 1, (k, m)).astype(dtype)
     clean = fastsig.matmul(x, w, num_threads=1)
     bad_rows = [0, 11, 12, 100, 256]
-    x[bad_rows, 3] = np.inf
+    x[bad_rows, 3 % k] = np.inf
     x[bad_rows[::2], k - 1] = np.nan
     y = fastsig.matmul(x, w, num_threads=1)
     good = np.setdiff1d(np.arange(257), bad_rows)

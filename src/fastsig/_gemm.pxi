@@ -290,6 +290,111 @@ cdef extern from *:
        row; an edge tile (rows < MR or cols < NR; A's rows past `rows` are zero or    \
        readable) element by element, so nothing outside C[rows, cols] is touched. */ \
     #define FASTSIG_MIN(x, y) ((x) < (y) ? (x) : (y))
+    /* The column kernel, for a row-major A and C of few columns (k <= 4 inputs, m <= 4  \
+       outputs; the 2-input, 3-output layer), where the row kernel fills a few lanes  \
+       of each vector and stores every row on its own: L rows of A are k whole        \
+       vectors and L rows of C m whole vectors, so vector v of C holds elements      \
+       e = vL + l, row e / m, column e % m. Its products take A[row, p] for each lane  \
+       by a two-source permutation (__builtin_shuffle) of the A vectors that hold    \
+       them, and B[p, column] from a vector built once. Each element is summed from   \
+       0 with p increasing, the bias added after: the row kernel's bits. k and m are  \
+       constants in each instance (a switch over them), so every index folds.        \
+       Returns the rows done (a multiple of L, or 0 where some lane's A values span   \
+       more than two vectors: (3, 1), (4, 1), and (3, 3) with 8 lanes). */            \
+    #define FASTSIG_COLUMN_CASE(NAME, K, M)                                             \
+        case (K) * 8 + (M): return NAME##_body(rows, a, b, ldb, c, bias, K, M);
+    #define FASTSIG_DEFINE_COLUMN_KERNEL(T, I, NAME, BYTES)                             \
+    typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
+    typedef I NAME##_index __attribute__((vector_size(BYTES)));                         \
+    static inline NAME##_vector NAME##_load(const T* p) {                               \
+        NAME##_vector v;                                                                \
+        memcpy(&v, p, sizeof v);                                                        \
+        return v;                                                                       \
+    }                                                                                   \
+    static inline void NAME##_store(T* p, NAME##_vector v) {                            \
+        memcpy(p, &v, sizeof v);                                                        \
+    }                                                                                   \
+    /* The first A vector of the pair that lane l of C's vector v reads for depth p. */\
+    static inline __attribute__((always_inline)) int NAME##_source(int v, int p, int k, \
+                                                                 int m) {               \
+        enum { L = BYTES / sizeof(T) };                                                 \
+        return k == 1 ? 0 : FASTSIG_MIN((v * L / m * k + p) / L, k - 2);               \
+    }                                                                                   \
+    static inline __attribute__((always_inline)) Py_ssize_t NAME##_body(                \
+            Py_ssize_t rows, const T* __restrict a, const T* __restrict b,              \
+            Py_ssize_t ldb, T* __restrict c, const T* __restrict bias, const int k,     \
+            const int m) {                                                              \
+        enum { L = BYTES / sizeof(T) };                                                 \
+        NAME##_vector x[4], w[4][4], bv[4], brow[5], acc, t;                            \
+        NAME##_index idx[4][4], column[4];                                              \
+        T lanes[L];                                                                     \
+        Py_ssize_t g;                                                                   \
+        int v, p, l, j, s, span;                                                        \
+        /* Fully unrolled, so that the indices are constants: the set-up runs once per  \
+           call of up to SIGMOID_SPAN elements. brow[p]: row p of B (brow[k]: the     \
+           bias) in its first m lanes; each weight vector is a permutation of it. */    \
+        _Pragma("GCC unroll 5")                                                         \
+        for (p = 0; p <= k; p++) {                                                      \
+            _Pragma("GCC unroll 16")                                                    \
+            for (l = 0; l < L; l++)                                                     \
+                lanes[l] = 0;                                                           \
+            _Pragma("GCC unroll 4")                                                     \
+            for (j = 0; j < m; j++)                                                     \
+                lanes[j] = p < k ? b[p * ldb + j] : bias ? bias[j] : 0;                 \
+            brow[p] = NAME##_load(lanes);                                               \
+        }                                                                               \
+        _Pragma("GCC unroll 4")                                                         \
+        for (v = 0; v < m; v++) {                                                       \
+            _Pragma("GCC unroll 16")                                                    \
+            for (l = 0; l < L; l++)                                                     \
+                column[v][l] = (v * L + l) % m;                                         \
+            bv[v] = __builtin_shuffle(brow[k], column[v]);                              \
+            _Pragma("GCC unroll 4")                                                     \
+            for (p = 0; p < k; p++) {                                                   \
+                s = NAME##_source(v, p, k, m);                                          \
+                span = k == 1 ? L : 2 * L;                                              \
+                if (v * L / m * k + p < s * L                                           \
+                        || ((v * L + L - 1) / m) * k + p - s * L >= span)               \
+                    return 0;                                                           \
+                _Pragma("GCC unroll 16")                                                \
+                for (l = 0; l < L; l++)                                                 \
+                    idx[v][p][l] = (v * L + l) / m * k + p - s * L;                     \
+                w[v][p] = __builtin_shuffle(brow[p], column[v]);                        \
+            }                                                                           \
+        }                                                                               \
+        for (g = 0; g + L <= rows; g += L) {                                            \
+            _Pragma("GCC unroll 4")                                                     \
+            for (p = 0; p < k; p++)                                                     \
+                x[p] = NAME##_load(a + g * k + p * L);                                  \
+            _Pragma("GCC unroll 4")                                                     \
+            for (v = 0; v < m; v++) {                                                   \
+                acc = (NAME##_vector){0};                                               \
+                _Pragma("GCC unroll 4")                                                 \
+                for (p = 0; p < k; p++) {                                               \
+                    s = NAME##_source(v, p, k, m);                                      \
+                    t = __builtin_shuffle(x[s], x[k == 1 ? 0 : s + 1], idx[v][p]);      \
+                    acc += t * w[v][p];                                                 \
+                }                                                                       \
+                if (bias)                                                               \
+                    acc += bv[v];                                                       \
+                NAME##_store(c + g * m + v * L, acc);                                   \
+            }                                                                           \
+        }                                                                               \
+        return g;                                                                       \
+    }                                                                                   \
+    static Py_ssize_t NAME(Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const T* a,     \
+                           const T* b, Py_ssize_t ldb, T* c, const T* bias) {           \
+        switch (k * 8 + m) {                                                            \
+        FASTSIG_COLUMN_CASE(NAME, 1, 1) FASTSIG_COLUMN_CASE(NAME, 1, 2)                 \
+        FASTSIG_COLUMN_CASE(NAME, 1, 3) FASTSIG_COLUMN_CASE(NAME, 1, 4)                 \
+        FASTSIG_COLUMN_CASE(NAME, 2, 1) FASTSIG_COLUMN_CASE(NAME, 2, 2)                 \
+        FASTSIG_COLUMN_CASE(NAME, 2, 3) FASTSIG_COLUMN_CASE(NAME, 2, 4)                 \
+        FASTSIG_COLUMN_CASE(NAME, 3, 2) FASTSIG_COLUMN_CASE(NAME, 3, 3)                 \
+        FASTSIG_COLUMN_CASE(NAME, 3, 4) FASTSIG_COLUMN_CASE(NAME, 4, 2)                 \
+        FASTSIG_COLUMN_CASE(NAME, 4, 3) FASTSIG_COLUMN_CASE(NAME, 4, 4)                 \
+        }                                                                               \
+        return 0;                                                                       \
+    }
     #define FASTSIG_DEFINE_REGISTER_TILE(T, NAME, MR, NV, BYTES)                       \
     typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
     static inline NAME##_vector NAME##_load(const T* p) {                               \
@@ -388,16 +493,29 @@ cdef extern from *:
     FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_half_##SUFFIX, fastsig_tile_half_##SUFFIX)  \
     FASTSIG_DEFINE_ROW_KERNEL(T, fastsig_rows_one_##SUFFIX, fastsig_tile_one_##SUFFIX)    \
     FASTSIG_DEFINE_COLUMN_SUMS(T, fastsig_column_sums_##SUFFIX, fastsig_tile_one_##SUFFIX) \
+    FASTSIG_DEFINE_COLUMN_KERNEL(T, FASTSIG_INDEX_##SUFFIX, fastsig_columns_##SUFFIX,     \
+                                 FASTSIG_VECTOR_BYTES)                                  \
     FASTSIG_DEFINE_REGISTER_TILE(T, fastsig_register_tile_##SUFFIX, FASTSIG_MR_##SUFFIX,   \
         FASTSIG_NR_##SUFFIX / (FASTSIG_VECTOR_BYTES / sizeof(T)), FASTSIG_VECTOR_BYTES)   \
     static inline void fastsig_vector_rows_##SUFFIX(                                    \
             int shape, Py_ssize_t rows, Py_ssize_t k, const T* a, Py_ssize_t a_rs,      \
             Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
             const T* bias, int spill) {                                                 \
+        Py_ssize_t done = 0;                                                            \
+        if (a_cs == 1 && a_rs == k && ldc == cols && cols <= 4)                         \
+            done = fastsig_columns_##SUFFIX(rows, k, cols, a, b,                        \
+                (shape == 0 ? FASTSIG_VECTOR_BYTES / 2 : FASTSIG_VECTOR_BYTES) / sizeof(T), \
+                c, bias);                                                               \
+        if (done == rows)                                                               \
+            return;                                                                     \
+        a += done * a_rs;                                                               \
+        c += done * ldc;                                                                \
         if (shape == 0)                                                                 \
-            fastsig_rows_half_##SUFFIX(rows, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill); \
+            fastsig_rows_half_##SUFFIX(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols,  \
+                                       bias, spill);                                    \
         else                                                                            \
-            fastsig_rows_one_##SUFFIX(rows, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill); \
+            fastsig_rows_one_##SUFFIX(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols,   \
+                                      bias, spill);                                     \
     }                                                                                   \
     static inline void fastsig_vector_tile_##SUFFIX(                                    \
             int shape, Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
@@ -489,6 +607,8 @@ cdef extern from *:
             Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b, T* c, Py_ssize_t ldc, \
             Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* next) { }
     #endif
+    #define FASTSIG_INDEX_F32 int32_t
+    #define FASTSIG_INDEX_F64 int64_t
     #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)
     #define FASTSIG_LANES_F64 (FASTSIG_VECTOR_BYTES / 8)
     FASTSIG_DEFINE_VECTOR_TILES(float, F32)
@@ -932,7 +1052,8 @@ cdef void _gemm_vector_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
         return
     if k <= ROW_KERNEL_DEPTH and shape != VECTOR_TWO and not accumulate:
-        chunk = max(<Py_ssize_t>1, SIGMOID_SPAN // m)
+        # A multiple of 16 rows, so that the column kernel's blocks of L rows fit.
+        chunk = max(<Py_ssize_t>16, SIGMOID_SPAN // m // 16 * 16)
         for ib in range((i1 - i0 + chunk - 1) // chunk):
             ir = i0 + ib * chunk
             rows = min(chunk, i1 - ir)
