@@ -4,19 +4,27 @@
 # b[p*b_rs + j*b_cs], so that a transposed operand (Xᵀ, Wᵀ in the backward) is
 # handled by the packing, never by a transposed copy. C is row-major.
 #
-# 1. All of B is packed once per call into panels of NR columns: panel J holds
-#    its k rows of NR values, contiguous, zero-padded past column m.
-# 2. C is cut into tasks of MC rows: whole rows where there are at least 4 tasks
-#    a thread, else MC rows × NC columns (NC a multiple of NR), so that few rows
-#    still give every thread work when C is wide; prange hands them out.
-# 3. A task walks the depth in blocks of KC: it packs its MC×KC block of A into
-#    MR-row panels (zero-padded past its last row) in a buffer of its thread,
-#    then, for each block of NC columns (whose packed B stays in L2), for each
-#    MR-row panel (kept in L1) runs the micro-kernel against each NR-column panel.
-# 4. The micro-kernel keeps an MR×NR tile of accumulators in vector registers
-#    (fixed trip counts that gcc unrolls and vectorizes into FMA code) and adds
-#    the KC products of its panels into them; the first depth block stores the
-#    tile into C, later ones add it. Edge tiles go through a small local tile.
+# 1. All of B is packed once per call into panels of NR columns, zero-padded
+#    past column m, laid out by depth block, then panel (_b_panel): a block of
+#    NC columns is one span of memory.
+# 2. C is cut into tasks: whole rows where there are at least 4 tasks a thread,
+#    else rows × NC columns (NC a multiple of NR), so that few rows still give
+#    every thread work when C is wide; prange hands them out. The row tasks are
+#    a multiple of the threads, each at most MC_PANELS MR-row panels, the panels
+#    dealt out evenly (_row_tasks, _task_start).
+# 3. A task walks the depth in blocks of KC: it packs its block of A into
+#    MR-row panels (zero-padded past its last row) in a buffer of its thread --
+#    or, for a row-major A whose rows are not a multiple of 4 KB apart, reads A
+#    where it lies -- then, for each block of NC columns (whose packed B stays in
+#    L2), for each MR-row panel (kept in L1) runs the micro-kernel against each
+#    NR-column panel.
+# 4. The micro-kernel (the register tile) keeps an MR×NR tile of accumulators in
+#    vector registers and adds the KC products of its panels into them; the first
+#    depth block stores the tile into C, later ones add it. It is C with GCC
+#    vector extensions (below): edges stored element by element and a ragged last
+#    panel of B taking only the vectors it has; reading A in place, it prefetches
+#    the next panel's rows. A compiler without them (MSVC, or FASTSIG_PORTABLE)
+#    gets the Cython loops _micro_kernel*, edge tiles through a local tile.
 # 5. After the last depth block each MR-row panel gets the epilogue (bias,
 #    sigmoid) on its NC columns, while they are in L1.
 # Each C element sums its products in increasing p within a depth block and
@@ -35,7 +43,9 @@
 # AVX-512) takes the vector tile instead (_gemm_vector_task): MRV rows of C, half
 # a vector, one or two each, A read where it lies through its strides (no
 # packing), B packed once into a single NRV-column panel; depths up to 4 take its
-# row kernel. gcc spills such a tile written as loops over an array of
+# row kernel, and its column kernel where C has at most 4 columns and A is
+# row-major (whole vectors of C from permuted vectors of A: the 2-input, 3-output
+# layer). gcc spills such a tile written as loops over an array of
 # accumulators (9 GF/s at 12×16 float32), so it is written in C with GCC vector
 # extensions (85 GF/s, one core), below; a compiler without them (MSVC) keeps the
 # transposed tile. Each C element still sums its products in increasing p, one
@@ -926,9 +936,11 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1], then the
     epilogue; j0 is a multiple of NR. Any width: the columns go in blocks of NC.
 
-    A row-major A (a_cs == 1) under at most two column panels is read where it lies
-    (where A_IN_PLACE): packing it would cost as much as the products it serves;
-    a ragged last row panel is still packed, so nothing past A's rows is read."""
+    A row-major A (a_cs == 1) is read where it lies (where A_IN_PLACE) unless its
+    rows are a multiple of 4 KB apart and C is wider than two column panels: packing
+    cost 16 % of 262144×256 @ 256×256 float32, but rows 4 KB apart all fall into one
+    L1 set, which packing avoids (1024³ float32 ran 7 % slower in place). A ragged
+    last row panel is still packed, so nothing past A's rows is read."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef bint a_in_place_ok = A_IN_PLACE_F32 if floating is float else A_IN_PLACE_F64
