@@ -25,8 +25,8 @@
 #    panel of B taking only the vectors it has; reading A in place, it prefetches
 #    the next panel's rows. A compiler without them (MSVC, or FASTSIG_PORTABLE)
 #    gets the Cython loops _micro_kernel*, edge tiles through a local tile.
-# 5. After the last depth block each MR-row panel gets the epilogue (bias,
-#    sigmoid) on its NC columns, while they are in L1.
+# 5. The tiles of the last depth block add the bias as they store; then each
+#    MR-row panel gets the sigmoid on its NC columns, while they are in L1.
 # Each C element sums its products in increasing p within a depth block and
 # adds the blocks in order: the result depends on KC (fixed per dtype) and on
 # nothing else, not the task split nor the threads.
@@ -419,9 +419,10 @@ cdef extern from *:
     static inline __attribute__((always_inline)) void NAME##_body(                      \
             Py_ssize_t kc, const T* __restrict a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
             const T* __restrict b, T* __restrict c, Py_ssize_t ldc, Py_ssize_t rows,    \
-            Py_ssize_t cols, int accumulate, const T* next, const int nv) {             \
+            Py_ssize_t cols, int accumulate, const T* bias, const T* next,              \
+            const int nv) {                                                             \
         enum { LANES = BYTES / sizeof(T), NR = NV * LANES, LINE = 64 / sizeof(T) };     \
-        NAME##_vector acc[MR][NV], brow[NV];                                            \
+        NAME##_vector acc[MR][NV], brow[NV], sum;                                       \
         T lanes[NR];                                                                    \
         Py_ssize_t p, i, j, v, next_row = 0, next_col = 0;                              \
         T ai;                                                                           \
@@ -449,9 +450,12 @@ cdef extern from *:
         if (rows == MR && cols == nv * LANES) {                                         \
             _Pragma("GCC unroll 16")                                                    \
             for (i = 0; i < MR; i++)                                                    \
-                for (v = 0; v < nv; v++)                                                \
-                    NAME##_store(c + i * ldc + v * LANES, accumulate                    \
-                        ? NAME##_load(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v]);\
+                for (v = 0; v < nv; v++) {                                              \
+                    sum = accumulate                                                    \
+                        ? NAME##_load(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v]; \
+                    NAME##_store(c + i * ldc + v * LANES,                               \
+                                 bias ? sum + NAME##_load(bias + v * LANES) : sum);     \
+                }                                                                       \
             return;                                                                     \
         }                                                                               \
         _Pragma("GCC unroll 16")                                                        \
@@ -460,8 +464,10 @@ cdef extern from *:
                 break;                                                                  \
             for (v = 0; v < nv; v++)                                                    \
                 NAME##_store(lanes + v * LANES, acc[i][v]);                             \
-            for (j = 0; j < cols; j++)                                                  \
-                c[i * ldc + j] = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];     \
+            for (j = 0; j < cols; j++) {                                                \
+                ai = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];                 \
+                c[i * ldc + j] = bias ? ai + bias[j] : ai;                              \
+            }                                                                           \
         }                                                                               \
     }                                                                                   \
     /* A panel of B narrower than the tile (the last of a C whose width is not a      \
@@ -470,28 +476,30 @@ cdef extern from *:
     static inline __attribute__((always_inline)) void NAME##_columns(                   \
             Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const T* b,    \
             T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,     \
-            const T* next) {                                                            \
+            const T* bias, const T* next) {                                             \
         enum { LANES = BYTES / sizeof(T) };                                             \
         Py_ssize_t nv = (cols + LANES - 1) / LANES;                                     \
         if (nv >= NV)                                                                   \
-            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next, NV);\
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
+                        next, NV);                                              \
         else if (nv == 1)                                                               \
-            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next, 1); \
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
+                        next, 1);                                               \
         else if (nv == 2)                                                               \
-            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next,     \
-                        FASTSIG_MIN(2, NV));                                            \
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
+                        next, FASTSIG_MIN(2, NV));                                            \
         else                                                                            \
-            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, next,     \
-                        FASTSIG_MIN(3, NV));                                            \
+            NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
+                        next, FASTSIG_MIN(3, NV));                                            \
     }                                                                                   \
     static void NAME(Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,       \
-                     Py_ssize_t rows, Py_ssize_t cols, int accumulate) {                \
-        NAME##_columns(kc, a, 1, MR, b, c, ldc, rows, cols, accumulate, NULL);          \
+                     Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* bias) { \
+        NAME##_columns(kc, a, 1, MR, b, c, ldc, rows, cols, accumulate, bias, NULL);    \
     }                                                                                   \
     static void NAME##_in_place(Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b,  \
                                 T* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, \
-                                int accumulate, const T* next) {                        \
-        NAME##_columns(kc, a, lda, 1, b, c, ldc, rows, cols, accumulate, next);         \
+                                int accumulate, const T* bias, const T* next) {         \
+        NAME##_columns(kc, a, lda, 1, b, c, ldc, rows, cols, accumulate, bias, next);   \
     }
     #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
     FASTSIG_DEFINE_VECTOR_TILE(T, fastsig_tile_half_##SUFFIX, FASTSIG_MRVH_##SUFFIX, 1,  \
@@ -612,10 +620,11 @@ cdef extern from *:
             T* dw, T* db) { } \
     static inline void fastsig_register_tile_##SUFFIX(                                  \
             Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,                \
-            Py_ssize_t rows, Py_ssize_t cols, int accumulate) { }                       \
+            Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* bias) { }        \
     static inline void fastsig_register_tile_##SUFFIX##_in_place(                       \
             Py_ssize_t kc, const T* a, Py_ssize_t lda, const T* b, T* c, Py_ssize_t ldc, \
-            Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* next) { }
+            Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* bias,            \
+            const T* next) { }
     #endif
     #define FASTSIG_INDEX_F32 int32_t
     #define FASTSIG_INDEX_F64 int64_t
@@ -655,18 +664,18 @@ cdef extern from *:
         double* dw, double* db) noexcept nogil
     void _register_tile_f32 "fastsig_register_tile_F32"(
         Py_ssize_t kc, const float* a, const float* b, float* c, Py_ssize_t ldc,
-        Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+        Py_ssize_t rows, Py_ssize_t cols, int accumulate, const float* bias) noexcept nogil
     void _register_tile_in_place_f32 "fastsig_register_tile_F32_in_place"(
         Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b, float* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const float* next) noexcept nogil
+        const float* bias, const float* next) noexcept nogil
     void _register_tile_f64 "fastsig_register_tile_F64"(
         Py_ssize_t kc, const double* a, const double* b, double* c, Py_ssize_t ldc,
-        Py_ssize_t rows, Py_ssize_t cols, int accumulate) noexcept nogil
+        Py_ssize_t rows, Py_ssize_t cols, int accumulate, const double* bias) noexcept nogil
     void _register_tile_in_place_f64 "fastsig_register_tile_F64_in_place"(
         Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b, double* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const double* next) noexcept nogil
+        const double* bias, const double* next) noexcept nogil
     void _vector_tile_f64 "fastsig_vector_tile_F64"(
         int shape, Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const double* b, double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
@@ -800,11 +809,13 @@ cdef inline void _micro_kernel_t(Py_ssize_t kc, const floating* a, const floatin
 
 cdef inline void _tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda, const floating* b,
                        floating* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
-                       bint accumulate, const floating* next) noexcept nogil:
+                       bint accumulate, const floating* bias,
+                       const floating* next) noexcept nogil:
     """C[:rows, :cols] (= or +=) the register tile's product of an A panel (packed
-    when lda == 0, else rows lda apart, contiguous in depth) and a packed B panel.
-    `next`, if not NULL, is the next A panel read in place (rows lda apart), which
-    the kernel prefetches as it goes.
+    when lda == 0, else rows lda apart, contiguous in depth) and a packed B panel,
+    then + bias[:cols] if `bias` is not NULL (after the sum, as the epilogue adds
+    it). `next`, if not NULL, is the next A panel read in place (rows lda apart),
+    which the kernel prefetches as it goes.
 
     The C kernel (vector extensions) where the compiler has them; elsewhere the
     Cython kernels, through a local tile at the edges."""
@@ -815,28 +826,35 @@ cdef inline void _tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda, const f
     if VECTOR_TILE:
         if floating is float:
             if lda:
-                _register_tile_in_place_f32(kc, a, lda, b, c, ldc, rows, cols, accumulate, next)
+                _register_tile_in_place_f32(kc, a, lda, b, c, ldc, rows, cols, accumulate,
+                                            bias, next)
             else:
-                _register_tile_f32(kc, a, b, c, ldc, rows, cols, accumulate)
+                _register_tile_f32(kc, a, b, c, ldc, rows, cols, accumulate, bias)
         else:
             if lda:
-                _register_tile_in_place_f64(kc, a, lda, b, c, ldc, rows, cols, accumulate, next)
+                _register_tile_in_place_f64(kc, a, lda, b, c, ldc, rows, cols, accumulate,
+                                            bias, next)
             else:
-                _register_tile_f64(kc, a, b, c, ldc, rows, cols, accumulate)
+                _register_tile_f64(kc, a, b, c, ldc, rows, cols, accumulate, bias)
         return
     if rows == mr and cols == nr:
         if lda:
             _micro_kernel_in_place(kc, a, lda, b, c, ldc, accumulate)
         else:
             _micro_kernel(kc, a, b, c, ldc, accumulate)
-        return
-    if lda:
-        _micro_kernel_in_place(kc, a, lda, b, edge, nr, False)
     else:
-        _micro_kernel(kc, a, b, edge, nr, False)
-    for i in range(rows):
-        for j in range(cols):
-            c[i * ldc + j] = c[i * ldc + j] + edge[i * nr + j] if accumulate else edge[i * nr + j]
+        if lda:
+            _micro_kernel_in_place(kc, a, lda, b, edge, nr, False)
+        else:
+            _micro_kernel(kc, a, b, edge, nr, False)
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] = (c[i * ldc + j] + edge[i * nr + j] if accumulate
+                                  else edge[i * nr + j])
+    if bias != NULL:
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] = c[i * ldc + j] + bias[j]
 
 
 cdef inline const floating* _b_panel(const floating* packed, Py_ssize_t k, Py_ssize_t m,
@@ -954,6 +972,7 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef const floating* a_panel
     cdef const floating* a_next
     cdef const floating* b_panel
+    cdef const floating* tile_bias
     cdef floating* c_tile
     if k == 0 and not accumulate:
         for i in range(i0, i1):
@@ -964,6 +983,8 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     for pb in range(blocks):
         pc = pb * depth
         kc = min(depth, k - pc)
+        # The bias is added by the tiles of the last depth block, as they store.
+        tile_bias = bias if pb == blocks - 1 and epilogue == EPILOGUE_SIGMOID else NULL
         if not in_place:
             _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
         # Column blocks of NC: the block of packed B they read stays in L2, and the
@@ -993,12 +1014,13 @@ cdef void _gemm_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                     b_panel = _b_panel(b_packed, k, m, nr, jr // nr, pc)
                     c_tile = c + ir * m + jr
                     _tile(kc, a_panel, a_rs if direct else 0, b_panel, c_tile, m, rows, cols,
-                          accumulate or pc > 0, a_next if jb == 0 else NULL)
+                          accumulate or pc > 0, tile_bias + jr if tile_bias != NULL else NULL,
+                          a_next if jb == 0 else NULL)
                 if pb == blocks - 1:
                     # The epilogue on this panel's rows while they are in L1: over the
                     # whole task (36 KB of float32 at m = 64) it fell out of L1 and cost
                     # more than a separate pass.
-                    _epilogue_rows(c, m, ir, ir + rows, jc0, jc1, bias, epilogue)
+                    _epilogue_rows(c, m, ir, ir + rows, jc0, jc1, NULL, epilogue)
 
 
 cdef void _gemm_narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
