@@ -113,6 +113,20 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
         full = fastsig.dense_forward(x, w, bias, num_threads=1)
         helpers.assert_bitwise_equal(fast, full, "dense_forward")
         helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, bias), full, "dense_forward")
+    g = rng.uniform(-2, 2, (n, m)).astype(dtype)
+    s = fastsig.dense_forward(x, w, b)
+    for compute_dx in (True, False):
+        fast = _dispatch.kernels.dense_backward_small(g, x, w, s, compute_dx)
+        assert fast is not None and (fast[0] is None) == (not compute_dx)
+        full = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx, num_threads=1)
+        api = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx)
+        for name, a, c, d in zip(("dx", "dw", "db"), fast, full, api):
+            if not compute_dx and name == "dx":
+                assert a is None and c is None and d is None
+                continue
+            assert a.dtype == dtype and a.shape == c.shape
+            helpers.assert_bitwise_equal(a, c, f"dense_backward {name}")
+            helpers.assert_bitwise_equal(d, c, f"dense_backward {name}")
 
 
 @pytest.mark.quick
@@ -142,6 +156,14 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
         assert small(a, c) is None, what
     assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(4)) is None  # b of wrong length
     assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(5, np.float32)) is None
+    backward = _dispatch.kernels.dense_backward_small
+    g = rng.uniform(-1, 1, (4, 5))
+    assert backward(g, x, w, g, True) is not None
+    assert backward(g[:, :4].copy(), x, w, g, True) is None  # grad of the wrong shape
+    assert backward(g, x, w, g[:3].copy(), True) is None  # s of the wrong shape
+    assert backward(g.astype(np.float32), x, w, g, True) is None  # mixed dtypes
+    assert backward(g.tolist(), x, w, g, True) is None
+    assert backward(np.asfortranarray(g), x, w, g, True) is None
     # and through the API the contract holds as before
     with pytest.raises(ValueError, match="do not align"):
         fastsig.matmul(x, w.T.copy())

@@ -129,7 +129,18 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
         dw[:, :] = 0
         db[:] = 0
         return
-    cdef Py_ssize_t wt_nr = _panel_width(&db[0], k)   # panels of wᵀ, which is m×k
+    _backward(&grad[0, 0], &x[0, 0] if k > 0 else NULL, &w[0, 0] if k > 0 else NULL, &s[0, 0],
+              &dx[0, 0] if compute_dx and k > 0 else NULL, &dw[0, 0] if k > 0 else NULL,
+              &db[0], n, k, m, num_threads)
+
+
+cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
+                   const floating* sp, floating* dxp, floating* dwp, floating* dbp,
+                   Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_threads) except -1:
+    """The backward on raw buffers, n, m >= 1: dx (n×k, skipped when dxp is NULL),
+    dw (k×m), db (m), every array C-contiguous; xp, wp, dwp may be NULL when k == 0.
+    Called with the GIL, which it releases for the work."""
+    cdef Py_ssize_t wt_nr = _panel_width(dbp, k)   # panels of wᵀ, which is m×k
     cdef Py_ssize_t block_rows = _dy_block_rows(m)
     cdef Py_ssize_t blocks = (n + block_rows - 1) // block_rows
     cdef Py_ssize_t parts = min(<Py_ssize_t>MAX_PARTS, blocks)
@@ -142,16 +153,15 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     # shared: wᵀ packed, and the parts' partial sums.
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t dy_size = (block_rows * m + DY_PAD + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t dy_packed_size = (_packed_b_size(&db[0], block_rows, m)
+    cdef Py_ssize_t dy_packed_size = (_packed_b_size(dbp, block_rows, m)
                                       + per_line - 1) // per_line * per_line
     # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, block_rows deep, output m wide.
-    cdef Py_ssize_t a_size = max(_packed_a_size(&db[0], m, k),
-                                 _packed_a_size(&db[0], block_rows, m))
+    cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k), _packed_a_size(dbp, block_rows, m))
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
     cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t wt_size = (_packed_b_size(&db[0], m, k) + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t wt_size = (_packed_b_size(dbp, m, k) + per_line - 1) // per_line * per_line
     cdef void* base = scratch_malloc((wt_size + parts * partial_size + threads * thread_size)
-                             * sizeof(floating) + ALIGN)
+                                     * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
     cdef floating* wt_packed = <floating*>_aligned(base)
@@ -159,15 +169,13 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
     cdef floating* scratch = partials + parts * partial_size
     cdef floating* th
     cdef floating acc
-    cdef const floating* gp = &grad[0, 0]
-    cdef const floating* sp = &s[0, 0]
-    cdef const floating* xp = &x[0, 0] if k > 0 else NULL
-    cdef floating* dxp = &dx[0, 0] if compute_dx and k > 0 else NULL
+    if k == 0:
+        dxp = NULL
     threads = max(threads, 1)
     with nogil:
-        if k > 0 and compute_dx:
+        if dxp != NULL:
             # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
-            _pack_b(&w[0, 0], 1, m, m, k, wt_packed, 0, (k + wt_nr - 1) // wt_nr, wt_nr)
+            _pack_b(wp, 1, m, m, k, wt_packed, 0, (k + wt_nr - 1) // wt_nr, wt_nr)
         if threads == 1:
             for part in range(parts):
                 _backward_part(gp, sp, xp, wt_packed, dxp,
@@ -191,7 +199,8 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
             for part in range(parts):
                 acc = acc + partials[part * partial_size + j]
             if j < k * m:
-                dw[j // m, j % m] = acc
+                dwp[j] = acc
             else:
-                db[j - k * m] = acc
+                dbp[j - k * m] = acc
     free(base)
+    return 0

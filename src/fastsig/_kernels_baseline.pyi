@@ -87,3 +87,9 @@ def dense_backward(
 # tiny one on native arrays (the caller then takes its full path).
 def matmul_small(x: object, w: object) -> NDArray[np.floating[Any]] | None: ...
 def dense_forward_small(x: object, w: object, b: object) -> NDArray[np.floating[Any]] | None: ...
+def dense_backward_small(
+    grad: object, x: object, w: object, s: object, compute_dx: bool
+) -> (
+    tuple[NDArray[np.floating[Any]] | None, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]
+    | None
+): ...

@@ -1,4 +1,5 @@
-# Fast paths for tiny calls: matmul and dense_forward on small, native arrays.
+# Fast paths for tiny calls: matmul, dense_forward and dense_backward on small,
+# native arrays.
 #
 # A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic:
 # the Python checks of _api.py (about 2 µs) and acquiring typed memoryviews (about
@@ -8,7 +9,8 @@
 # float dtype, with shapes that fit and little enough work for one thread. If
 # anything is otherwise they return None and the caller (_api.py) takes its full
 # path, which checks and converts everything, and raises the errors. The
-# arithmetic is the same gemm() on one thread, so the bits are the full path's.
+# arithmetic is the same gemm() (or _backward()) on one thread, so the bits are
+# the full path's.
 
 cimport numpy as cnp
 
@@ -76,3 +78,44 @@ def matmul_small(x, w):
 def dense_forward_small(x, w, b):
     """σ(x @ w + b) (b may be None) for small native arrays (see the header), or None."""
     return _small_product(x, w, b, b is not None, EPILOGUE_SIGMOID)
+
+
+def dense_backward_small(grad, x, w, s, bint compute_dx):
+    """(dx or None, dw, db) for small native arrays (see the header), or None."""
+    cdef int typenum = _small_typenum(x, 2)
+    if (typenum < 0 or _small_typenum(w, 2) != typenum or _small_typenum(grad, 2) != typenum
+            or _small_typenum(s, 2) != typenum):
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w
+    cdef cnp.ndarray ga = <cnp.ndarray>grad, sa = <cnp.ndarray>s
+    cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), k = cnp.PyArray_DIM(xa, 1)
+    cdef Py_ssize_t m = cnp.PyArray_DIM(wa, 1)
+    if cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1 or n * k * m > SMALL_MAX_WORK:
+        return None
+    if (cnp.PyArray_DIM(ga, 0) != n or cnp.PyArray_DIM(ga, 1) != m
+            or cnp.PyArray_DIM(sa, 0) != n or cnp.PyArray_DIM(sa, 1) != m):
+        return None
+    cdef cnp.npy_intp dims[2]
+    dims[0] = k
+    dims[1] = m
+    cdef cnp.ndarray dw = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, &dims[1], typenum, 0)
+    dims[0] = n
+    dims[1] = k
+    cdef object dx = cnp.PyArray_EMPTY(2, dims, typenum, 0) if compute_dx else None
+    cdef void* dxp = cnp.PyArray_DATA(<cnp.ndarray>dx) if compute_dx else NULL
+    # The dtype picks the specialization through the type of db's pointer.
+    if typenum == cnp.NPY_FLOAT:
+        _small_backward(<float*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m)
+    else:
+        _small_backward(<double*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m)
+    return dx, dw, db
+
+
+cdef int _small_backward(floating* db, cnp.ndarray ga, cnp.ndarray xa, cnp.ndarray wa,
+                         cnp.ndarray sa, void* dx, cnp.ndarray dw,
+                         Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) except -1:
+    """The backward on one thread, every array already checked to be of db's dtype."""
+    return _backward(<const floating*>cnp.PyArray_DATA(ga), <const floating*>cnp.PyArray_DATA(xa),
+                     <const floating*>cnp.PyArray_DATA(wa), <const floating*>cnp.PyArray_DATA(sa),
+                     <floating*>dx, <floating*>cnp.PyArray_DATA(dw), db, n, k, m, 1)
