@@ -429,6 +429,12 @@ cdef extern from *:
         for (i = 0; i < MR; i++)                                                        \
             for (v = 0; v < nv; v++)                                                    \
                 acc[i][v] = (NAME##_vector){0};                                         \
+        if (rows == MR && cols == nv * LANES && (ldc * sizeof(T)) % 4096 != 0)          \
+            /* C's lines, for writing, while the products run (not where C's rows      \
+               are 4 KB apart: MR rows in one L1 set would evict the panels). */      \
+            for (i = 0; i < MR; i++)                                                    \
+                for (v = 0; v < nv * LANES; v += LINE)                                  \
+                    __builtin_prefetch(c + i * ldc + v, 1, 3);                          \
         for (p = 0; p < kc; p++) {                                                      \
             if (next) {                                                                 \
                 /* A line of the next A panel a step, row after row. */               \
