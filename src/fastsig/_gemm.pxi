@@ -136,10 +136,10 @@ cdef extern from *:
     #define FASTSIG_MRV1_F64 4
     #define FASTSIG_MRV2_F64 4
     #endif
-    #define FASTSIG_DEFINE_VECTOR_TILE(T, NAME, MRV, NV, BYTES)                        \
+    /* NAME_vector, BYTES of T, with loads and stores by value: taking the address of  \
+       an accumulator would make gcc write the whole tile to the stack on every step. */ \
+    #define FASTSIG_DEFINE_VECTOR_TYPE(T, NAME, BYTES)                                  \
     typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
-    /* Loads and stores by value: taking the address of an accumulator would make   \
-       gcc write the whole tile to the stack on every step. */                        \
     static inline NAME##_vector NAME##_load(const T* p) {                               \
         NAME##_vector v;                                                                \
         memcpy(&v, p, sizeof v);                                                        \
@@ -147,7 +147,9 @@ cdef extern from *:
     }                                                                                   \
     static inline void NAME##_store(T* p, NAME##_vector v) {                            \
         memcpy(p, &v, sizeof v);                                                        \
-    }                                                                                   \
+    }
+    #define FASTSIG_DEFINE_VECTOR_TILE(T, NAME, MRV, NV, BYTES)                        \
+    FASTSIG_DEFINE_VECTOR_TYPE(T, NAME, BYTES)                                          \
     static void NAME(Py_ssize_t kc, const T* __restrict a, Py_ssize_t a_rs,             \
                      Py_ssize_t a_cs, const T* __restrict b, T* __restrict c,           \
                      Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,  \
@@ -314,16 +316,8 @@ cdef extern from *:
     #define FASTSIG_COLUMN_CASE(NAME, K, M)                                             \
         case (K) * 8 + (M): return NAME##_body(rows, a, b, ldb, c, bias, K, M);
     #define FASTSIG_DEFINE_COLUMN_KERNEL(T, I, NAME, BYTES)                             \
-    typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
+    FASTSIG_DEFINE_VECTOR_TYPE(T, NAME, BYTES)                                          \
     typedef I NAME##_index __attribute__((vector_size(BYTES)));                         \
-    static inline NAME##_vector NAME##_load(const T* p) {                               \
-        NAME##_vector v;                                                                \
-        memcpy(&v, p, sizeof v);                                                        \
-        return v;                                                                       \
-    }                                                                                   \
-    static inline void NAME##_store(T* p, NAME##_vector v) {                            \
-        memcpy(p, &v, sizeof v);                                                        \
-    }                                                                                   \
     /* The first A vector of the pair that lane l of C's vector v reads for depth p. */\
     static inline __attribute__((always_inline)) int NAME##_source(int v, int p, int k, \
                                                                  int m) {               \
@@ -406,15 +400,7 @@ cdef extern from *:
         return 0;                                                                       \
     }
     #define FASTSIG_DEFINE_REGISTER_TILE(T, NAME, MR, NV, BYTES)                       \
-    typedef T NAME##_vector __attribute__((vector_size(BYTES)));                        \
-    static inline NAME##_vector NAME##_load(const T* p) {                               \
-        NAME##_vector v;                                                                \
-        memcpy(&v, p, sizeof v);                                                        \
-        return v;                                                                       \
-    }                                                                                   \
-    static inline void NAME##_store(T* p, NAME##_vector v) {                            \
-        memcpy(p, &v, sizeof v);                                                        \
-    }                                                                                   \
+    FASTSIG_DEFINE_VECTOR_TYPE(T, NAME, BYTES)                                          \
     /* The tile's first nv vectors of columns (a constant once inlined). */            \
     static inline __attribute__((always_inline)) void NAME##_body(                      \
             Py_ssize_t kc, const T* __restrict a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
