@@ -334,6 +334,8 @@ cdef extern from *:
         T lanes[L];                                                                     \
         Py_ssize_t g;                                                                   \
         int v, p, l, j, s, span;                                                        \
+        if (m > L)  /* a row of B must fit one vector (float64 on baseline: 2 lanes) */ \
+            return 0;                                                                   \
         /* Fully unrolled, so that the indices are constants: the set-up runs once per  \
            call of up to SIGMOID_SPAN elements. brow[p]: row p of B (brow[k]: the     \
            bias) in its first m lanes; each weight vector is a permutation of it. */    \
@@ -343,7 +345,7 @@ cdef extern from *:
             for (l = 0; l < L; l++)                                                     \
                 lanes[l] = 0;                                                           \
             _Pragma("GCC unroll 4")                                                     \
-            for (j = 0; j < m; j++)                                                     \
+            for (j = 0; j < FASTSIG_MIN(m, L); j++)                                     \
                 lanes[j] = p < k ? b[p * ldb + j] : bias ? bias[j] : 0;                 \
             brow[p] = NAME##_load(lanes);                                               \
         }                                                                               \
@@ -415,7 +417,7 @@ cdef extern from *:
         for (i = 0; i < MR; i++)                                                        \
             for (v = 0; v < nv; v++)                                                    \
                 acc[i][v] = (NAME##_vector){0};                                         \
-        if (rows == MR && cols == nv * LANES && (ldc * sizeof(T)) % 4096 != 0)          \
+        if (rows == MR && cols == nv * LANES && ldc * (Py_ssize_t)sizeof(T) % 4096 != 0) \
             /* C's lines, for writing, while the products run (not where C's rows      \
                are 4 KB apart: MR rows in one L1 set would evict the panels). */      \
             for (i = 0; i < MR; i++)                                                    \
@@ -450,6 +452,7 @@ cdef extern from *:
                 }                                                                       \
             return;                                                                     \
         }                                                                               \
+        memset(lanes, 0, sizeof lanes);     /* all written below; gcc cannot tell */   \
         _Pragma("GCC unroll 16")                                                        \
         for (i = 0; i < MR; i++) {                                                      \
             if (i >= rows)                                                              \
@@ -506,7 +509,8 @@ cdef extern from *:
     FASTSIG_DEFINE_COLUMN_KERNEL(T, FASTSIG_INDEX_##SUFFIX, fastsig_columns_##SUFFIX,     \
                                  FASTSIG_VECTOR_BYTES)                                  \
     FASTSIG_DEFINE_REGISTER_TILE(T, fastsig_register_tile_##SUFFIX, FASTSIG_MR_##SUFFIX,   \
-        FASTSIG_NR_##SUFFIX / (FASTSIG_VECTOR_BYTES / sizeof(T)), FASTSIG_VECTOR_BYTES)   \
+        (int)(FASTSIG_NR_##SUFFIX / (FASTSIG_VECTOR_BYTES / sizeof(T))),                 \
+        FASTSIG_VECTOR_BYTES)                                                           \
     static inline void fastsig_vector_rows_##SUFFIX(                                    \
             int shape, Py_ssize_t rows, Py_ssize_t k, const T* a, Py_ssize_t a_rs,      \
             Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
