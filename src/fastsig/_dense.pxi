@@ -114,7 +114,8 @@ def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,
                    const floating[:, ::1] w, const floating[:, ::1] s,
                    floating[:, ::1] dx, bint compute_dx,
                    floating[:, ::1] dw, floating[::1] db, int num_threads):
-    """dx = dy @ wᵀ (when `compute_dx`), dw = xᵀ @ dy, db = Σ_rows dy, dy = grad ⊙ s ⊙ (1 − s)."""
+    """dx = dy @ wᵀ (when `compute_dx`), dw = xᵀ @ dy, db = Σ_rows dy, with
+    dy = grad ⊙ s ⊙ (1 − s)."""
     cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
     if (w.shape[0] != k or grad.shape[0] != n or grad.shape[1] != m
             or s.shape[0] != n or s.shape[1] != m

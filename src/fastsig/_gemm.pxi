@@ -98,8 +98,9 @@ cdef extern from *:
        C (rows contiguous, ldc == cols) -- its lanes past `cols` land on the next
        row, which is stored after it -- or, with `spill`, lands on rows past the
        tile that the caller writes later; lane by lane otherwise, so nothing
-       outside C[rows, cols] (and the rows `spill` allows) is ever written. Adding into C (accumulate) goes lane
-       by lane unless cols == NRV: a lane past `cols` may hold 0 * inf = NaN.
+       outside C[rows, cols] (and the rows `spill` allows) is ever written. Adding
+       into C (accumulate) goes lane by lane unless cols == NRV: a lane past `cols`
+       may hold 0 * inf = NaN.
 
        Three shapes per dtype: half a vector (AVX-512 only: on AMD's Zen 4 a 256-bit
        FMA issues twice as often as a 512-bit one, so a C of at most 8 float32
@@ -293,14 +294,6 @@ cdef extern from *:
         for (j = 0; j < m; j++)                                                         \
             db[j] = lanes[4][j];                                                        \
     }
-    /* The register tile: C[rows, cols] (= or +=) A[MR, kc] @ B[kc, NR], NR = NV      \
-       vectors, B packed (kc rows of NR values), A read through strides: packed      \
-       (a_rs = 1, a_cs = MR) or where it lies (a_rs = its row stride, a_cs = 1).    \
-       The MR × NV accumulators are locals that gcc keeps in registers, started at 0; \
-       each step p broadcasts A[i, p] against row p of B, one multiply-add per       \
-       element, as every kernel sums. A whole tile is stored (or added) a vector a    \
-       row; an edge tile (rows < MR or cols < NR; A's rows past `rows` are zero or    \
-       readable) element by element, so nothing outside C[rows, cols] is touched. */ \
     #define FASTSIG_MIN(x, y) ((x) < (y) ? (x) : (y))
     /* The column kernel, for a row-major A and C of few columns (k <= 4 inputs, m <= 4  \
        outputs; the 2-input, 3-output layer), where the row kernel fills a few lanes  \
@@ -345,7 +338,7 @@ cdef extern from *:
             for (l = 0; l < L; l++)                                                     \
                 lanes[l] = 0;                                                           \
             _Pragma("GCC unroll 4")                                                     \
-            for (j = 0; j < FASTSIG_MIN(m, L); j++)                                     \
+            for (j = 0; j < m; j++)                                                     \
                 lanes[j] = p < k ? b[p * ldb + j] : bias ? bias[j] : 0;                 \
             brow[p] = NAME##_load(lanes);                                               \
         }                                                                               \
@@ -401,6 +394,14 @@ cdef extern from *:
         }                                                                               \
         return 0;                                                                       \
     }
+    /* The register tile: C[rows, cols] (= or +=) A[MR, kc] @ B[kc, NR], NR = NV      \
+       vectors, B packed (kc rows of NR values), A read through strides: packed      \
+       (a_rs = 1, a_cs = MR) or where it lies (a_rs = its row stride, a_cs = 1).    \
+       The MR × NV accumulators are locals that gcc keeps in registers, started at 0; \
+       each step p broadcasts A[i, p] against row p of B, one multiply-add per       \
+       element, as every kernel sums. A whole tile is stored (or added) a vector a    \
+       row; an edge tile (rows < MR or cols < NR; A's rows past `rows` are zero or    \
+       readable) element by element, so nothing outside C[rows, cols] is touched. */ \
     #define FASTSIG_DEFINE_REGISTER_TILE(T, NAME, MR, NV, BYTES)                       \
     FASTSIG_DEFINE_VECTOR_TYPE(T, NAME, BYTES)                                          \
     /* The tile's first nv vectors of columns (a constant once inlined). */            \
@@ -476,16 +477,16 @@ cdef extern from *:
         Py_ssize_t nv = (cols + LANES - 1) / LANES;                                     \
         if (nv >= NV)                                                                   \
             NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
-                        next, NV);                                              \
+                        next, NV);                                                      \
         else if (nv == 1)                                                               \
             NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
-                        next, 1);                                               \
+                        next, 1);                                                       \
         else if (nv == 2)                                                               \
             NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
-                        next, FASTSIG_MIN(2, NV));                                            \
+                        next, FASTSIG_MIN(2, NV));                                      \
         else                                                                            \
             NAME##_body(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,     \
-                        next, FASTSIG_MIN(3, NV));                                            \
+                        next, FASTSIG_MIN(3, NV));                                      \
     }                                                                                   \
     static void NAME(Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,       \
                      Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* bias) { \
@@ -556,52 +557,6 @@ cdef extern from *:
     #define FASTSIG_MRVH_F64 1
     #define FASTSIG_MRV1_F64 1
     #define FASTSIG_MRV2_F64 1
-    /* Column sums for dense_backward: db[j] += sum_i dy[i, j] and, for p < k <= 4,     \
-       dw[p, j] += sum_i x[i, p] dy[i, j], over `rows` rows of dy, m <= NRV wide and    \
-       readable NRV - m values past its last row. One vector per row of dw and for db, \
-       in registers; each lane sums its rows in order, as the plain loops do, so the    \
-       bits are theirs. Those loops kept each running sum in memory: every row waited  \
-       for the previous row's store. */                                                 \
-    #define FASTSIG_DEFINE_COLUMN_SUMS(T, NAME, TILE)                                  \
-    static void NAME(Py_ssize_t rows, Py_ssize_t k, const T* __restrict x,              \
-                     const T* __restrict dy, Py_ssize_t m, T* __restrict dw,            \
-                     T* __restrict db) {                                                \
-        enum { NRV = sizeof(TILE##_vector) / sizeof(T) };                               \
-        T lanes[5][NRV];                                                                \
-        TILE##_vector a0, a1, a2, a3, ab, d;                                            \
-        const T* xr;                                                                    \
-        Py_ssize_t i, j, p;                                                             \
-        memset(lanes, 0, sizeof lanes);                                                 \
-        for (p = 0; p < k; p++)                                                         \
-            for (j = 0; j < m; j++)                                                     \
-                lanes[p][j] = dw[p * m + j];                                            \
-        for (j = 0; j < m; j++)                                                         \
-            lanes[4][j] = db[j];                                                        \
-        a0 = TILE##_load(lanes[0]);                                                     \
-        a1 = TILE##_load(lanes[1]);                                                     \
-        a2 = TILE##_load(lanes[2]);                                                     \
-        a3 = TILE##_load(lanes[3]);                                                     \
-        ab = TILE##_load(lanes[4]);                                                     \
-        for (i = 0; i < rows; i++) {                                                    \
-            d = TILE##_load(dy + i * m);                                                \
-            ab += d;                                                                    \
-            xr = x + i * k;                                                             \
-            if (k > 0) a0 += xr[0] * d;                                                 \
-            if (k > 1) a1 += xr[1] * d;                                                 \
-            if (k > 2) a2 += xr[2] * d;                                                 \
-            if (k > 3) a3 += xr[3] * d;                                                 \
-        }                                                                               \
-        TILE##_store(lanes[0], a0);                                                     \
-        TILE##_store(lanes[1], a1);                                                     \
-        TILE##_store(lanes[2], a2);                                                     \
-        TILE##_store(lanes[3], a3);                                                     \
-        TILE##_store(lanes[4], ab);                                                     \
-        for (p = 0; p < k; p++)                                                         \
-            for (j = 0; j < m; j++)                                                     \
-                dw[p * m + j] = lanes[p][j];                                            \
-        for (j = 0; j < m; j++)                                                         \
-            db[j] = lanes[4][j];                                                        \
-    }
     #define FASTSIG_DEFINE_VECTOR_TILES(T, SUFFIX)                                     \
     static inline void fastsig_vector_tile_##SUFFIX(                                    \
             int shape, Py_ssize_t kc, const T* a, Py_ssize_t a_rs, Py_ssize_t a_cs,     \
@@ -613,7 +568,7 @@ cdef extern from *:
             const T* bias, int spill) { }                                               \
     static inline void fastsig_column_sums_##SUFFIX(                                    \
             Py_ssize_t rows, Py_ssize_t k, const T* x, const T* dy, Py_ssize_t m,       \
-            T* dw, T* db) { } \
+            T* dw, T* db) { }                                                           \
     static inline void fastsig_register_tile_##SUFFIX(                                  \
             Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,                \
             Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* bias) { }        \
@@ -1292,7 +1247,8 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef floating* th
     chunks = (k + kchunk - 1) // kchunk
     threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, chunks))
-    base = scratch_malloc((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating) + ALIGN)
+    base = scratch_malloc((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating)
+                          + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     partials = <floating*>_aligned(base)
