@@ -10,9 +10,11 @@
 # consecutive blocks (fixed by n). A part is one parallel task; for each of its
 # blocks it forms dy in a scratch buffer of its thread, then
 #   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call;
-#   dw_part  += x[block]ᵀ @ dy    the matmul on the packed dy when k·m is large;
-#                                 else plain loops, or the column-sum kernel when
-#                                 dy is at most a vector wide and k <= 4;
+#   dw_part  += x[block]ᵀ @ dy    the column-sum kernel when dy is at most a vector
+#                                 wide and a row of x at most 1 KB (dw's rows in
+#                                 registers, x broadcast against rows of dy); else
+#                                 the matmul on the packed dy when k·m is large;
+#                                 else plain loops;
 #   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
 # dw and db are then the sums of the parts' partials in part order. Every sum
 # runs in an order fixed by n, k and m alone, so the results are bitwise
@@ -22,14 +24,35 @@ cdef enum:
     MAX_PARTS = 32          # partial sums of dw and db: at most this many
     DY_PAD = 16             # zeros after a block of dy: >= lanes of a vector, both dtypes
     DY_BLOCK_ELEMS = 65536  # a block of dy holds about this many elements
+    COLUMN_SUMS_ROW_BYTES = 1024    # dw by the column-sum kernel for rows of x up to this
 
 
-cdef inline bint _column_sums_apply(floating* kind, Py_ssize_t k, Py_ssize_t m,
-                                    bint use_gemm_for_dw) noexcept nogil:
-    """Whether the column-sum kernel (_gemm.pxi) takes db, and dw unless the matmul
-    does: dy one vector wide at most, and k <= 4 for dw."""
+cdef enum DwKernel:
+    DW_COLUMN_SUMS = 0      # the column-sum kernel, with db (dy at most a vector wide)
+    DW_GEMM = 1             # the matmul, on the packed dy
+    DW_LOOPS = 2            # plain loops (small k·m)
+
+
+cdef inline bint _column_sums_apply(floating* kind, Py_ssize_t m) noexcept nogil:
+    """Whether the column-sum kernel (_gemm.pxi) takes db: dy one vector wide at most."""
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
-    return VECTOR_TILE and m <= lanes and (use_gemm_for_dw or k <= 4)
+    return VECTOR_TILE and m <= lanes
+
+
+cdef inline int _dw_kernel(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """What takes dw = xᵀ @ dy: the column-sum kernel where it takes db and a row of x is
+    at most COLUMN_SUMS_ROW_BYTES; else the matmul when k·m is large; else plain loops.
+
+    The column-sum kernel reads x a chunk of rows at a time, COLUMN_GROUP columns a pass:
+    rows of 4 KB made every pass a stride through memory, and float32 (1000, 1) ran at a
+    quarter of the plain loops' speed. Up to 1 KB it was as fast as the matmul or faster
+    (one core, without dx: float32 (256, 16) 1.2x, (16, 16) 1.9x, (8, 8) 4.6x, (64, 3) 3.3x),
+    unless dy fills few lanes for a long row of x (k > 64 m), where the plain loops, which
+    run along x's rows, are faster (float32 (256, 1): 1.8x)."""
+    if (_column_sums_apply(kind, m) and k <= 64 * m
+            and k * <Py_ssize_t>sizeof(floating) <= COLUMN_SUMS_ROW_BYTES):
+        return DW_COLUMN_SUMS
+    return DW_GEMM if k * m >= 256 else DW_LOOPS
 
 
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
@@ -54,12 +77,13 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          const floating* wt_packed, floating* dx,
                          floating* dw_part, floating* db_part,
                          Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t block_rows,
-                         Py_ssize_t k, Py_ssize_t m, bint use_gemm_for_dw,
+                         Py_ssize_t k, Py_ssize_t m, int dw_kernel,
                          floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
     cdef Py_ssize_t blk, b0, rows, i, j
     cdef Py_ssize_t dy_nr = _panel_width(dy, m)   # dy is B of dw's product, m wide
-    cdef bint sums = _column_sums_apply(dy, k, m, use_gemm_for_dw)
+    cdef bint sums = _column_sums_apply(dy, m)
+    cdef Py_ssize_t sums_k = k if dw_kernel == DW_COLUMN_SUMS else 0
     for j in range(k * m):
         dw_part[j] = 0
     for j in range(m):
@@ -70,16 +94,14 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         for i in range(rows * m):
             dy[i] = sigmoid_backward_one(grad[b0 * m + i], s[b0 * m + i])
         if sums:
-            # db, and dw unless the matmul takes it; the vector read past dy's last
-            # row sees the zeros after it (see DY_PAD).
+            # db, and dw where DW_COLUMN_SUMS; the vector read past dy's last row sees
+            # the zeros after it (see DY_PAD).
             for i in range(rows * m, rows * m + DY_PAD):
                 dy[i] = 0
             if floating is float:
-                _column_sums_f32(rows, 0 if use_gemm_for_dw else k, x + b0 * k, dy, m,
-                                 dw_part, db_part)
+                _column_sums_f32(rows, sums_k, x + b0 * k, k, dy, m, dw_part, db_part)
             else:
-                _column_sums_f64(rows, 0 if use_gemm_for_dw else k, x + b0 * k, dy, m,
-                                 dw_part, db_part)
+                _column_sums_f64(rows, sums_k, x + b0 * k, k, dy, m, dw_part, db_part)
         else:
             for i in range(rows):
                 for j in range(m):
@@ -89,11 +111,11 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         if dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False)
-        if use_gemm_for_dw:
+        if dw_kernel == DW_GEMM:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
-        elif not sums:
+        elif dw_kernel == DW_LOOPS:
             _dw_direct(x + b0 * k, dy, dw_part, rows, k, m)
 
 
@@ -147,15 +169,15 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t parts = min(<Py_ssize_t>MAX_PARTS, blocks)
     cdef Py_ssize_t part_rows = (blocks + parts - 1) // parts * block_rows
     cdef Py_ssize_t part, i, j
-    cdef bint use_gemm_for_dw = k * m >= 256
+    cdef int dw_kernel = _dw_kernel(dbp, k, m)
     cdef int threads = <int>min(<Py_ssize_t>num_threads, parts)
     parts = (n + part_rows - 1) // part_rows
     # Scratch, per thread: a block of dy, its packed copy, one packed block of A;
     # shared: wᵀ packed, and the parts' partial sums.
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t dy_size = (block_rows * m + DY_PAD + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t dy_packed_size = (_packed_b_size(dbp, block_rows, m)
-                                      + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, block_rows, m) + per_line - 1)
+                                      // per_line * per_line if dw_kernel == DW_GEMM else 0)
     # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, block_rows deep, output m wide.
     cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k), _packed_a_size(dbp, block_rows, m))
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
@@ -183,7 +205,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
-                               k, m, use_gemm_for_dw,
+                               k, m, dw_kernel,
                                scratch, scratch + dy_size, scratch + dy_size + dy_packed_size)
         else:
             for part in prange(parts, schedule='static', num_threads=threads):
@@ -192,7 +214,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
-                               k, m, use_gemm_for_dw,
+                               k, m, dw_kernel,
                                th, th + dy_size, th + dy_size + dy_packed_size)
         # dw and db: the parts' partials summed in part order.
         for j in range(k * m + m):

@@ -64,6 +64,7 @@ cdef enum:
     SPLIT_CHUNKS = 32   # at most this many chunks,
     SPLIT_ELEMENTS = 4194304    # holding at most this many partial results
     ALIGN = 64          # bytes, for the packed buffers
+    PACK_A_STEPS = 16   # rows of a transposed A that _pack_a copies at a time
 
 cdef inline Py_ssize_t _depth_block(floating* kind) noexcept nogil:
     """KC: the depth of a packed block. A B panel of KC × NR values is read from L2
@@ -107,6 +108,7 @@ cdef extern from *:
        columns runs twice as fast in ymm), one vector, and two. */
     #if defined(__GNUC__) && !defined(FASTSIG_PORTABLE)
     #define FASTSIG_VECTOR_TILE 1
+    #define FASTSIG_MIN(x, y) ((x) < (y) ? (x) : (y))
     /* MRV: rows of each shape, measured (gcc 12, Zen 4; C replica, k = 16) to keep
        every accumulator in registers. */
     #if defined(__AVX512F__)
@@ -248,53 +250,92 @@ cdef extern from *:
             }                                                                           \
         }                                                                               \
     }
-    /* Column sums for dense_backward: db[j] += sum_i dy[i, j] and, for p < k <= 4,     \
-       dw[p, j] += sum_i x[i, p] dy[i, j], over `rows` rows of dy, m <= NRV wide and    \
-       readable NRV - m values past its last row. One vector per row of dw and for db, \
-       in registers; each lane sums its rows in order, as the plain loops do, so the    \
-       bits are theirs. Those loops kept each running sum in memory: every row waited  \
-       for the previous row's store. */                                                 \
+    /* Column sums for dense_backward: db[j] += sum_i dy[i, j] (when db is not NULL)   \
+       and dw[p, j] += sum_i x[i, p] dy[i, j] for p < k, over `rows` rows of dy, m <=  \
+       NRV wide and readable NRV - m values past its last row; x's rows ldx apart, dw's \
+       m. The rows of dw go COLUMN_GROUP at a time, each a vector in a register (with  \
+       db's), broadcasting x[i, p] against row i of dy, over chunks of COLUMN_CHUNK rows \
+       so that a chunk of x and dy stays in L1 for the groups after the first. Each     \
+       lane is a running sum over the rows in order, from what dw and db held: the bits \
+       of plain loops, whatever the chunks and groups. Plain loops kept each sum in     \
+       memory (every row waited for the previous row's store), and the matmul that took \
+       dw for k·m >= 256 (xᵀ as A) padded its last row panel: (16, 16) float32 ran at a \
+       third of this kernel's speed. */
+    #define FASTSIG_COLUMN_GROUP 8
+    #define FASTSIG_COLUMN_CHUNK 16384     /* bytes of x in a chunk, about */
+    #define FASTSIG_COLUMN_SUMS_CASE(NAME, K)                                           \
+        case K:                                                                         \
+            if (db) NAME##_body(rows, x, ldx, dy, m, dw, db, K, 1);                     \
+            else NAME##_body(rows, x, ldx, dy, m, dw, db, K, 0);                        \
+            return;
     #define FASTSIG_DEFINE_COLUMN_SUMS(T, NAME, TILE)                                  \
-    static void NAME(Py_ssize_t rows, Py_ssize_t k, const T* __restrict x,              \
-                     const T* __restrict dy, Py_ssize_t m, T* __restrict dw,            \
-                     T* __restrict db) {                                                \
+    static inline __attribute__((always_inline)) void NAME##_body(                      \
+            Py_ssize_t rows, const T* __restrict x, Py_ssize_t ldx,                     \
+            const T* __restrict dy, Py_ssize_t m, T* __restrict dw, T* __restrict db,   \
+            const int k, const int with_db) {                                           \
         enum { NRV = sizeof(TILE##_vector) / sizeof(T) };                               \
-        T lanes[5][NRV];                                                                \
-        TILE##_vector a0, a1, a2, a3, ab, d;                                            \
+        T lanes[FASTSIG_COLUMN_GROUP + 1][NRV];                                         \
+        TILE##_vector acc[FASTSIG_COLUMN_GROUP], ab = {0}, d;                           \
         const T* xr;                                                                    \
-        Py_ssize_t i, j, p;                                                             \
+        Py_ssize_t i, j;                                                                \
+        int p;                                                                          \
         memset(lanes, 0, sizeof lanes);                                                 \
         for (p = 0; p < k; p++)                                                         \
             for (j = 0; j < m; j++)                                                     \
                 lanes[p][j] = dw[p * m + j];                                            \
-        for (j = 0; j < m; j++)                                                         \
-            lanes[4][j] = db[j];                                                        \
-        a0 = TILE##_load(lanes[0]);                                                     \
-        a1 = TILE##_load(lanes[1]);                                                     \
-        a2 = TILE##_load(lanes[2]);                                                     \
-        a3 = TILE##_load(lanes[3]);                                                     \
-        ab = TILE##_load(lanes[4]);                                                     \
+        if (with_db)                                                                    \
+            for (j = 0; j < m; j++)                                                     \
+                lanes[FASTSIG_COLUMN_GROUP][j] = db[j];                                 \
+        _Pragma("GCC unroll 8")                                                         \
+        for (p = 0; p < k; p++)                                                         \
+            acc[p] = TILE##_load(lanes[p]);                                             \
+        if (with_db)                                                                    \
+            ab = TILE##_load(lanes[FASTSIG_COLUMN_GROUP]);                              \
         for (i = 0; i < rows; i++) {                                                    \
             d = TILE##_load(dy + i * m);                                                \
-            ab += d;                                                                    \
-            xr = x + i * k;                                                             \
-            if (k > 0) a0 += xr[0] * d;                                                 \
-            if (k > 1) a1 += xr[1] * d;                                                 \
-            if (k > 2) a2 += xr[2] * d;                                                 \
-            if (k > 3) a3 += xr[3] * d;                                                 \
+            if (with_db)                                                                \
+                ab += d;                                                                \
+            xr = x + i * ldx;                                                           \
+            _Pragma("GCC unroll 8")                                                     \
+            for (p = 0; p < k; p++)                                                     \
+                acc[p] += xr[p] * d;                                                    \
         }                                                                               \
-        TILE##_store(lanes[0], a0);                                                     \
-        TILE##_store(lanes[1], a1);                                                     \
-        TILE##_store(lanes[2], a2);                                                     \
-        TILE##_store(lanes[3], a3);                                                     \
-        TILE##_store(lanes[4], ab);                                                     \
+        _Pragma("GCC unroll 8")                                                         \
+        for (p = 0; p < k; p++)                                                         \
+            TILE##_store(lanes[p], acc[p]);                                             \
+        if (with_db)                                                                    \
+            TILE##_store(lanes[FASTSIG_COLUMN_GROUP], ab);                              \
         for (p = 0; p < k; p++)                                                         \
             for (j = 0; j < m; j++)                                                     \
                 dw[p * m + j] = lanes[p][j];                                            \
-        for (j = 0; j < m; j++)                                                         \
-            db[j] = lanes[4][j];                                                        \
+        if (with_db)                                                                    \
+            for (j = 0; j < m; j++)                                                     \
+                db[j] = lanes[FASTSIG_COLUMN_GROUP][j];                                 \
+    }                                                                                   \
+    /* One group of k <= COLUMN_GROUP rows of dw (and db), k a constant in each case. */ \
+    static void NAME##_group(Py_ssize_t rows, Py_ssize_t k, const T* x, Py_ssize_t ldx, \
+                             const T* dy, Py_ssize_t m, T* dw, T* db) {                 \
+        switch (k) {                                                                    \
+        FASTSIG_COLUMN_SUMS_CASE(NAME, 0) FASTSIG_COLUMN_SUMS_CASE(NAME, 1)             \
+        FASTSIG_COLUMN_SUMS_CASE(NAME, 2) FASTSIG_COLUMN_SUMS_CASE(NAME, 3)             \
+        FASTSIG_COLUMN_SUMS_CASE(NAME, 4) FASTSIG_COLUMN_SUMS_CASE(NAME, 5)             \
+        FASTSIG_COLUMN_SUMS_CASE(NAME, 6) FASTSIG_COLUMN_SUMS_CASE(NAME, 7)             \
+        FASTSIG_COLUMN_SUMS_CASE(NAME, 8)                                               \
+        }                                                                               \
+    }                                                                                   \
+    static void NAME(Py_ssize_t rows, Py_ssize_t k, const T* x, Py_ssize_t ldx,         \
+                     const T* dy, Py_ssize_t m, T* dw, T* db) {                         \
+        Py_ssize_t r0, p0, chunk;                                                       \
+        Py_ssize_t step = FASTSIG_COLUMN_CHUNK / (Py_ssize_t)sizeof(T) / (k > 8 ? k : 8); \
+        step = step < 32 ? 32 : step;                                                   \
+        for (r0 = 0; r0 < rows; r0 += step) {                                           \
+            chunk = FASTSIG_MIN(step, rows - r0);                                       \
+            for (p0 = 0; p0 < k || (p0 == 0 && db); p0 += FASTSIG_COLUMN_GROUP)         \
+                NAME##_group(chunk, FASTSIG_MIN(FASTSIG_COLUMN_GROUP, k - p0),          \
+                             x + r0 * ldx + p0, ldx, dy + r0 * m, m, dw + p0 * m,       \
+                             p0 == 0 ? db : NULL);                                      \
+        }                                                                               \
     }
-    #define FASTSIG_MIN(x, y) ((x) < (y) ? (x) : (y))
     /* The column kernel, for a row-major A and C of few columns (k <= 4 inputs, m <= 4  \
        outputs; the 2-input, 3-output layer), where the row kernel fills a few lanes  \
        of each vector and stores every row on its own: L rows of A are k whole        \
@@ -567,8 +608,8 @@ cdef extern from *:
             Py_ssize_t a_cs, const T* b, T* c, Py_ssize_t ldc, Py_ssize_t cols,         \
             const T* bias, int spill) { }                                               \
     static inline void fastsig_column_sums_##SUFFIX(                                    \
-            Py_ssize_t rows, Py_ssize_t k, const T* x, const T* dy, Py_ssize_t m,       \
-            T* dw, T* db) { }                                                           \
+            Py_ssize_t rows, Py_ssize_t k, const T* x, Py_ssize_t ldx, const T* dy,     \
+            Py_ssize_t m, T* dw, T* db) { }                                             \
     static inline void fastsig_register_tile_##SUFFIX(                                  \
             Py_ssize_t kc, const T* a, const T* b, T* c, Py_ssize_t ldc,                \
             Py_ssize_t rows, Py_ssize_t cols, int accumulate, const T* bias) { }        \
@@ -608,11 +649,11 @@ cdef extern from *:
         Py_ssize_t a_cs, const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols,
         const double* bias, int spill) noexcept nogil
     void _column_sums_f32 "fastsig_column_sums_F32"(
-        Py_ssize_t rows, Py_ssize_t k, const float* x, const float* dy, Py_ssize_t m,
-        float* dw, float* db) noexcept nogil
+        Py_ssize_t rows, Py_ssize_t k, const float* x, Py_ssize_t ldx, const float* dy,
+        Py_ssize_t m, float* dw, float* db) noexcept nogil
     void _column_sums_f64 "fastsig_column_sums_F64"(
-        Py_ssize_t rows, Py_ssize_t k, const double* x, const double* dy, Py_ssize_t m,
-        double* dw, double* db) noexcept nogil
+        Py_ssize_t rows, Py_ssize_t k, const double* x, Py_ssize_t ldx, const double* dy,
+        Py_ssize_t m, double* dw, double* db) noexcept nogil
     void _register_tile_f32 "fastsig_register_tile_F32"(
         Py_ssize_t kc, const float* a, const float* b, float* c, Py_ssize_t ldc,
         Py_ssize_t rows, Py_ssize_t cols, int accumulate, const float* bias) noexcept nogil
@@ -851,23 +892,32 @@ cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                   floating* packed, Py_ssize_t mr) noexcept nogil:
     """Rows [i0, i1), depth [p0, p0 + kc) of A into mr-row panels of kc×mr values:
     MR for the register tile, MRT for the narrow kernel."""
-    cdef Py_ssize_t panel, p, i, r0, height
+    cdef Py_ssize_t panel, p, pg, i, r0, height
     cdef Py_ssize_t mr_tile = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t panels = (i1 - i0 + mr - 1) // mr
+    cdef Py_ssize_t whole = (i1 - i0) // mr if a_rs == 1 and mr == mr_tile else 0
     cdef floating* dst
     cdef const floating* src
-    for panel in range((i1 - i0 + mr - 1) // mr):
+    if whole:
+        # A transposed (xᵀ in the backward): step p of a panel is MR contiguous values
+        # of A's row p, copied by a memcpy of a fixed length (a few vector moves). The
+        # steps go PACK_A_STEPS at a time, every panel for each group, so that A is
+        # read a few whole rows at a time and each panel written in runs. Panel by
+        # panel, each walked all kc rows (1 KB apart at 256 × 256) through memory;
+        # step by step, every step's writes fell into one L1 set (panels are kc·MR
+        # values apart); as a loop of MR copies gcc vectorized it across the steps,
+        # gathering (6 % of the float32 backward at 256 × 256).
+        for pg in range((kc + PACK_A_STEPS - 1) // PACK_A_STEPS):
+            pg = pg * PACK_A_STEPS
+            for panel in range(whole):
+                src = a + i0 + panel * mr_tile + (p0 + pg) * a_cs
+                dst = packed + panel * kc * mr_tile + pg * mr_tile
+                for p in range(min(<Py_ssize_t>PACK_A_STEPS, kc - pg)):
+                    memcpy(dst + p * mr_tile, src + p * a_cs, mr_tile * sizeof(floating))
+    for panel in range(whole, panels):
         dst = packed + panel * kc * mr
         r0 = i0 + panel * mr
         height = min(mr, i1 - r0)
-        if a_rs == 1 and height == mr_tile and mr == mr_tile:
-            # A transposed (xᵀ in the backward): each step is MR contiguous values,
-            # a copy of a fixed length that gcc vectorizes (the general loop below
-            # took 8 % of the float32 backward at 256 × 256).
-            for p in range(kc):
-                src = a + r0 + (p0 + p) * a_cs
-                for i in range(mr_tile):
-                    dst[p * mr_tile + i] = src[i]
-            continue
         for p in range(kc):
             for i in range(height):
                 dst[p * mr + i] = a[(r0 + i) * a_rs + (p0 + p) * a_cs]
