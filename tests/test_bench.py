@@ -18,7 +18,7 @@ from fastsig.__main__ import main
 TINY = "2x2 @ 2x3"
 
 
-def fixed_times(calls, budget):
+def fixed_times(calls, budget, min_rounds=None):
     """Stands in for time_interleaved: fastsig 1 ms a call, each peer 1 ms more than the last."""
     return {name: 1e-3 * (i + 1) for i, name in enumerate(calls)}
 
@@ -156,3 +156,31 @@ def test_threads_must_be_a_positive_integer(threads, capsys):
         main(["bench", "--threads", threads])
     assert exit_info.value.code == 2
     assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_settle_waits_for_a_spinning_thread_of_this_process():
+    """settle() returns while nothing else of the process runs, and holds the timing back while
+    another thread spins, as a BLAS worker does after a call, until that thread stops."""
+    import threading
+    import time
+
+    start = time.perf_counter()
+    _bench.settle(max_wait=5.0)
+    assert time.perf_counter() - start < 1.0  # quiet: a few windows at most
+
+    stop, stopped = threading.Event(), threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+        stopped.set()
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    threading.Timer(0.3, stop.set).start()
+    try:
+        _bench.settle(max_wait=5.0)
+        assert stopped.is_set(), "settle() returned while another thread was spinning"
+    finally:
+        stop.set()
+        spinner.join()

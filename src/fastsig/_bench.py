@@ -37,8 +37,14 @@ DTYPES = (np.float32, np.float64)
 # entries near zero from cancellation carry errors of the size of the large ones.
 RTOL = {np.float32: 1e-4, np.float64: 1e-10}
 TIME_BUDGET_S = {False: 1.0, True: 0.25}  # per case, all libraries together, by quick
-MIN_ROUNDS = 7  # medians of fewer are thrown by a burst of other work on a small machine
+# Medians of fewer than 7 are thrown by a burst of other work on a small machine; --quick makes
+# do with 3, since every round waits for spinning threads (settle) and warms up (WARM_S).
+MIN_ROUNDS = {False: 7, True: 3}
 MIN_BLOCK_S = 1e-3  # tiny calls are timed in blocks so the timer's own cost is negligible
+# settle(): the process counts as quiet when its threads use less than SETTLE_BUSY of one core
+# over SETTLE_WINDOW_S; it waits at most SETTLE_MAX_S (a peer that never sleeps its threads).
+SETTLE_WINDOW_S, SETTLE_BUSY, SETTLE_MAX_S = 0.005, 0.2, 1.0
+WARM_S = 0.02  # untimed calls before each timed block, at least one
 # Optional peers: the name in the table, the module the code below uses, its distribution.
 PEER_MODULES = {
     "scipy": ("scipy.special", "scipy"),
@@ -324,26 +330,51 @@ def _seconds(call, number):
     return time.perf_counter() - start
 
 
-def time_interleaved(calls, budget):
+def settle(max_wait=SETTLE_MAX_S):
+    """Wait until no other thread of this process is running, at most `max_wait` seconds.
+
+    After a call, a library's worker threads keep spinning for a while before they sleep:
+    numpy's OpenBLAS for about 130 ms (seen on a 2-vCPU machine). On few cores a spinning
+    thread takes a core from the next library's threads, and a threaded call waits for its
+    slowest thread: fastsig's 2.5 ms dense_backward at (16, 16) took 8-17 ms right after a
+    512² numpy product. The process's CPU time (all its threads) against the wall clock over a
+    short sleep tells whether anything still runs."""
+    deadline = time.perf_counter() + max_wait
+    while True:
+        cpu, wall = time.process_time(), time.perf_counter()
+        time.sleep(SETTLE_WINDOW_S)
+        busy = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        if busy < SETTLE_BUSY or time.perf_counter() > deadline:
+            return
+
+
+def time_interleaved(calls, budget, min_rounds=MIN_ROUNDS[False]):
     """{name: median seconds per call} of `calls`, in rounds that run each library in turn.
 
-    In a round each library makes one untimed call and then a timed block of calls: after
-    another library ran, its OpenMP or BLAS threads spin for a while and slow the next threaded
-    call on few cores, and the untimed call takes most of that instead of the timed block.
+    In a round each library waits until the previous one's threads have stopped spinning
+    (settle), makes untimed calls for WARM_S at least (its threads wake, its caches fill, and
+    the cores, idle while settle waited, get back to speed: one call of 3 ms was not enough)
+    and then a timed block of calls.
     """
     once = {name: max(_seconds(call, 1), 1e-9) for name, call in calls.items()}
     number = {name: math.ceil(MIN_BLOCK_S / seconds) for name, seconds in once.items()}
-    round_s = sum(once[name] * (number[name] + 1) for name in calls)
-    rounds = max(MIN_ROUNDS, round(budget / round_s))
+    # A round's time as the budget sees it: each library's settle, warm-up and timed block.
+    round_s = sum(SETTLE_WINDOW_S + max(once[name], WARM_S) + once[name] * number[name]
+                  for name in calls)
+    rounds = max(min_rounds, round(budget / round_s))
     samples = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
+            settle()
+            warm_until = time.perf_counter() + WARM_S
             call()
+            while time.perf_counter() < warm_until:
+                call()
             samples[name].append(_seconds(call, number[name]) / number[name])
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def measure(calls, dtype, budget):
+def measure(calls, dtype, budget, min_rounds=MIN_ROUNDS[False]):
     """Agreement with fastsig, then timings, of one case's calls; the checking calls double as
     a warm-up. A peer that disagrees or fails is reported and left out of the timing."""
     reference = calls["fastsig"]()
@@ -363,7 +394,7 @@ def measure(calls, dtype, budget):
         if not (result["disagreement"] or result["error"]):
             timed[name] = call
         peers[name] = result
-    seconds = time_interleaved(timed, budget)
+    seconds = time_interleaved(timed, budget, min_rounds=min_rounds)
     for name in timed.keys() - {"fastsig"}:
         peers[name].update(ms=seconds[name] * 1e3, ratio=seconds[name] / seconds["fastsig"])
     return {"fastsig_ms": seconds["fastsig"] * 1e3, "peers": peers}
@@ -467,10 +498,10 @@ CASE_COLUMNS = (("operation", 16), ("shape", 21), ("dtype", 7), ("threads", 7))
 MS_WIDTH, RATIO_WIDTH = 9, 6
 TIMING_NOTE = (
     "timing: medians of rounds that run every library in turn on the same data; in each round"
-    " a library makes one untimed call, then a timed block of calls (>= 1 ms), so that waking"
-    " its threads, and the previous library's OpenMP/BLAS threads still spinning, cost the"
-    " untimed call rather than the timed ones. On few cores that spinning can still slow"
-    " threaded calls; --threads 1 avoids it"
+    " a library waits until the previous library's OpenMP/BLAS threads have stopped spinning"
+    " (the process's CPU time says so), makes untimed calls for 20 ms (at least one), then a"
+    " timed block of calls (>= 1 ms). Another busy process still slows threaded calls most;"
+    " --threads 1 avoids it"
 )
 
 
@@ -637,7 +668,7 @@ def _progress(i, count, operation, label, dtype):
     print(f"[{i}/{count}] {operation} {np.dtype(dtype)} {label} ...", file=sys.stderr, flush=True)
 
 
-def _run_case(operation, label, dtype, make, threads, budget):
+def _run_case(operation, label, dtype, make, threads, budget, min_rounds):
     row = {
         "operation": operation,
         "shape": label,
@@ -648,7 +679,7 @@ def _run_case(operation, label, dtype, make, threads, budget):
         "peers": {},
     }
     try:
-        row.update(measure(make(), dtype, budget))
+        row.update(measure(make(), dtype, budget, min_rounds))
     except Exception as exc:  # one broken case should not cost the rest of the table
         row["error"] = _failure(exc)
     return row
@@ -672,7 +703,8 @@ def run_bench(quick, threads, json_path, plot_path=None):
         rows = []
         for i, (operation, label, dtype, make) in enumerate(cases, 1):
             _progress(i, len(cases), operation, label, dtype)
-            rows.append(_run_case(operation, label, dtype, make, count, TIME_BUDGET_S[quick]))
+            rows.append(_run_case(operation, label, dtype, make, count, TIME_BUDGET_S[quick],
+                                  MIN_ROUNDS[quick]))
         machine["load_average"]["end"] = _load_average()
     table_peers = _table_peers(rows)
     print("\n".join(_header(machine, table_peers)))
