@@ -17,15 +17,17 @@ def _reference(g, x, w, s):
 # matmul's narrow kernels (vector tile, transposed tile): an output at most half a
 # register tile wide, for dx (k) or dw (m) or both; dw reads xᵀ through its strides, in
 # whole and ragged panels, half a vector, one and two vectors wide; db and dw by the
-# column-sum kernel (dy at most one vector wide, rows of x up to 1 KB): one group of up to 8
-# rows of dw, several with a partial last one (13, 33, 100), chunks of rows that do not divide
-# the blocks, dy a vector wide or less.
+# column-sum kernel (dy at most two vectors wide, rows of x up to 1 KB): one group of up to 8
+# (4 for two vectors) rows of dw, several with a partial last one (9, 13, 30, 33, 100), chunks
+# of rows that do not divide the blocks, dy a vector wide or less, or two (24, 29, 20 and 16
+# in float64, per instruction set).
 @pytest.mark.quick
 @pytest.mark.parametrize("n,k,m", [(20011, 40, 40), (50003, 3, 2), (9000, 1, 300),
                                    (20011, 16, 16), (10007, 300, 12), (10007, 12, 300),
                                    (20011, 7, 5), (10007, 13, 9), (10007, 5, 29),
                                    (20011, 4, 8), (9001, 1, 16), (7777, 2, 1),
-                                   (20011, 33, 16), (10007, 100, 7), (9001, 64, 1)],
+                                   (20011, 33, 16), (10007, 100, 7), (9001, 64, 1),
+                                   (20011, 9, 24), (10007, 30, 20)],
                          ids=str)
 def test_bitwise_identical_for_any_thread_count(dtype, rng, helpers, n, k, m):
     x = rng.standard_normal((n, k)).astype(dtype)

@@ -10,7 +10,7 @@
 # consecutive blocks (fixed by n). A part is one parallel task; for each of its
 # blocks it forms dy in a scratch buffer of its thread, then
 #   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call;
-#   dw_part  += x[block]ᵀ @ dy    the column-sum kernel when dy is at most a vector
+#   dw_part  += x[block]ᵀ @ dy    the column-sum kernel when dy is at most two vectors
 #                                 wide and a row of x at most 1 KB (dw's rows in
 #                                 registers, x broadcast against rows of dy); else
 #                                 the matmul on the packed dy when k·m is large;
@@ -28,29 +28,34 @@ cdef enum:
 
 
 cdef enum DwKernel:
-    DW_COLUMN_SUMS = 0      # the column-sum kernel, with db (dy at most a vector wide)
+    DW_COLUMN_SUMS = 0      # the column-sum kernel, with db (dy at most two vectors wide)
     DW_GEMM = 1             # the matmul, on the packed dy
     DW_LOOPS = 2            # plain loops (small k·m)
 
 
 cdef inline bint _column_sums_apply(floating* kind, Py_ssize_t m) noexcept nogil:
-    """Whether the column-sum kernel (_gemm.pxi) takes db: dy one vector wide at most."""
+    """Whether the column-sum kernel (_gemm.pxi) takes db: dy two vectors wide at most."""
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
-    return VECTOR_TILE and m <= lanes
+    return VECTOR_TILE and m <= 2 * lanes
 
 
 cdef inline int _dw_kernel(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """What takes dw = xᵀ @ dy: the column-sum kernel where it takes db and a row of x is
-    at most COLUMN_SUMS_ROW_BYTES; else the matmul when k·m is large; else plain loops.
+    at most COLUMN_SUMS_ROW_BYTES (a quarter of that when dy is two vectors wide); else the
+    matmul when k·m is large; else plain loops.
 
-    The column-sum kernel reads x a chunk of rows at a time, COLUMN_GROUP columns a pass:
-    rows of 4 KB made every pass a stride through memory, and float32 (1000, 1) ran at a
-    quarter of the plain loops' speed. Up to 1 KB it was as fast as the matmul or faster
+    The column-sum kernel reads x a chunk of rows at a time, COLUMN_GROUP / nv columns a
+    pass: rows of 4 KB made every pass a stride through memory, and float32 (1000, 1) ran at
+    a quarter of the plain loops' speed. Up to 1 KB it was as fast as the matmul or faster
     (one core, without dx: float32 (256, 16) 1.2x, (16, 16) 1.9x, (8, 8) 4.6x, (64, 3) 3.3x),
-    unless dy fills few lanes for a long row of x (k > 64 m), where the plain loops, which
-    run along x's rows, are faster (float32 (256, 1): 1.8x)."""
-    if (_column_sums_apply(kind, m) and k <= 64 * m
-            and k * <Py_ssize_t>sizeof(floating) <= COLUMN_SUMS_ROW_BYTES):
+    and up to 256 bytes with dy two vectors wide (two threads, without dx: float32 (16, 32)
+    1.5x, (64, 32) 1.1x, float64 (16, 16) 1.3x; at 512 bytes, float32 (128, 32), 0.85x;
+    at 1 KB, (256, 32), 0.8x), unless
+    dy fills few lanes for a long row of x (k > 64 m), where the plain loops, which run along
+    x's rows, are faster (float32 (256, 1): 1.8x)."""
+    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
+    cdef Py_ssize_t row_bytes = k * <Py_ssize_t>sizeof(floating) * (1 if m <= lanes else 4)
+    if _column_sums_apply(kind, m) and k <= 64 * m and row_bytes <= COLUMN_SUMS_ROW_BYTES:
         return DW_COLUMN_SUMS
     return DW_GEMM if k * m >= 256 else DW_LOOPS
 

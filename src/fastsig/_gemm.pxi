@@ -252,33 +252,35 @@ cdef extern from *:
     }
     /* Column sums for dense_backward: db[j] += sum_i dy[i, j] (when db is not NULL)   \
        and dw[p, j] += sum_i x[i, p] dy[i, j] for p < k, over `rows` rows of dy, m <=  \
-       NRV wide and readable NRV - m values past its last row; x's rows ldx apart, dw's \
-       m. The rows of dw go COLUMN_GROUP at a time, each a vector in a register (with  \
-       db's), broadcasting x[i, p] against row i of dy, over chunks of COLUMN_CHUNK rows \
-       so that a chunk of x and dy stays in L1 for the groups after the first. Each     \
-       lane is a running sum over the rows in order, from what dw and db held: the bits \
-       of plain loops, whatever the chunks and groups. Plain loops kept each sum in     \
-       memory (every row waited for the previous row's store), and the matmul that took \
-       dw for k·m >= 256 (xᵀ as A) padded its last row panel: (16, 16) float32 ran at a \
-       third of this kernel's speed. */
+       2 NRV wide (one or two vectors, nv) and readable up to a whole vector past its  \
+       last row; x's rows ldx apart, dw's m. The rows of dw go COLUMN_GROUP / nv at a  \
+       time, each in nv vector registers (with db's), broadcasting x[i, p] against row  \
+       i of dy, over chunks of about COLUMN_CHUNK bytes of x, so that a chunk of x and  \
+       dy stays in L1 for the groups after the first. Each lane is a running sum over  \
+       the rows in order, from what dw and db held: the bits of plain loops, whatever   \
+       the chunks and groups. Plain loops kept each sum in memory (every row waited for \
+       the previous row's store), and the matmul that took dw for k·m >= 256 (xᵀ as A) \
+       padded its last row panel: (16, 16) float32 ran at a third of this kernel's     \
+       speed. */
     #define FASTSIG_COLUMN_GROUP 8
     #define FASTSIG_COLUMN_CHUNK 16384     /* bytes of x in a chunk, about */
-    #define FASTSIG_COLUMN_SUMS_CASE(NAME, K)                                           \
+    #define FASTSIG_COLUMN_SUMS_CASE(NAME, K, NV)                                       \
         case K:                                                                         \
-            if (db) NAME##_body(rows, x, ldx, dy, m, dw, db, K, 1);                     \
-            else NAME##_body(rows, x, ldx, dy, m, dw, db, K, 0);                        \
+            if (db) NAME##_body(rows, x, ldx, dy, m, dw, db, K, 1, NV);                 \
+            else NAME##_body(rows, x, ldx, dy, m, dw, db, K, 0, NV);                    \
             return;
     #define FASTSIG_DEFINE_COLUMN_SUMS(T, NAME, TILE)                                  \
     static inline __attribute__((always_inline)) void NAME##_body(                      \
             Py_ssize_t rows, const T* __restrict x, Py_ssize_t ldx,                     \
             const T* __restrict dy, Py_ssize_t m, T* __restrict dw, T* __restrict db,   \
-            const int k, const int with_db) {                                           \
+            const int k, const int with_db, const int nv) {                             \
         enum { NRV = sizeof(TILE##_vector) / sizeof(T) };                               \
-        T lanes[FASTSIG_COLUMN_GROUP + 1][NRV];                                         \
-        TILE##_vector acc[FASTSIG_COLUMN_GROUP], ab = {0}, d;                           \
+        T lanes[FASTSIG_COLUMN_GROUP + 1][2 * NRV];                                     \
+        TILE##_vector acc[FASTSIG_COLUMN_GROUP][2], ab[2], d[2];                        \
         const T* xr;                                                                    \
         Py_ssize_t i, j;                                                                \
-        int p;                                                                          \
+        int p, v;                                                                       \
+        T a;                                                                            \
         memset(lanes, 0, sizeof lanes);                                                 \
         for (p = 0; p < k; p++)                                                         \
             for (j = 0; j < m; j++)                                                     \
@@ -288,23 +290,30 @@ cdef extern from *:
                 lanes[FASTSIG_COLUMN_GROUP][j] = db[j];                                 \
         _Pragma("GCC unroll 8")                                                         \
         for (p = 0; p < k; p++)                                                         \
-            acc[p] = TILE##_load(lanes[p]);                                             \
-        if (with_db)                                                                    \
-            ab = TILE##_load(lanes[FASTSIG_COLUMN_GROUP]);                              \
+            for (v = 0; v < nv; v++)                                                    \
+                acc[p][v] = TILE##_load(lanes[p] + v * NRV);                            \
+        for (v = 0; v < nv; v++)                                                        \
+            ab[v] = TILE##_load(lanes[FASTSIG_COLUMN_GROUP] + v * NRV);                 \
         for (i = 0; i < rows; i++) {                                                    \
-            d = TILE##_load(dy + i * m);                                                \
-            if (with_db)                                                                \
-                ab += d;                                                                \
+            for (v = 0; v < nv; v++) {                                                  \
+                d[v] = TILE##_load(dy + i * m + v * NRV);                               \
+                if (with_db)                                                            \
+                    ab[v] += d[v];                                                      \
+            }                                                                           \
             xr = x + i * ldx;                                                           \
             _Pragma("GCC unroll 8")                                                     \
-            for (p = 0; p < k; p++)                                                     \
-                acc[p] += xr[p] * d;                                                    \
+            for (p = 0; p < k; p++) {                                                   \
+                a = xr[p];                                                              \
+                for (v = 0; v < nv; v++)                                                \
+                    acc[p][v] += a * d[v];                                              \
+            }                                                                           \
         }                                                                               \
         _Pragma("GCC unroll 8")                                                         \
         for (p = 0; p < k; p++)                                                         \
-            TILE##_store(lanes[p], acc[p]);                                             \
-        if (with_db)                                                                    \
-            TILE##_store(lanes[FASTSIG_COLUMN_GROUP], ab);                              \
+            for (v = 0; v < nv; v++)                                                    \
+                TILE##_store(lanes[p] + v * NRV, acc[p][v]);                            \
+        for (v = 0; v < nv; v++)                                                        \
+            TILE##_store(lanes[FASTSIG_COLUMN_GROUP] + v * NRV, ab[v]);                 \
         for (p = 0; p < k; p++)                                                         \
             for (j = 0; j < m; j++)                                                     \
                 dw[p * m + j] = lanes[p][j];                                            \
@@ -312,28 +321,38 @@ cdef extern from *:
             for (j = 0; j < m; j++)                                                     \
                 db[j] = lanes[FASTSIG_COLUMN_GROUP][j];                                 \
     }                                                                                   \
-    /* One group of k <= COLUMN_GROUP rows of dw (and db), k a constant in each case. */ \
+    /* One group of k <= COLUMN_GROUP / nv rows of dw (and db), k and nv constants in    \
+       each case. */                                                                    \
     static void NAME##_group(Py_ssize_t rows, Py_ssize_t k, const T* x, Py_ssize_t ldx, \
                              const T* dy, Py_ssize_t m, T* dw, T* db) {                 \
-        switch (k) {                                                                    \
-        FASTSIG_COLUMN_SUMS_CASE(NAME, 0) FASTSIG_COLUMN_SUMS_CASE(NAME, 1)             \
-        FASTSIG_COLUMN_SUMS_CASE(NAME, 2) FASTSIG_COLUMN_SUMS_CASE(NAME, 3)             \
-        FASTSIG_COLUMN_SUMS_CASE(NAME, 4) FASTSIG_COLUMN_SUMS_CASE(NAME, 5)             \
-        FASTSIG_COLUMN_SUMS_CASE(NAME, 6) FASTSIG_COLUMN_SUMS_CASE(NAME, 7)             \
-        FASTSIG_COLUMN_SUMS_CASE(NAME, 8)                                               \
+        if (m <= (Py_ssize_t)(sizeof(TILE##_vector) / sizeof(T))) {                     \
+            switch (k) {                                                                \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 0, 1) FASTSIG_COLUMN_SUMS_CASE(NAME, 1, 1)   \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 2, 1) FASTSIG_COLUMN_SUMS_CASE(NAME, 3, 1)   \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 4, 1) FASTSIG_COLUMN_SUMS_CASE(NAME, 5, 1)   \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 6, 1) FASTSIG_COLUMN_SUMS_CASE(NAME, 7, 1)   \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 8, 1)                                        \
+            }                                                                           \
+        } else {                                                                        \
+            switch (k) {                                                                \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 0, 2) FASTSIG_COLUMN_SUMS_CASE(NAME, 1, 2)   \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 2, 2) FASTSIG_COLUMN_SUMS_CASE(NAME, 3, 2)   \
+            FASTSIG_COLUMN_SUMS_CASE(NAME, 4, 2)                                        \
+            }                                                                           \
         }                                                                               \
     }                                                                                   \
     static void NAME(Py_ssize_t rows, Py_ssize_t k, const T* x, Py_ssize_t ldx,         \
                      const T* dy, Py_ssize_t m, T* dw, T* db) {                         \
         Py_ssize_t r0, p0, chunk;                                                       \
+        Py_ssize_t group = m <= (Py_ssize_t)(sizeof(TILE##_vector) / sizeof(T))         \
+                         ? FASTSIG_COLUMN_GROUP : FASTSIG_COLUMN_GROUP / 2;             \
         Py_ssize_t step = FASTSIG_COLUMN_CHUNK / (Py_ssize_t)sizeof(T) / (k > 8 ? k : 8); \
         step = step < 32 ? 32 : step;                                                   \
         for (r0 = 0; r0 < rows; r0 += step) {                                           \
             chunk = FASTSIG_MIN(step, rows - r0);                                       \
-            for (p0 = 0; p0 < k || (p0 == 0 && db); p0 += FASTSIG_COLUMN_GROUP)         \
-                NAME##_group(chunk, FASTSIG_MIN(FASTSIG_COLUMN_GROUP, k - p0),          \
-                             x + r0 * ldx + p0, ldx, dy + r0 * m, m, dw + p0 * m,       \
-                             p0 == 0 ? db : NULL);                                      \
+            for (p0 = 0; p0 < k || (p0 == 0 && db); p0 += group)                        \
+                NAME##_group(chunk, FASTSIG_MIN(group, k - p0), x + r0 * ldx + p0, ldx, \
+                             dy + r0 * m, m, dw + p0 * m, p0 == 0 ? db : NULL);         \
         }                                                                               \
     }
     /* The column kernel, for a row-major A and C of few columns (k <= 4 inputs, m <= 4  \
