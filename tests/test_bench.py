@@ -7,6 +7,8 @@ second or two. The real timings run in test_cli.py's slow test.
 
 import json
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -161,9 +163,6 @@ def test_threads_must_be_a_positive_integer(threads, capsys):
 def test_settle_waits_for_a_spinning_thread_of_this_process():
     """settle() returns while nothing else of the process runs, and holds the timing back while
     another thread spins, as a BLAS worker does after a call, until that thread stops."""
-    import threading
-    import time
-
     start = time.perf_counter()
     _bench.settle(max_wait=5.0)
     assert time.perf_counter() - start < 1.0  # quiet: a few windows at most

@@ -49,10 +49,9 @@ cdef inline int _dw_kernel(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept 
     a quarter of the plain loops' speed. Up to 1 KB it was as fast as the matmul or faster
     (one core, without dx: float32 (256, 16) 1.2x, (16, 16) 1.9x, (8, 8) 4.6x, (64, 3) 3.3x),
     and up to 256 bytes with dy two vectors wide (two threads, without dx: float32 (16, 32)
-    1.5x, (64, 32) 1.1x, float64 (16, 16) 1.3x; at 512 bytes, float32 (128, 32), 0.85x;
-    at 1 KB, (256, 32), 0.8x), unless
-    dy fills few lanes for a long row of x (k > 64 m), where the plain loops, which run along
-    x's rows, are faster (float32 (256, 1): 1.8x)."""
+    1.5x, (64, 32) 1.1x, float64 (16, 16) 1.3x; at 512 bytes, float32 (128, 32), 0.85x; at
+    1 KB, (256, 32), 0.8x), unless dy fills few lanes for a long row of x (k > 64 m), where
+    the plain loops, which run along x's rows, are faster (float32 (256, 1): 1.8x)."""
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
     cdef Py_ssize_t row_bytes = k * <Py_ssize_t>sizeof(floating) * (1 if m <= lanes else 4)
     if _column_sums_apply(kind, m) and k <= 64 * m and row_bytes <= COLUMN_SUMS_ROW_BYTES:
