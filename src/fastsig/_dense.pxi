@@ -20,12 +20,13 @@
 # runs in an order fixed by n, k and m alone, so the results are bitwise
 # identical for any thread count; no n×m temporary is ever formed.
 #
-# Tried for the memory-bound shapes (k, m ≤ 64) and not kept, because none moved
-# the time by more than the noise (A/B of two builds in one process, Intel Xeon
-# with AVX-512, 2 threads, 0.93–1.05× each): non-temporal stores of dx through
-# an aligned block buffer (no read-for-ownership of dx's lines); prefetching the
-# block's rows of x while dy is formed; blocks of dy of 8192 elements; forming dy
-# panel by panel inside dx's product; block rows rounded to the register tile.
+# Tried for the memory-bound shapes (k, m ≤ 64) and not kept (A/B of two builds
+# in one process, Intel Xeon with AVX-512, 2 threads). Within the noise, 0.96–1.04×:
+# non-temporal stores of dx through an aligned block buffer (no read-for-ownership
+# of dx's lines); blocks of dy of 8192 elements; forming dy panel by panel inside
+# dx's product; block rows rounded to the register tile. Slower, 0.6–0.95×:
+# prefetching the block's rows of x while dy is formed (row by row, the loop that
+# forms dy no longer runs as one vectorized stream).
 
 cdef enum:
     MAX_PARTS = 32          # partial sums of dw and db: at most this many
