@@ -21,10 +21,11 @@
 # identical for any thread count; no n×m temporary is ever formed.
 #
 # Tried for the memory-bound shapes (k, m ≤ 64) and not kept (A/B of two builds
-# in one process, Intel Xeon with AVX-512, 2 threads). Within the noise, 0.96–1.04×:
-# non-temporal stores of dx through an aligned block buffer (no read-for-ownership
-# of dx's lines); blocks of dy of 8192 elements; forming dy panel by panel inside
-# dx's product; block rows rounded to the register tile. Slower, 0.6–0.95×:
+# in one process, Intel Xeon with AVX-512). Within the noise: non-temporal stores
+# of dx through an aligned block buffer, no read-for-ownership of dx's lines
+# (0.89–1.10× over (16,16) and (64,64), one and two threads); blocks of dy of 8192
+# elements (0.98–1.01×); forming dy panel by panel inside dx's product (1.00×);
+# block rows rounded to the register tile. Slower, 0.6–0.95× on 2 threads:
 # prefetching the block's rows of x while dy is formed (row by row, the loop that
 # forms dy no longer runs as one vectorized stream).
 
