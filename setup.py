@@ -18,6 +18,7 @@ Environment:
                             extensions (MSVC) gets, with gcc (for testing them)
 """
 
+import glob
 import os
 import platform
 import sys
@@ -33,7 +34,7 @@ from setuptools.command.build_ext import build_ext
 # variant is chosen.
 BASELINE_MODULES = ["_openmp_helpers", "_cpu"]
 
-# The kernels (_kernels.pxi), compiled once per instruction set as
+# The kernels (_kernels/kernels.pxi), compiled once per instruction set as
 # fastsig._kernels_<isa>; the variant flags add to the common ones. Only
 # x86-64 with gcc or clang gets more than the baseline.
 ISA_FLAGS = {
@@ -160,8 +161,9 @@ class BuildExt(build_ext):
             f"COMPILER = {compiler!r}\n"
             f"COMPILE_ARGS = {compile_args!r}\n"
             f"LINK_ARGS = {link_args!r}\n"
+            f"ISA_FLAGS = {ISA_FLAGS!r}\n"
         )
-        roots = [self.build_lib] + (["src"] if getattr(self, "_into_source", False) else [])
+        roots = [self.build_lib] + (["."] if getattr(self, "_into_source", False) else [])
         for root in roots:
             path = os.path.join(root, "fastsig", "_build_info.py")
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -179,10 +181,15 @@ def extensions():
         "cdivision": True,
         "embedsignature": True,
     }
+    # The kernels' own sources, so that a change to any of them rebuilds the variants.
+    kernel_sources = sorted(glob.glob("fastsig/_kernels/*.pxi") + glob.glob("fastsig/_kernels/*.h")
+                            + ["fastsig/_sigmoid_math.pxd"])
+
     def extension(name, extra_compile_args=()):
         return Extension(
             f"fastsig.{name}",
-            [f"src/fastsig/{name}.pyx"],
+            [f"fastsig/{name}.pyx"],
+            depends=kernel_sources if name.startswith("_kernels_") else [],
             include_dirs=[np.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=list(extra_compile_args),

@@ -11,11 +11,27 @@ import sys
 import zlib
 from types import SimpleNamespace
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# The tests exercise the installed fastsig, never the source tree beside them (which has no
+# compiled kernels, or stale ones from an old in-place build). `python -m pytest` puts the
+# working directory first on sys.path; from the repository's root that is the source tree's
+# `fastsig/`, so the root comes off the path before fastsig is imported. An editable install
+# still imports the tree, through its own import hook: that is what it is for.
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _SOURCE_ROOT]
 
-import fastsig
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import fastsig  # noqa: E402
+from fastsig import _reference  # noqa: E402
+
+
+def pytest_report_header(config):
+    from fastsig import _dispatch
+
+    return (f"fastsig {fastsig.__version__} from {os.path.dirname(fastsig.__file__)} "
+            f"(kernels: {_dispatch.ISA}, of {', '.join(_dispatch.AVAILABLE)})")
 
 DTYPES = (np.float32, np.float64)
 
@@ -54,11 +70,7 @@ def _ref_dtype(dtype):
 
 def ref_sigmoid(y, dtype=None):
     """Numerically stable logistic sigmoid in (at least) the precision of `dtype`."""
-    y = np.asarray(y, dtype=dtype if dtype is not None else None)
-    with np.errstate(all="ignore"):
-        e = np.exp(-np.abs(y))
-        pos = 1 / (1 + e)
-        return np.where(y >= 0, pos, e / (1 + e)).astype(y.dtype)
+    return _reference.sigmoid(y, dtype)
 
 
 def exact_matmul(a, b):

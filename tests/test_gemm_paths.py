@@ -1,17 +1,20 @@
 """The matmul's kernels: the register tile, and for a narrow w (m at most half the
-register tile's width) the vector tile (row-major x, w up to two vectors wide) or the
-transposed tile (the rest, and narrower w's: m = 3 in float32 on AVX-512); and products of
-few rows and great depth, whose depth is split into chunks summed in a fixed order.
+register tile's width) the vector tile (with its row and column kernels for depths up to
+4) or the transposed tile; and products of few rows and great depth, whose depth is split
+into chunks summed in a fixed order.
 
-Shapes are picked to land on each kernel of every ISA variant, with
-ragged edges, several tasks and several depth blocks; each result is checked against
-the error bound and for bitwise equality across thread counts.
+Which kernel a shape takes depends on the kernel variant and the dtype (the tiles'
+widths differ). The kernels' plan (fastsig._dispatch.kernels.plan, the same decisions the
+kernels make) says which: test_the_shapes_cover_every_path checks that SHAPES reach every
+path this build can take, and the labelled shapes are checked to take their path. Each
+result is checked against the error bound and for bitwise equality across thread counts.
 """
 
 import numpy as np
 import pytest
 
 import fastsig
+from fastsig import _reference
 from fastsig import _dispatch
 
 SHAPES = [
@@ -20,7 +23,7 @@ SHAPES = [
     (515, 3, 3),       # ... (8 float64 lanes: the row kernel)
     (515, 4, 4),
     (515, 3, 1),       # ... not where a lane's inputs span three vectors
-    (777, 8, 1),       # narrow, one column
+    (777, 8, 1),       # narrow, one column (the transposed tile on AVX2 float32)
     (1000, 20, 16),    # narrow: whole transposed tiles and a ragged row edge
     (515, 9, 12),      # narrow, a ragged column panel
     (300, 300, 7),     # narrow, a depth block and a ragged one
@@ -44,6 +47,65 @@ SHAPES = [
     (300, 1024, 100),  # rows a multiple of 4 KB apart: A packed, not read in place
 ]
 
+# What some shapes take on every variant and dtype, as the plan says it.
+LABELLED = {
+    (16, 9000, 16): lambda p: p["depth_chunks"] > 1,
+    (3, 4500, 2): lambda p: p["depth_chunks"] > 1,
+    (40, 8192, 130): lambda p: p["depth_chunks"] > 1 and p["kernel"] == "register_tile",
+    (97, 513, 130): lambda p: p["kernel"] == "register_tile" and p["depth_chunks"] == 1,
+    (5, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["tasks"] > 2,
+    (300, 1024, 100): lambda p: p["kernel"] == "register_tile" and not p["a_in_place"],
+}
+
+
+def _plan(dtype, n, k, m, threads=2):
+    return _dispatch.kernels.plan(dtype, "matmul", n, k, m, threads)
+
+
+@pytest.mark.quick
+def test_the_shapes_cover_every_path(dtype):
+    """Every kernel this build can choose for the dtype (found by asking the plan over a
+    grid of layers) is taken by some shape of SHAPES, reading A in place and packed, with
+    the depth split; and the labelled shapes take their path."""
+    reachable = set()
+    for m in range(1, 130):
+        for k in (1, 2, 3, 4, 5, 64):
+            p = _plan(dtype, 4096, k, m)
+            reachable.add(p["kernel"])
+    taken = {_plan(dtype, n, k, m)["kernel"] for n, k, m in SHAPES}
+    assert reachable <= taken, f"no shape takes {sorted(reachable - taken)}"
+    assert "register_tile" in taken
+    register = [_plan(dtype, n, k, m) for n, k, m in SHAPES]
+    register = [p for p in register if p["kernel"] == "register_tile"]
+    in_place = {p["a_in_place"] for p in register}
+    if _dispatch.kernels.plan(dtype, "matmul", 4096, 64, 200)["a_in_place"]:
+        assert in_place == {True, False}, "A read in place and packed"
+    for shape, takes in LABELLED.items():
+        assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
+
+
+@pytest.mark.quick
+def test_the_plan_answers_for_every_operation(dtype):
+    kernels = _dispatch.kernels
+    for operation in ("matmul", "dense_forward"):
+        p = kernels.plan(dtype, operation, 262144, 64, 64, 2)
+        assert p["kernel"] in {"register_tile", "transposed_tile", "vector_tile"}
+        assert p["threads"] == 2 and p["tasks"] >= 2 and p["depth_chunks"] == 1
+        assert not p["tiny_call"]
+        assert kernels.plan(dtype, operation, 2, 2, 3)["tiny_call"]
+        assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
+    back = kernels.plan(dtype, "dense_backward", 262144, 16, 16, 2)
+    assert back["dw_kernel"] in {"column_sums", "matmul", "loops"}
+    assert back["db_kernel"] in {"column_sums", "loops"}
+    assert back["parts"] == 32 and back["threads"] == 2
+    assert kernels.plan(dtype, "dense_backward", 1000, 2, 2)["dw_kernel"] in {
+        "column_sums", "loops"}
+    assert kernels.plan(dtype, "dense_backward", 1000, 256, 256)["dw_kernel"] == "matmul"
+    with pytest.raises(ValueError, match="unknown operation"):
+        kernels.plan(dtype, "sigmoid", 1, 1, 1)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        kernels.plan(np.int64, "matmul", 1, 1, 1)
+
 
 @pytest.mark.quick
 @pytest.mark.parametrize("n,k,m", SHAPES, ids=str)
@@ -54,7 +116,7 @@ def test_matmul_and_dense_forward_paths(dtype, rng, helpers, n, k, m):
     y = fastsig.matmul(x, w, num_threads=1)
     helpers.gemm_bound_check(y, x, w, what="matmul")
     s = fastsig.dense_forward(x, w, b, num_threads=1)
-    ref = 1 / (1 + np.exp(-(x.astype(np.float64) @ w.astype(np.float64) + b)))
+    ref = _reference.dense_forward(x, w, b, np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(s, ref, rtol=tol, atol=tol)
     for threads in (2, 3):
@@ -95,7 +157,7 @@ def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     assert not np.isfinite(y[bad_rows]).any()
 
 
-# The tiny-call fast paths (_small.pxi) and the full path give the same bits; num_threads=1
+# The tiny-call fast paths (_kernels/small.pxi) and the full path give the same bits; num_threads=1
 # takes the full path (the fast paths take only calls with neither out= nor num_threads).
 @pytest.mark.quick
 @pytest.mark.parametrize("n,k,m", [(2, 2, 3), (1, 1, 1), (40, 30, 50)], ids=str)

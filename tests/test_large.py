@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastsig
+from fastsig import _reference
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def test_sigmoid_more_than_2_31_elements():
     y[idx] = [-1.0, 2.0, 3.0, -4.0, 5.0]
     r = fastsig.sigmoid(y, out=y)
     assert r is y
-    np.testing.assert_allclose(y[idx], 1 / (1 + np.exp(-np.array([-1.0, 2, 3, -4, 5]))),
+    np.testing.assert_allclose(y[idx], _reference.sigmoid(np.array([-1.0, 2, 3, -4, 5])),
                                rtol=1e-6)
     assert y[2**31 + 500] == np.float32(0.5)
     assert y[12345] == np.float32(0.5)

@@ -5,7 +5,9 @@ published graphs show fastsig next to the code it replaces: numpy's expression,
 scipy.special.expit, numexpr and torch. A peer that is not installed is skipped (its setup
 raises NotImplementedError, which asv reports as skipped, not failed).
 
-Only fastsig's public API is used: asv runs today's benchmarks against older commits too.
+Beside fastsig's public API, the suite uses fastsig._reference, where the numpy peer's
+expressions are written once for this suite and `python -m fastsig bench`: asv runs today's
+benchmarks against older commits too, back to the one that added it.
 
 Nobody gets out=: the peers allocate their results, so fastsig allocates too. Every library runs
 on num_threads threads: fastsig, torch and numexpr by their set_num_threads (so fastsig, like
@@ -24,6 +26,12 @@ from contextlib import ExitStack
 import numpy as np
 
 import fastsig
+from fastsig._reference import (
+    numpy_dense_backward,
+    numpy_dense_forward,
+    numpy_sigmoid,
+    numpy_sigmoid_backward,
+)
 
 try:
     import threadpoolctl
@@ -49,12 +57,6 @@ if CI:
 # cache to far beyond it.
 ELEMENTWISE_SHAPES = {f"{n}x{m}": (n, m) for n, _, m in DENSE_SHAPES.values()}
 ELEMENTWISE_SHAPES.update({f"10**{e}": (10**e,) for e in ([3] if CI else [3, 5, 7])})
-
-
-def np_sigmoid(y):
-    # exp(-y) overflows to inf for very negative y, and 1 / (1 + inf) is the right answer, 0.
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-y))
 
 
 def dense_data(dtype, n, k, m):
@@ -118,15 +120,19 @@ class _Function:
     # of seconds a call; asv's default of 60 s per benchmark would cut it off.
     timeout = 900
 
+    # asv calls teardown after every setup, also one that raised NotImplementedError (a
+    # skipped peer) or failed half-way: teardown undoes what setup did, and only that.
     def setup(self, library, dtype, shape, num_threads):
+        self._threads = ExitStack()
         require(library)
         self._num_threads = num_threads
-        self._threads = ExitStack()
         self._run_on_threads(library, num_threads)
         self.call = getattr(self, f"call_{library}")(*self.data(dtype, self.shapes[shape]))
 
     def teardown(self, *params):
-        self._threads.close()
+        threads = self.__dict__.pop("_threads", None)
+        if threads is not None:
+            threads.close()
 
     def _run_on_threads(self, library, num_threads):
         if library == "fastsig":
@@ -189,7 +195,7 @@ class DenseForward(_Function):
         return lambda: fastsig.dense_forward(x, w, b)
 
     def call_numpy(self, x, w, b):
-        return lambda: np_sigmoid(x @ w + b)
+        return lambda: numpy_dense_forward(x, w, b)
 
     def call_torch(self, x, w, b):
         import torch
@@ -204,7 +210,7 @@ class DenseBackward(_Function):
 
     def data(self, dtype, shape):
         rng, x, w, b = dense_data(dtype, *shape)
-        s = np_sigmoid(x @ w + b)
+        s = numpy_dense_forward(x, w, b)
         grad = rng.standard_normal(s.shape, dtype=dtype)
         return grad, x, w, s
 
@@ -212,11 +218,7 @@ class DenseBackward(_Function):
         return lambda: fastsig.dense_backward(grad, x, w, s)
 
     def call_numpy(self, grad, x, w, s):
-        def backward():
-            dy = grad * s * (1 - s)
-            return dy @ w.T, x.T @ dy, dy.sum(0)
-
-        return backward
+        return lambda: numpy_dense_backward(grad, x, w, s)
 
     def call_torch(self, grad, x, w, s):
         import torch
@@ -253,8 +255,8 @@ class TrainStep(_Function):
 
     def call_numpy(self, x, w, b, grad, lr):
         def step():
-            s = np_sigmoid(x @ w + b)
-            dy = grad * s * (1 - s)
+            s = numpy_dense_forward(x, w, b)
+            dy = numpy_sigmoid_backward(grad, s)
             w[...] -= lr * (x.T @ dy)
             b[...] -= lr * dy.sum(0)
 
@@ -296,7 +298,7 @@ class Sigmoid(_Function):
         return lambda: fastsig.sigmoid(y)
 
     def call_numpy(self, y):
-        return lambda: np_sigmoid(y)
+        return lambda: numpy_sigmoid(y)
 
     def call_scipy(self, y):
         from scipy.special import expit
@@ -331,7 +333,7 @@ class SigmoidBackward(_Function):
         return lambda: fastsig.sigmoid_backward(grad, s)
 
     def call_numpy(self, grad, s):
-        return lambda: grad * s * (1 - s)
+        return lambda: numpy_sigmoid_backward(grad, s)
 
     def call_numexpr(self, grad, s):
         from numexpr import evaluate

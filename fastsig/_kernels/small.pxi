@@ -1,24 +1,22 @@
-# Fast paths for tiny calls: matmul, dense_forward and dense_backward on small,
-# native arrays.
+# The tiny-call paths: matmul, dense_forward and dense_backward on small native arrays.
 #
-# A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic:
-# the Python checks of _api.py (about 2 µs) and acquiring typed memoryviews (about
-# 0.3 µs each). These functions take the objects as given and check, through
-# numpy's C API and before any arithmetic, that every one is an exact
-# numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in native byte order, of one
-# float dtype, with shapes that fit and little enough work for one thread. If
-# anything is otherwise they return None and the caller (_api.py) takes its full
-# path, which checks and converts everything, and raises the errors. The
-# arithmetic is the same gemm() (or _backward()) on one thread, so the bits are
-# the full path's.
+# Provides: def matmul_small, def dense_forward_small, def dense_backward_small; each
+#   returns None for a call it does not take.
+# Uses: gemm.pxi (gemm), layer.pxi (_backward), plan.pxi (SMALL_MAX_WORK), numpy's C API.
+#
+# A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic: the
+# Python checks of _api.py and the acquisition of typed memoryviews. These functions
+# take the objects as given and check, through numpy's C API and before any arithmetic,
+# that every one is an exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in
+# native byte order, of one float dtype, with shapes that fit and at most SMALL_MAX_WORK
+# multiply-adds (one thread's work on the full path too). If anything is otherwise they
+# return None and the caller (_api.py) takes its full path, which checks and converts
+# everything and raises the errors. The arithmetic is the same gemm() (or _backward())
+# on one thread, so the bits are the full path's.
 
 cimport numpy as cnp
 
 cnp.import_array()
-
-# Work (multiply-adds) at most, below _api.py's threshold for threads: every call
-# these take would run on one thread on the full path too.
-cdef Py_ssize_t SMALL_MAX_WORK = 65536 - 1
 
 
 cdef inline int _small_typenum(object a, int ndim) noexcept:

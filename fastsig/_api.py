@@ -1,7 +1,7 @@
 """The public functions: validation, conversion, out= checks, thread resolution.
 
 Everything a user can get wrong is checked here, in Python, before any kernel
-releases the GIL; the kernels below (_kernels.pxi, in the variant _dispatch
+releases the GIL; the kernels below (_kernels/, in the variant _dispatch
 chose for this CPU) only do arithmetic on aligned, C-contiguous buffers of the
 compute dtype.
 
@@ -18,12 +18,11 @@ from . import _config, _dispatch
 
 _kernels = _dispatch.kernels
 
-# Below this much work (elements for the elementwise kernels, multiply-adds for
-# the products) a call with num_threads=None runs on one thread: waking threads
-# costs more than the work. Measured on a 2-core AMD EPYC (Zen 4): a sigmoid of
-# 16384 elements takes about 10 µs, a thread wake-up a few µs.
-_MIN_ELEMENTS_FOR_THREADS = 16384
-_MIN_MULADDS_FOR_THREADS = 65536
+# Below this much work (elements for the elementwise kernels, multiply-adds for the
+# products) a call with num_threads=None runs on one thread; the kernels' plan
+# (_kernels/plan.pxi) holds the thresholds, beside its other decisions.
+_MIN_ELEMENTS_FOR_THREADS = _kernels.MIN_ELEMENTS_FOR_THREADS
+_MIN_MULADDS_FOR_THREADS = _kernels.MIN_MULADDS_FOR_THREADS
 
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -165,7 +164,7 @@ def matmul(x, w, *, out=None, num_threads=None):
            [3., 3., 3., 3.]])
     """
     if out is None and num_threads is None:
-        result = _kernels.matmul_small(x, w)  # None unless tiny and native: see _small.pxi
+        result = _kernels.matmul_small(x, w)  # None unless tiny and native: _kernels/small.pxi
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -405,7 +404,7 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     (array([[0.5]]), array([0.5]))
     """
     if out is None and num_threads is None:
-        # None unless tiny and native: see _small.pxi
+        # None unless tiny and native: see _kernels/small.pxi
         result = _kernels.dense_backward_small(grad, x, w, s, bool(compute_dx))
         if result is not None:
             return result

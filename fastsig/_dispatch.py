@@ -1,6 +1,6 @@
 """Which compiled variant of the kernels this process uses.
 
-setup.py compiles the kernels (_kernels.pxi) once per instruction set:
+setup.py compiles the kernels (_kernels/kernels.pxi) once per instruction set:
 ``baseline`` everywhere, plus ``avx2`` (AVX2 + FMA) and ``avx512`` (AVX-512
 F/DQ/BW/VL) on x86-64 with gcc or clang. At import the best variant that was
 built and that the CPU supports is chosen; the CPU is asked by _cpu, which is

@@ -1,4 +1,4 @@
-# Stubs for the compiled kernels (_kernels.pxi, included by _kernels_baseline.pyx).
+# Stubs for the compiled kernels (_kernels/kernels.pxi, included by _kernels_baseline.pyx).
 #
 # Every def is a Cython fused function over `floating`: all its arrays must be of one
 # dtype, float32 or float64, hence an overload per dtype. The arrays are typed memoryviews,
@@ -83,7 +83,7 @@ def dense_backward(
     num_threads: int,
 ) -> None: ...
 
-# The fast paths of _small.pxi: any objects; the result, or None when the call is not a
+# The fast paths of _kernels/small.pxi: any objects; the result, or None when the call is not a
 # tiny one on native arrays (the caller then takes its full path).
 def matmul_small(x: object, w: object) -> NDArray[np.floating[Any]] | None: ...
 def dense_forward_small(x: object, w: object, b: object) -> NDArray[np.floating[Any]] | None: ...
@@ -93,3 +93,12 @@ def dense_backward_small(
     tuple[NDArray[np.floating[Any]] | None, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]
     | None
 ): ...
+
+# The plan (_kernels/plan.pxi): the thresholds for threads, and the kernels' decisions for
+# a shape, as the kernels make them (for tests and for reading).
+MIN_ELEMENTS_FOR_THREADS: int
+MIN_MULADDS_FOR_THREADS: int
+
+def plan(
+    dtype: Any, operation: str, n: int, k: int, m: int, num_threads: int = 1
+) -> dict[str, Any]: ...

@@ -1,12 +1,16 @@
-# Elementwise kernels: sigmoid and sigmoid_backward over flat, C-contiguous
-# buffers. One element is an inline function of _sigmoid_math.pxd, branch-free so
-# that these loops vectorize. `out` may be the very buffer of an input (in
-# place): each element is read before the same element is written.
+# Elementwise kernels: sigmoid and sigmoid_backward over flat, C-contiguous buffers.
+#
+# Provides: sigmoid_span (also the matmul's epilogue), def sigmoid, def
+#   sigmoid_backward, def stream_copy (the benchmarks' bandwidth bound).
+# Uses: _sigmoid_math.pxd (one element, inline and branch-free, so these loops
+#   vectorize).
+#
+# `out` may be the very buffer of an input (in place): each element is read before the
+# same element is written.
 
-# Threads split a buffer into one contiguous part each, of equal size rounded up
-# to a multiple of PART_ALIGN elements (whole cache lines at every part boundary).
-# Equal parts matter in cache, where the work is the exp: with fixed chunks of
-# 16384, 10^5 elements made 7 chunks and one of two threads did 4 of them.
+# Threads split a buffer into one contiguous part each, of equal size rounded up to a
+# multiple of PART_ALIGN elements (whole cache lines at every part boundary): equal
+# parts, since in cache the work is the exp and a thread with more parts finishes last.
 cdef Py_ssize_t PART_ALIGN = 16
 
 

@@ -1,75 +1,33 @@
-# The dense sigmoid layer, forward and backward, on the matmul of _gemm.pxi.
+# The dense sigmoid layer, forward and backward, on the matmul of gemm.pxi.
 #
-# Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue: b is added and σ
-# applied to each few rows of the output (a row panel of the register tile, rows
-# of the vector tile) while they are in L1, in the output buffer itself, so Y is
-# never stored separately.
+# Provides: def dense_forward, def dense_backward, _backward (the backward on raw
+#   buffers, also the tiny-call path's).
+# Uses: gemm.pxi (gemm, gemm_serial), plan.pxi (_plan_backward and its kernels'
+#   choice), packing.pxi, column_sums.h (C), _sigmoid_math.pxd.
 #
-# Backward, with dy = grad ⊙ s ⊙ (1 − s), block by block: the batch is cut into
-# blocks of `rows` rows (fixed by m), grouped into at most MAX_PARTS parts of
-# consecutive blocks (fixed by n). A part is one parallel task; for each of its
-# blocks it forms dy in a scratch buffer of its thread, then
+# Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue (gemm.pxi, step 5).
+#
+# Backward, with dy = grad ⊙ s ⊙ (1 − s), block by block (_plan_backward: blocks of dy
+# fixed by m, parts of consecutive blocks fixed by n, a part one parallel task). For each
+# of its blocks a part forms dy in a scratch buffer of its thread, then
 #   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call;
-#   dw_part  += x[block]ᵀ @ dy    the column-sum kernel when dy is at most two vectors
-#                                 wide and a row of x at most 1 KB (dw's rows in
-#                                 registers, x broadcast against rows of dy); else
-#                                 the matmul on the packed dy when k·m is large;
-#                                 else plain loops;
+#   dw_part  += x[block]ᵀ @ dy    the column-sum kernel, the matmul on the packed dy, or
+#                                 plain loops (_dw_kernel);
 #   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
-# dw and db are then the sums of the parts' partials in part order. Every sum
-# runs in an order fixed by n, k and m alone, so the results are bitwise
-# identical for any thread count; no n×m temporary is ever formed.
-#
-# Tried for the memory-bound shapes (k, m ≤ 64) and not kept (A/B of two builds
-# in one process, Intel Xeon with AVX-512). Within the noise: non-temporal stores
-# of dx through an aligned block buffer, no read-for-ownership of dx's lines
-# (0.89–1.10× over (16,16) and (64,64), one and two threads); blocks of dy of 8192
-# elements (0.98–1.01×); forming dy panel by panel inside dx's product (1.00×);
-# block rows rounded to the register tile. Slower, 0.6–0.95× on 2 threads:
-# prefetching the block's rows of x while dy is formed (row by row, the loop that
-# forms dy no longer runs as one vectorized stream).
+# dw and db are then the sums of the parts' partials in part order. Every sum runs in an
+# order fixed by n, k and m alone, so the results are bitwise identical for any thread
+# count; no n×m temporary is ever formed.
+
+cdef extern from "_kernels/column_sums.h":
+    void _column_sums_f32 "fastsig_column_sums_F32"(
+        Py_ssize_t rows, Py_ssize_t k, const float* x, Py_ssize_t ldx, const float* dy,
+        Py_ssize_t m, float* dw, float* db) noexcept nogil
+    void _column_sums_f64 "fastsig_column_sums_F64"(
+        Py_ssize_t rows, Py_ssize_t k, const double* x, Py_ssize_t ldx, const double* dy,
+        Py_ssize_t m, double* dw, double* db) noexcept nogil
 
 cdef enum:
-    MAX_PARTS = 32          # partial sums of dw and db: at most this many
-    DY_PAD = 16             # zeros after a block of dy: >= lanes of a vector, both dtypes
-    DY_BLOCK_ELEMS = 65536  # a block of dy holds about this many elements
-    COLUMN_SUMS_ROW_BYTES = 1024    # dw by the column-sum kernel for rows of x up to this
-
-
-cdef enum DwKernel:
-    DW_COLUMN_SUMS = 0      # the column-sum kernel, with db (dy at most two vectors wide)
-    DW_GEMM = 1             # the matmul, on the packed dy
-    DW_LOOPS = 2            # plain loops (small k·m)
-
-
-cdef inline bint _column_sums_apply(floating* kind, Py_ssize_t m) noexcept nogil:
-    """Whether the column-sum kernel (_gemm.pxi) takes db: dy two vectors wide at most."""
-    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
-    return VECTOR_TILE and m <= 2 * lanes
-
-
-cdef inline int _dw_kernel(floating* kind, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
-    """What takes dw = xᵀ @ dy: the column-sum kernel where it takes db and a row of x is
-    at most COLUMN_SUMS_ROW_BYTES (a quarter of that when dy is two vectors wide); else the
-    matmul when k·m is large; else plain loops.
-
-    The column-sum kernel reads x a chunk of rows at a time, COLUMN_GROUP / nv columns a
-    pass: rows of 4 KB made every pass a stride through memory, and float32 (1000, 1) ran at
-    a quarter of the plain loops' speed. Up to 1 KB it was as fast as the matmul or faster
-    (one core, without dx: float32 (256, 16) 1.2x, (16, 16) 1.9x, (8, 8) 4.6x, (64, 3) 3.3x),
-    and up to 256 bytes with dy two vectors wide (two threads, without dx: float32 (16, 32)
-    1.5x, (64, 32) 1.1x, float64 (16, 16) 1.3x; at 512 bytes, float32 (128, 32), 0.85x; at
-    1 KB, (256, 32), 0.8x), unless dy fills few lanes for a long row of x (k > 64 m), where
-    the plain loops, which run along x's rows, are faster (float32 (256, 1): 1.8x)."""
-    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
-    cdef Py_ssize_t row_bytes = k * <Py_ssize_t>sizeof(floating) * (1 if m <= lanes else 4)
-    if _column_sums_apply(kind, m) and k <= 64 * m and row_bytes <= COLUMN_SUMS_ROW_BYTES:
-        return DW_COLUMN_SUMS
-    return DW_GEMM if k * m >= 256 else DW_LOOPS
-
-
-cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
-    return max(<Py_ssize_t>64, min(<Py_ssize_t>4096, DY_BLOCK_ELEMS // max(m, <Py_ssize_t>1)))
+    DY_PAD = 16     # zeros after a block of dy: >= lanes of a vector, both dtypes
 
 
 cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
@@ -95,7 +53,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
     cdef Py_ssize_t blk, b0, rows, i, j
     cdef Py_ssize_t dy_nr = _panel_width(dy, m)   # dy is B of dw's product, m wide
-    cdef bint sums = _column_sums_apply(dy, m)
+    cdef bint sums = _db_by_column_sums(dy, m)
     cdef Py_ssize_t sums_k = k if dw_kernel == DW_COLUMN_SUMS else 0
     for j in range(k * m):
         dw_part[j] = 0
@@ -176,15 +134,13 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     """The backward on raw buffers, n, m >= 1: dx (n×k, skipped when dxp is NULL),
     dw (k×m), db (m), every array C-contiguous; xp, wp, dwp may be NULL when k == 0.
     Called with the GIL, which it releases for the work."""
+    cdef BackwardPlan plan = _plan_backward(dbp, n, k, m, num_threads)
     cdef Py_ssize_t wt_nr = _panel_width(dbp, k)   # panels of wᵀ, which is m×k
-    cdef Py_ssize_t block_rows = _dy_block_rows(m)
-    cdef Py_ssize_t blocks = (n + block_rows - 1) // block_rows
-    cdef Py_ssize_t parts = min(<Py_ssize_t>MAX_PARTS, blocks)
-    cdef Py_ssize_t part_rows = (blocks + parts - 1) // parts * block_rows
+    cdef Py_ssize_t block_rows = plan.block_rows, part_rows = plan.part_rows
+    cdef Py_ssize_t parts = plan.parts
     cdef Py_ssize_t part, i, j
-    cdef int dw_kernel = _dw_kernel(dbp, k, m)
-    cdef int threads = <int>min(<Py_ssize_t>num_threads, parts)
-    parts = (n + part_rows - 1) // part_rows
+    cdef int dw_kernel = plan.dw_kernel
+    cdef int threads = plan.threads
     # Scratch, per thread: a block of dy, its packed copy, one packed block of A;
     # shared: wᵀ packed, and the parts' partial sums.
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
@@ -207,7 +163,6 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef floating acc
     if k == 0:
         dxp = NULL
-    threads = max(threads, 1)
     with nogil:
         if dxp != NULL:
             # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].

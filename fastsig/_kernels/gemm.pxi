@@ -1,0 +1,397 @@
+# The matmul: C (n×m) = A (n×k) @ B (k×m), BLIS-style, with a fused epilogue.
+#
+# Provides: gemm (C = A @ B (+ epilogue), threaded, called with the GIL), gemm_serial
+#   (on the calling thread, B already packed: the backward's products), the Epilogue
+#   enum, _epilogue_rows, def matmul.
+# Uses: plan.pxi (every decision: kernel, tasks, threads, depth split, A in place),
+#   packing.pxi, tiles.pxi, elementwise.pxi (sigmoid_span, the epilogue), scratch.h.
+#
+# A and B are read through strides (packing.pxi), so a transposed operand costs nothing
+# extra; C is row-major, ldc = m.
+# 1. B is packed once per call into panels of the chosen kernel's width, zero-padded
+#    past column m, laid out by depth block, then panel.
+# 2. C is cut into tasks (_plan_product): whole rows, or rows × NC columns where rows
+#    are too few to give every thread work; prange hands them out statically.
+# 3. The register tile's task walks the depth in blocks of KC: it packs its block of A
+#    into MR-row panels in its thread's scratch, or reads A where it lies
+#    (_reads_a_in_place), then for each block of NC columns (whose packed B stays in L2)
+#    and each MR-row panel (kept in L1) runs the tile against each NR-column panel; the
+#    first depth block stores into C, later ones add to it.
+# 4. A narrow B (at most half the register tile's width) takes a narrow tile instead,
+#    in tasks of whole rows: the vector tile (A read where it lies; its row and column
+#    kernels for depths up to ROW_KERNEL_DEPTH) or the transposed tile.
+# 5. The epilogue: the tiles of the last depth block add the bias as they store; σ then
+#    runs over each panel's rows while they are in L1, in C itself, so Y is never
+#    stored on its own.
+# 6. A product of few tasks and great depth (xᵀ @ dy) is split along the depth into
+#    chunks of whole depth blocks, each into a partial C, summed in chunk order.
+# Each C element sums its products in increasing p within a depth block and adds the
+# blocks (and chunks) in order: the result depends on the shapes and KC alone, not on
+# the task split, the kernel or the threads.
+
+cdef enum Epilogue:
+    EPILOGUE_NONE = 0
+    EPILOGUE_SIGMOID = 1    # C = σ(C + bias), bias optional
+
+cdef enum:
+    SIGMOID_SPAN = 512      # elements of C the vector tile's epilogue takes at once
+
+
+cdef void _epilogue_rows(floating* c, Py_ssize_t ldc, Py_ssize_t i0, Py_ssize_t i1,
+                         Py_ssize_t j0, Py_ssize_t j1, const floating* bias,
+                         int epilogue) noexcept nogil:
+    """C[i0:i1, j0:j1] = σ(C + bias) (for EPILOGUE_SIGMOID)."""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    if epilogue != EPILOGUE_SIGMOID:
+        return
+    for i in range(i0, i1):
+        row = c + i * ldc
+        if bias != NULL:
+            for j in range(j0, j1):
+                row[j] = row[j] + bias[j]
+    if j0 == 0 and j1 == ldc:
+        # Whole rows: one contiguous span, vectorized whatever the width.
+        sigmoid_span(c + i0 * ldc, c + i0 * ldc, (i1 - i0) * ldc)
+    else:
+        for i in range(i0, i1):
+            sigmoid_span(c + i * ldc + j0, c + i * ldc + j0, j1 - j0)
+
+
+cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                              const floating* b_packed, floating* c,
+                              Py_ssize_t k, Py_ssize_t m,
+                              Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                              floating* a_packed, const floating* bias, int epilogue,
+                              bint accumulate) noexcept nogil:
+    """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1] by the register
+    tile, then the epilogue; j0 is a multiple of NR. Any width: the columns go in blocks
+    of NC. A ragged last row panel is packed even where A is read in place, so nothing
+    past A's rows is read."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef bint in_place = _reads_a_in_place(c, a_rs, a_cs, j1 - j0)
+    cdef bint direct
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
+    cdef Py_ssize_t blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t nc = _register_block_width(c), jc, jc0, jc1
+    cdef const floating* a_panel
+    cdef const floating* a_next
+    cdef const floating* b_panel
+    cdef const floating* tile_bias
+    cdef floating* c_tile
+    if k == 0 and not accumulate:
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                c[i * m + j] = 0
+        _epilogue_rows(c, m, i0, i1, j0, j1, bias, epilogue)
+        return
+    for pb in range(blocks):
+        pc = pb * depth
+        kc = min(depth, k - pc)
+        # The bias is added by the tiles of the last depth block, as they store.
+        tile_bias = bias if pb == blocks - 1 and epilogue == EPILOGUE_SIGMOID else NULL
+        if not in_place:
+            _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
+        # Column blocks of NC: the block of packed B they read stays in L2, and the
+        # packed A serves them all.
+        for jc in range((j1 - j0 + nc - 1) // nc):
+            jc0 = j0 + jc * nc
+            jc1 = min(j1, jc0 + nc)
+            for ib in range((i1 - i0 + mr - 1) // mr):
+                ir = i0 + ib * mr
+                rows = min(mr, i1 - ir)
+                direct = in_place and rows == mr
+                a_next = NULL
+                if direct:
+                    a_panel = a + ir * a_rs + pc
+                    if ir + 2 * mr <= i1:
+                        # A read in place comes from memory: the first tile of
+                        # each panel fetches the next panel's rows ahead.
+                        a_next = a_panel + mr * a_rs
+                elif in_place:
+                    _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_packed, mr)
+                    a_panel = a_packed
+                else:
+                    a_panel = a_packed + ib * kc * mr
+                for jb in range((jc1 - jc0 + nr - 1) // nr):
+                    jr = jc0 + jb * nr
+                    cols = min(nr, jc1 - jr)
+                    b_panel = _b_panel(b_packed, k, m, nr, jr // nr, pc)
+                    c_tile = c + ir * m + jr
+                    _register_tile(kc, a_panel, a_rs if direct else 0, b_panel, c_tile, m,
+                                   rows, cols, accumulate or pc > 0,
+                                   tile_bias + jr if tile_bias != NULL else NULL,
+                                   a_next if jb == 0 else NULL)
+                if pb == blocks - 1:
+                    # The epilogue on this panel's rows while they are in L1 (over a
+                    # whole task they would have left it).
+                    _epilogue_rows(c, m, ir, ir + rows, jc0, jc1, NULL, epilogue)
+
+
+cdef void _transposed_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                                const floating* b_packed, floating* c, Py_ssize_t k,
+                                Py_ssize_t m, Py_ssize_t i0, Py_ssize_t i1,
+                                floating* a_packed, const floating* bias, int epilogue,
+                                bint accumulate) noexcept nogil:
+    """C[i0:i1] (= or, with `accumulate`, +=) A[i0:i1] @ B by the transposed tile, then the
+    epilogue, for a B packed in NRT-column panels."""
+    cdef Py_ssize_t mr = MRT_F32 if floating is float else MRT_F64
+    cdef Py_ssize_t nr = NRT_F32 if floating is float else NRT_F64
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, i, j
+    if k == 0 and not accumulate:
+        for i in range(i0, i1):
+            for j in range(m):
+                c[i * m + j] = 0
+    for pb in range((k + depth - 1) // depth):
+        pc = pb * depth
+        kc = min(depth, k - pc)
+        _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
+        for ib in range((i1 - i0 + mr - 1) // mr):
+            ir = i0 + ib * mr
+            for jb in range((m + nr - 1) // nr):
+                jr = jb * nr
+                _transposed_tile(kc, a_packed + ib * kc * mr,
+                                 _b_panel(b_packed, k, m, nr, jb, pc), c + ir * m + jr, m,
+                                 min(mr, i1 - ir), min(nr, m - jr), accumulate or pc > 0)
+    _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
+
+
+cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                            const floating* b_packed, floating* c, Py_ssize_t k, Py_ssize_t m,
+                            Py_ssize_t i0, Py_ssize_t i1, floating* a_copy,
+                            const floating* bias, int epilogue, bint accumulate) noexcept nogil:
+    """C[i0:i1] (= or, with `accumulate`, +=) A[i0:i1] @ B by the vector tile (or its row
+    kernels), then the epilogue, for a B packed in one panel of _vector_tile_width(m)
+    columns. A is read where it lies.
+
+    The epilogue runs while the rows are in L1: each tile adds the bias as it stores its
+    last depth block, and σ runs over the rows finished so far (contiguous, as C's rows
+    are whole) once they hold SIGMOID_SPAN elements, and at the end: not over a whole
+    task (out of L1 by then), nor over each tile alone (a few dozen elements, mostly the
+    scalar remainder of the vectorized loop).
+    A ragged last panel of fewer than MRV rows is packed by _pack_a, zero-padded to MRV
+    rows, into `a_copy` (MRV × min(k, KC)), so the tile never reads past A."""
+    cdef Py_ssize_t mr = _vector_tile_rows(c, m), nr = _vector_tile_width(c, m)
+    cdef int shape = _vector_shape(c, m)
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, rs, cs, blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t pending = i0     # first row not yet through σ
+    cdef Py_ssize_t chunk
+    cdef bint last, spill, sigmoid = epilogue == EPILOGUE_SIGMOID
+    cdef floating bias_padded[32]       # >= NRV of every variant and dtype
+    cdef const floating* tile_bias = NULL
+    cdef const floating* a_panel
+    if sigmoid and bias != NULL:
+        for i in range(nr):
+            bias_padded[i] = bias[i] if i < m else 0
+        tile_bias = bias_padded
+    if k == 0 and not accumulate:
+        for i in range(i0 * m, i1 * m):
+            c[i] = 0
+        _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
+        return
+    if _takes_row_kernel(c, k, m, accumulate):
+        # A multiple of 16 rows, so that the column kernel's groups of L rows fit.
+        chunk = max(<Py_ssize_t>16, SIGMOID_SPAN // m // 16 * 16)
+        for ib in range((i1 - i0 + chunk - 1) // chunk):
+            ir = i0 + ib * chunk
+            rows = min(chunk, i1 - ir)
+            spill = (i1 - ir - rows) * m >= nr
+            _vector_row_kernels(shape, rows, k, a + ir * a_rs, a_rs, a_cs, b_packed,
+                                c + ir * m, m, m, tile_bias, spill)
+            if sigmoid:
+                sigmoid_span(c + ir * m, c + ir * m, rows * m)
+        return
+    for pb in range(blocks):
+        pc = pb * depth
+        kc = min(depth, k - pc)
+        last = pb == blocks - 1
+        for ib in range((i1 - i0 + mr - 1) // mr):
+            ir = i0 + ib * mr
+            rows = min(mr, i1 - ir)
+            if rows == mr:
+                a_panel = a + ir * a_rs + pc * a_cs
+                rs = a_rs
+                cs = a_cs
+            else:
+                # One panel packed as the register tile's are: (i, p) at p*MRV + i.
+                _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_copy, mr)
+                a_panel = a_copy
+                rs = 1
+                cs = mr
+            # The rows after this tile in the task are written later, by this thread:
+            # the tile may spill its padding lanes onto them if they hold a vector.
+            spill = (i1 - ir - rows) * m >= nr
+            _vector_tile(shape, kc, a_panel, rs, cs, b_packed + pc * nr, c + ir * m, m,
+                         rows, m, accumulate or pc > 0, tile_bias if last else NULL, spill)
+            if sigmoid and last and ((ir + rows - pending) * m >= SIGMOID_SPAN
+                                     or ir + rows == i1):
+                sigmoid_span(c + pending * m, c + pending * m, (ir + rows - pending) * m)
+                pending = ir + rows
+
+
+cdef inline void _narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                              const floating* b_packed, floating* c,
+                              Py_ssize_t k, Py_ssize_t m, Py_ssize_t i0, Py_ssize_t i1,
+                              floating* scratch, const floating* bias, int epilogue,
+                              bint accumulate, int kernel) noexcept nogil:
+    """C[i0:i1] (= or +=) A[i0:i1] @ B by a narrow tile (whole rows of C)."""
+    if kernel == KERNEL_VECTOR_TILE:
+        _vector_tile_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue,
+                          accumulate)
+    else:
+        _transposed_tile_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias,
+                              epilogue, accumulate)
+
+
+cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                      const floating* b_packed, floating* c,
+                      Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                      floating* a_packed, bint accumulate) noexcept nogil:
+    """C (= or +=) A @ B on the calling thread, B already packed in panels of
+    _panel_width(c, m) columns; no epilogue. `a_packed` holds
+    _packed_a_size(c, k, m)."""
+    cdef Py_ssize_t mc = _task_rows(c, m), blk
+    cdef int kernel = _kernel_for(c, m)
+    for blk in range((n + mc - 1) // mc):
+        if kernel == KERNEL_REGISTER_TILE:
+            _register_tile_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc,
+                                min(n, (blk + 1) * mc), 0, m, a_packed, NULL, EPILOGUE_NONE,
+                                accumulate)
+        else:
+            _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc),
+                         a_packed, NULL, EPILOGUE_NONE, accumulate, kernel)
+
+
+cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                           const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                           floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                           const floating* bias, int epilogue,
+                           ProductPlan plan) except -1:
+    """C = A @ B (+ epilogue) with the depth split into plan.depth_chunks chunks of
+    plan.chunk_depth (whole depth blocks): each chunk's product A[:, chunk] @ B[chunk]
+    goes to a partial C, on any thread, with its slice of B packed in that thread's
+    scratch; C is then the sum of the partials in chunk order."""
+    cdef Py_ssize_t chunks = plan.depth_chunks, kchunk = plan.chunk_depth
+    cdef Py_ssize_t nr = plan.panel_width, panels = (m + nr - 1) // nr
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t b_size = (panels * nr * kchunk + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t a_size = _packed_a_size(c, kchunk, m)
+    cdef Py_ssize_t part_size = (n * m + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t chunk, k0, kc, i
+    cdef int threads = plan.threads
+    cdef void* base
+    cdef floating* partials
+    cdef floating* scratch
+    cdef floating* th
+    base = scratch_malloc((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating)
+                          + ALIGN)
+    if base == NULL:
+        raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
+    partials = <floating*>_aligned(base)
+    scratch = partials + chunks * part_size
+    with nogil:
+        if threads == 1:
+            for chunk in range(chunks):
+                k0 = chunk * kchunk
+                kc = min(kchunk, k - k0)
+                _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, scratch, 0, panels, nr)
+                gemm_serial(a + k0 * a_cs, a_rs, a_cs, scratch, partials + chunk * part_size,
+                            n, kc, m, scratch + b_size, False)
+        else:
+            for chunk in prange(chunks, schedule='static', num_threads=threads):
+                k0 = chunk * kchunk
+                kc = min(kchunk, k - k0)
+                th = scratch + threadid() * (b_size + a_size)
+                _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, th, 0, panels, nr)
+                gemm_serial(a + k0 * a_cs, a_rs, a_cs, th, partials + chunk * part_size,
+                            n, kc, m, th + b_size, False)
+        for i in range(n * m):
+            c[i] = partials[i]
+        for chunk in range(1, chunks):
+            for i in range(n * m):
+                c[i] = c[i] + partials[chunk * part_size + i]
+        _epilogue_rows(c, m, 0, n, 0, m, bias, epilogue)
+    free(base)
+    return 0
+
+
+cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                                const floating* b_packed, floating* c,
+                                Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, Py_ssize_t task,
+                                const ProductPlan* plan, floating* scratch,
+                                const floating* bias, int epilogue) noexcept nogil:
+    """Task `task` of gemm(): row task task // column blocks, column block task % column
+    blocks (of plan.block_width columns; the narrow tiles' tasks are whole rows)."""
+    cdef Py_ssize_t nc = plan.block_width
+    cdef Py_ssize_t col_tasks = (m + nc - 1) // nc
+    cdef Py_ssize_t ti = task // col_tasks, tj = task % col_tasks
+    cdef Py_ssize_t i0 = _task_start(ti, plan.row_tasks, plan.row_grain, n)
+    cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
+    if plan.kernel == KERNEL_REGISTER_TILE:
+        _register_tile_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, tj * nc,
+                            min(m, (tj + 1) * nc), scratch, bias, epilogue, False)
+    else:
+        _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue, False,
+                     plan.kernel)
+
+
+cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+              const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+              floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+              const floating* bias, int epilogue, int num_threads) except -1:
+    """C = A @ B (+ epilogue); called with the GIL, which it releases for the work.
+
+    Allocates the packed B and one bounded block of scratch per thread, raising
+    MemoryError if it cannot."""
+    cdef ProductPlan plan = _plan_product(c, n, k, m, num_threads)
+    cdef Py_ssize_t nr = plan.panel_width
+    cdef Py_ssize_t panels = (m + nr - 1) // nr
+    cdef Py_ssize_t task, panel
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
+    cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
+    cdef int threads = plan.threads
+    cdef void* base
+    cdef floating* b_packed
+    cdef floating* scratch
+    if n == 0 or m == 0:
+        return 0
+    if plan.depth_chunks > 1:
+        return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
+                                 plan)
+    base = scratch_malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
+    if base == NULL:
+        raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
+    b_packed = <floating*>_aligned(base)
+    scratch = b_packed + b_size
+    with nogil:
+        if threads == 1:
+            _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels, nr)
+            for task in range(plan.tasks):
+                _gemm_one_task(a, a_rs, a_cs, b_packed, c, n, k, m, task, &plan, scratch,
+                               bias, epilogue)
+        else:
+            for panel in prange(panels, schedule='static', num_threads=threads):
+                _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1, nr)
+            for task in prange(plan.tasks, schedule='static', num_threads=threads):
+                _gemm_one_task(a, a_rs, a_cs, b_packed, c, n, k, m, task, &plan,
+                               scratch + threadid() * scratch_size, bias, epilogue)
+    free(base)
+    return 0
+
+
+def matmul(const floating[:, ::1] x, const floating[:, ::1] w, floating[:, ::1] out,
+           int num_threads):
+    """out = x @ w; `out` must not overlap `x` or `w`."""
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
+    if w.shape[0] != k or out.shape[0] != n or out.shape[1] != m:
+        raise ValueError("matmul kernel: inconsistent shapes")
+    if n == 0 or m == 0:
+        return
+    # With k == 0 nothing of x or w is read; their pointers are never used.
+    gemm(&x[0, 0] if k > 0 else NULL, k, 1, &w[0, 0] if k > 0 else NULL, m, 1,
+         &out[0, 0], n, k, m, NULL, EPILOGUE_NONE, num_threads)

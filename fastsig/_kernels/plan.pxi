@@ -1,0 +1,395 @@
+# The plan: which kernel a shape takes, and how its work is cut into tasks and threads.
+#
+# Provides: the blocking constants (KC, NC, MC, the tiles' task sizes), the thresholds
+#   for threads and for the tiny-call paths, the enums Kernel, VectorShape and DwKernel,
+#   _plan_product (for gemm) and _plan_backward (for the layer's backward) with the
+#   helpers they use, and def plan(), the same decisions as a dict, for tests and for
+#   reading.
+# Uses: isa.h's constants (declared in kernels.pxi), vector_tile.h's
+#   fastsig_column_kernel_*_applies.
+#
+# Every decision about a path is made here and only here, from the dtype, the shapes and
+# the thread count; the kernels follow it. No decision changes a result's bits except
+# the depth block KC (fixed per dtype) and the depth split (fixed by the shapes): every
+# kernel sums each output's products in increasing p within a depth block and adds the
+# blocks in order.
+#
+# The functions here take `floating* dtype`, a pointer that is never read: Cython
+# specializes a fused function by the types of its arguments, and this one selects the
+# float32 or float64 plan (callers pass any pointer of the compute dtype, or NULL cast
+# to it).
+
+cdef enum:
+    KC_F32 = 256        # depth of a packed block, float32 (see _depth_block)
+    KC_F64 = 128        # and float64
+    NC_TARGET = 256     # columns of a register-tile block, rounded up to a multiple of NR
+    MC_PANELS = 12      # MR-row panels in a task of the register tile
+    MAX_TILE = 384      # >= MR*NR and MRT*NRT of every variant and dtype
+    TRANSPOSED_PANELS = 8   # MRT-row panels in a task of the transposed tile
+    VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
+    ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
+    SPLIT_TASKS = 4     # fewer tasks than this, and a depth of at least
+    SPLIT_DEPTH = 2048  # 2 × this: the depth is split into chunks (_depth_chunks)
+    SPLIT_CHUNKS = 32   # at most this many chunks,
+    SPLIT_ELEMENTS = 4194304    # holding at most this many partial results
+    ALIGN = 64          # bytes, for the packed buffers
+    # The backward:
+    MAX_PARTS = 32          # partial sums of dw and db: at most this many
+    DY_BLOCK_ELEMS = 65536  # a block of dy holds about this many elements
+    COLUMN_SUMS_ROW_BYTES = 1024    # dw by the column-sum kernel for rows of x up to this
+
+# Below this much work a call with num_threads=None runs on one thread (_api.py): waking
+# threads costs more than the work. Elements for the elementwise kernels, multiply-adds
+# for the products. The tiny-call paths (small.pxi) take only products below the second,
+# so everything they take would run on one thread on the full path too.
+MIN_ELEMENTS_FOR_THREADS = 16384
+MIN_MULADDS_FOR_THREADS = 65536
+cdef Py_ssize_t SMALL_MAX_WORK = 65536 - 1
+
+
+cdef enum Kernel:
+    KERNEL_REGISTER_TILE = 0    # the MR×NR register tile
+    KERNEL_TRANSPOSED_TILE = 1  # the MRT×NRT transposed tile, for a narrow B
+    KERNEL_VECTOR_TILE = 2      # the MRV-row vector tile, for a narrow B <= two vectors
+
+cdef enum VectorShape:
+    VECTOR_HALF = 0     # half a vector a row (AVX-512 only)
+    VECTOR_ONE = 1
+    VECTOR_TWO = 2
+
+cdef enum DwKernel:
+    DW_COLUMN_SUMS = 0      # the column-sum kernel, with db (dy at most two vectors wide)
+    DW_GEMM = 1             # the matmul, on the packed dy
+    DW_LOOPS = 2            # plain loops (small k·m)
+
+cdef extern from "_kernels/vector_tile.h":
+    int _column_kernel_applies_f32 "fastsig_column_kernel_F32_applies"(
+        Py_ssize_t k, Py_ssize_t m) noexcept nogil
+    int _column_kernel_applies_f64 "fastsig_column_kernel_F64_applies"(
+        Py_ssize_t k, Py_ssize_t m) noexcept nogil
+
+
+cdef inline Py_ssize_t _depth_block(floating* dtype) noexcept nogil:
+    """KC: the depth of a packed block. A B panel of KC × NR values is read from L2 for
+    each tile, and must stay well inside L1 beside its A panel."""
+    return KC_F32 if floating is float else KC_F64
+
+
+cdef inline int _vector_shape(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """The vector tile's shape for a B of m columns: the narrowest that holds m."""
+    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
+    if HALF_TILE and 2 * m <= lanes:
+        return VECTOR_HALF
+    return VECTOR_ONE if m <= lanes else VECTOR_TWO
+
+
+cdef inline Py_ssize_t _vector_tile_rows(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """MRV: rows of the vector tile for a B of m columns."""
+    cdef Py_ssize_t half = MRVH_F32 if floating is float else MRVH_F64
+    cdef Py_ssize_t one = MRV1_F32 if floating is float else MRV1_F64
+    cdef Py_ssize_t two = MRV2_F32 if floating is float else MRV2_F64
+    cdef int shape = _vector_shape(dtype, m)
+    return half if shape == VECTOR_HALF else (one if shape == VECTOR_ONE else two)
+
+
+cdef inline Py_ssize_t _vector_tile_width(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """NRV: columns of the vector tile (and of B's one packed panel)."""
+    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
+    cdef int shape = _vector_shape(dtype, m)
+    return lanes // 2 if shape == VECTOR_HALF else (lanes if shape == VECTOR_ONE else 2 * lanes)
+
+
+cdef inline int _kernel_for(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """The kernel for a B of m columns.
+
+    B is narrow where at most half the register tile's columns would be C's: the vector
+    tile takes it if C fills a quarter of the tile's lanes or more (below that, at m = 3
+    in float32 on AVX-512, the transposed tile pads less); else the transposed tile."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    if 2 * m > nr:
+        return KERNEL_REGISTER_TILE
+    if VECTOR_TILE and 4 * m >= _vector_tile_width(dtype, m):
+        return KERNEL_VECTOR_TILE
+    return KERNEL_TRANSPOSED_TILE
+
+
+cdef inline Py_ssize_t _panel_width(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """Columns of a packed panel of B (m columns) for the kernel _kernel_for chooses."""
+    cdef int kernel = _kernel_for(dtype, m)
+    if kernel == KERNEL_VECTOR_TILE:
+        return _vector_tile_width(dtype, m)
+    if kernel == KERNEL_TRANSPOSED_TILE:
+        return NRT_F32 if floating is float else NRT_F64
+    return NR_F32 if floating is float else NR_F64
+
+
+cdef inline Py_ssize_t _task_rows(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """Rows of C in one task, for a B of m columns (the register tile's tasks may be
+    fewer rows: _row_task_count)."""
+    cdef int kernel = _kernel_for(dtype, m)
+    if kernel == KERNEL_VECTOR_TILE:
+        return _vector_tile_rows(dtype, m) * VECTOR_PANELS
+    if kernel == KERNEL_TRANSPOSED_TILE:
+        return (MRT_F32 if floating is float else MRT_F64) * TRANSPOSED_PANELS
+    return (MR_F32 if floating is float else MR_F64) * MC_PANELS
+
+
+cdef inline Py_ssize_t _row_grain(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """The rows of C that gemm() shares out whole: an MR-row panel of the register tile,
+    a whole task (_task_rows) of the narrow tiles."""
+    if _kernel_for(dtype, m) == KERNEL_REGISTER_TILE:
+        return MR_F32 if floating is float else MR_F64
+    return _task_rows(dtype, m)
+
+
+cdef inline Py_ssize_t _row_task_count(floating* dtype, Py_ssize_t n, Py_ssize_t m,
+                                       int num_threads) noexcept nogil:
+    """Tasks the rows of C are cut into by gemm(): each at most _task_rows() rows, and for
+    the register tile a multiple of the threads, so that each thread gets as even a share
+    of the MR-row panels as whole panels allow (_task_start). No result depends on it:
+    rows only change threads."""
+    cdef Py_ssize_t grain = _row_grain(dtype, m)
+    cdef Py_ssize_t grains = (n + grain - 1) // grain
+    cdef Py_ssize_t tasks
+    if _kernel_for(dtype, m) != KERNEL_REGISTER_TILE:
+        return grains
+    tasks = (grains + MC_PANELS - 1) // MC_PANELS
+    return (tasks + num_threads - 1) // num_threads * num_threads
+
+
+cdef inline Py_ssize_t _task_start(Py_ssize_t task, Py_ssize_t tasks, Py_ssize_t grain,
+                                   Py_ssize_t n) noexcept nogil:
+    """The first row of task `task` of `tasks` over n rows in runs of `grain`: the runs
+    are dealt out in order, each task getting ⌊runs/tasks⌋ or one more."""
+    cdef Py_ssize_t runs = (n + grain - 1) // grain
+    return min(n, task * runs // tasks * grain)
+
+
+cdef inline Py_ssize_t _register_block_width(floating* dtype) noexcept nogil:
+    """NC: the columns of a block of the register tile, a multiple of NR."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    return nr * ((NC_TARGET + nr - 1) // nr)
+
+
+cdef inline Py_ssize_t _depth_chunks(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                     Py_ssize_t m) noexcept nogil:
+    """Chunks of depth that a product of few tasks and great depth is split into (1:
+    none), from the shapes alone, so that the bits do not depend on the threads. As xᵀ @
+    y is (16×262144 @ 262144×16): the rows of C give one task, which one thread did."""
+    cdef Py_ssize_t nc = (m if _kernel_for(dtype, m) != KERNEL_REGISTER_TILE
+                          else _register_block_width(dtype))
+    cdef Py_ssize_t mc = _task_rows(dtype, m)
+    cdef Py_ssize_t tasks = ((n + mc - 1) // mc) * ((m + nc - 1) // nc)
+    if tasks >= SPLIT_TASKS or k < 2 * SPLIT_DEPTH:
+        return 1
+    return max(<Py_ssize_t>1, min(<Py_ssize_t>SPLIT_CHUNKS, k // SPLIT_DEPTH,
+                                  SPLIT_ELEMENTS // (n * m)))
+
+
+cdef inline Py_ssize_t _split_depth_chunk(floating* dtype, Py_ssize_t k,
+                                          Py_ssize_t chunks) noexcept nogil:
+    """The depth of each chunk of a depth split into `chunks`: whole depth blocks."""
+    cdef Py_ssize_t depth = _depth_block(dtype)
+    return ((k + chunks - 1) // chunks + depth - 1) // depth * depth
+
+
+cdef inline bint _reads_a_in_place(floating* dtype, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                                   Py_ssize_t width) noexcept nogil:
+    """Whether the register tile reads a row-major A (a_cs == 1) where it lies, for a task
+    `width` columns of C wide, rather than packing it: where the variant's tile keeps its
+    registers so (A_IN_PLACE), unless A's rows are a multiple of 4 KB apart and C is wider
+    than two column panels (rows 4 KB apart all fall into one L1 set, which packing
+    avoids). A ragged last row panel is packed all the same."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef bint in_place_ok = A_IN_PLACE_F32 if floating is float else A_IN_PLACE_F64
+    return in_place_ok and a_cs == 1 and (
+        width <= 2 * nr or (a_rs * <Py_ssize_t>sizeof(floating)) % 4096 != 0)
+
+
+cdef inline bint _takes_row_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                                   bint accumulate) noexcept nogil:
+    """Whether the vector tile's task runs its row kernel (depth <= ROW_KERNEL_DEPTH, a
+    vector or less wide, not adding into C) rather than the tile."""
+    return (k <= ROW_KERNEL_DEPTH and _vector_shape(dtype, m) != VECTOR_TWO
+            and not accumulate)
+
+
+cdef inline bint _takes_column_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t a_rs,
+                                      Py_ssize_t a_cs, Py_ssize_t ldc,
+                                      Py_ssize_t cols) noexcept nogil:
+    """Whether the row kernel's rows go to the column kernel first (vector_tile.h): A and
+    C row-major with whole rows, and a (k, cols) layer the kernel takes."""
+    if not (a_cs == 1 and a_rs == k and ldc == cols and cols <= 4):
+        return False
+    if floating is float:
+        return _column_kernel_applies_f32(k, cols) != 0
+    else:
+        return _column_kernel_applies_f64(k, cols) != 0
+
+
+cdef struct ProductPlan:
+    int kernel              # Kernel
+    Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
+    Py_ssize_t row_grain    # rows shared out whole (_row_grain)
+    Py_ssize_t row_tasks    # tasks along the rows of C
+    Py_ssize_t block_width  # columns of C in a task (m: whole rows)
+    Py_ssize_t tasks        # row_tasks × column blocks
+    Py_ssize_t depth_chunks # > 1: the depth is split (_depth_chunks), tasks unused
+    Py_ssize_t chunk_depth  # the depth of each chunk
+    int threads             # threads that get work
+
+
+cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                      Py_ssize_t m, int num_threads) noexcept nogil:
+    """How gemm() computes C (n×m) = A (n×k) @ B (k×m) on num_threads threads.
+
+    Tasks are whole rows where there are rows enough to share out (then a task packs its
+    block of A once, for every column block); else rows × NC columns, so that few rows
+    still give every thread work when C is wide."""
+    cdef ProductPlan plan
+    plan.kernel = _kernel_for(dtype, m)
+    plan.panel_width = _panel_width(dtype, m)
+    plan.row_grain = _row_grain(dtype, m)
+    plan.row_tasks = _row_task_count(dtype, n, m, num_threads)
+    plan.block_width = (m if plan.kernel != KERNEL_REGISTER_TILE
+                        or plan.row_tasks >= 4 * num_threads
+                        else _register_block_width(dtype))
+    plan.tasks = plan.row_tasks * ((m + plan.block_width - 1) // plan.block_width
+                                   if m > 0 else 0)
+    plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
+    plan.depth_chunks = 1
+    plan.chunk_depth = k
+    if n > 0 and m > 0:
+        plan.depth_chunks = _depth_chunks(dtype, n, k, m)
+    if plan.depth_chunks > 1:
+        plan.chunk_depth = _split_depth_chunk(dtype, k, plan.depth_chunks)
+        plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
+        plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
+    return plan
+
+
+cdef inline bint _db_by_column_sums(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """Whether the column-sum kernel (column_sums.h) takes db: dy two vectors wide at most."""
+    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
+    return VECTOR_TILE and m <= 2 * lanes
+
+
+cdef inline int _dw_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """What takes dw = xᵀ @ dy: the column-sum kernel where it takes db and a row of x is
+    at most COLUMN_SUMS_ROW_BYTES (a quarter of that when dy is two vectors wide), unless
+    dy fills few lanes for a long row of x (k > 64 m: the plain loops run along x's rows);
+    else the matmul when k·m is large; else plain loops.
+
+    The column-sum kernel reads x a chunk of rows at a time, COLUMN_GROUP / nv columns a
+    pass, so a long row of x makes every pass a stride through memory."""
+    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
+    cdef Py_ssize_t row_bytes = k * <Py_ssize_t>sizeof(floating) * (1 if m <= lanes else 4)
+    if _db_by_column_sums(dtype, m) and k <= 64 * m and row_bytes <= COLUMN_SUMS_ROW_BYTES:
+        return DW_COLUMN_SUMS
+    return DW_GEMM if k * m >= 256 else DW_LOOPS
+
+
+cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
+    """Rows of a block of dy: about DY_BLOCK_ELEMS elements, 64 to 4096 rows."""
+    return max(<Py_ssize_t>64, min(<Py_ssize_t>4096, DY_BLOCK_ELEMS // max(m, <Py_ssize_t>1)))
+
+
+cdef struct BackwardPlan:
+    int dw_kernel           # DwKernel
+    bint db_by_column_sums
+    Py_ssize_t block_rows   # rows of a block of dy
+    Py_ssize_t part_rows    # rows of a part (a whole number of blocks)
+    Py_ssize_t parts        # parts, each with its partial dw and db: fixed by n and m
+    int threads
+
+
+cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                        Py_ssize_t m, int num_threads) noexcept nogil:
+    """How the layer's backward cuts n rows (n, m >= 1): blocks of dy of block_rows rows
+    (fixed by m), grouped into at most MAX_PARTS parts of consecutive blocks (fixed by
+    n); a part is one parallel task."""
+    cdef BackwardPlan plan
+    cdef Py_ssize_t blocks
+    plan.dw_kernel = _dw_kernel(dtype, k, m)
+    plan.db_by_column_sums = _db_by_column_sums(dtype, m)
+    plan.block_rows = _dy_block_rows(m)
+    blocks = (n + plan.block_rows - 1) // plan.block_rows
+    plan.parts = min(<Py_ssize_t>MAX_PARTS, blocks)
+    plan.part_rows = (blocks + plan.parts - 1) // plan.parts * plan.block_rows
+    plan.threads = max(<int>min(<Py_ssize_t>num_threads, plan.parts), 1)
+    plan.parts = (n + plan.part_rows - 1) // plan.part_rows
+    return plan
+
+
+_KERNEL_NAMES = {KERNEL_REGISTER_TILE: "register_tile",
+                 KERNEL_TRANSPOSED_TILE: "transposed_tile",
+                 KERNEL_VECTOR_TILE: "vector_tile"}
+_DW_NAMES = {DW_COLUMN_SUMS: "column_sums", DW_GEMM: "matmul", DW_LOOPS: "loops"}
+
+
+cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                             int num_threads):
+    """def plan()'s answer for matmul and dense_forward: A = x, row-major."""
+    cdef ProductPlan p = _plan_product(dtype, n, k, m, num_threads)
+    kernel = _KERNEL_NAMES[p.kernel]
+    if p.kernel == KERNEL_VECTOR_TILE and k > 0 and _takes_row_kernel(dtype, k, m, False):
+        kernel = ("column_kernel" if _takes_column_kernel(dtype, k, k, 1, m, m)
+                  else "row_kernel")
+    if n == 0 or m == 0:
+        kernel = "none"
+    return {
+        "kernel": kernel,
+        "a_in_place": (p.kernel == KERNEL_REGISTER_TILE
+                       and bool(_reads_a_in_place(dtype, k, 1, p.block_width))),
+        "panel_width": p.panel_width,
+        "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
+        "threads": p.threads,
+        "depth_chunks": p.depth_chunks,
+        "tiny_call": 1 <= n and 1 <= k and 1 <= m and n * k * m <= SMALL_MAX_WORK,
+    }
+
+
+cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                              int num_threads):
+    """def plan()'s answer for dense_backward."""
+    cdef BackwardPlan p
+    if n == 0 or m == 0 or k == 0:
+        return {"dw_kernel": "none", "db_kernel": "loops" if n and m else "none",
+                "dx_kernel": "none", "parts": 0, "threads": 1,
+                "tiny_call": False}
+    p = _plan_backward(dtype, n, k, m, num_threads)
+    # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
+    dx = _product_plan_dict(dtype, p.block_rows, m, k, 1)["kernel"]
+    return {
+        "dw_kernel": _DW_NAMES[p.dw_kernel],
+        "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
+        "dx_kernel": dx,
+        "parts": p.parts,
+        "threads": p.threads,
+        "tiny_call": n * k * m <= SMALL_MAX_WORK,
+    }
+
+
+def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_threads=1):
+    """What these kernels do for `operation` ("matmul", "dense_forward" or
+    "dense_backward") on x (n×k) and w (k×m) of `dtype` with num_threads threads, as a
+    dict: the kernel (for the backward, those of dw, db and dx), the tasks and the
+    threads that get work, the depth split, and whether the tiny-call path takes the call
+    when neither out= nor num_threads is given. For tests and for reading: the kernels
+    make the same decisions from the same functions."""
+    import numpy as np
+    if n < 0 or k < 0 or m < 0 or num_threads < 1:
+        raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"plan: dtype must be float32 or float64, got {dt}")
+    if operation in ("matmul", "dense_forward"):
+        if dt == np.float32:
+            return _product_plan_dict(<float*>NULL, n, k, m, num_threads)
+        return _product_plan_dict(<double*>NULL, n, k, m, num_threads)
+    if operation == "dense_backward":
+        if dt == np.float32:
+            return _backward_plan_dict(<float*>NULL, n, k, m, num_threads)
+        return _backward_plan_dict(<double*>NULL, n, k, m, num_threads)
+    raise ValueError(f"plan: unknown operation {operation!r}; choose matmul, dense_forward "
+                     "or dense_backward")

@@ -1,0 +1,115 @@
+/* fastsig: the register tile for one dtype, included by register_tile.h once per dtype
+ * (no include guard, on purpose). Parameters, #defined by the includer and #undef'd
+ * at the end: RT_T (float or double), RT_NAME (the function's name), RT_MR (rows), RT_NV
+ * (vectors of columns: NR = RT_NV lanes), RT_BYTES (bytes of a vector). */
+
+#define RT(suffix) FASTSIG_CAT(RT_NAME, suffix)
+
+#define VEC_T RT_T
+#define VEC_NAME RT_NAME
+#define VEC_BYTES RT_BYTES
+#include "vector_template.h"
+
+/* The tile over its first nv vectors of columns (a constant once inlined). */
+static inline __attribute__((always_inline)) void RT(_body)(
+        ptrdiff_t kc, const RT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+        const RT_T* __restrict b, RT_T* __restrict c, ptrdiff_t ldc, ptrdiff_t rows,
+        ptrdiff_t cols, int accumulate, const RT_T* bias, const RT_T* next,
+        const int nv) {
+    enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES, LINE = 64 / sizeof(RT_T) };
+    RT(_vector) acc[RT_MR][RT_NV], brow[RT_NV], sum;
+    RT_T lanes[NR];
+    ptrdiff_t p, i, j, v, next_row = 0, next_col = 0;
+    RT_T ai;
+    for (i = 0; i < RT_MR; i++)
+        for (v = 0; v < nv; v++)
+            acc[i][v] = (RT(_vector)){0};
+    if (rows == RT_MR && cols == nv * LANES && ldc * (ptrdiff_t)sizeof(RT_T) % 4096 != 0)
+        /* C's lines, for writing, while the products run (not where C's rows are 4 KB
+           apart: MR rows in one L1 set would evict the panels). */
+        for (i = 0; i < RT_MR; i++)
+            for (v = 0; v < nv * LANES; v += LINE)
+                __builtin_prefetch(c + i * ldc + v, 1, 3);
+    for (p = 0; p < kc; p++) {
+        if (next) {
+            /* A line of the next A panel a step, row after row. */
+            __builtin_prefetch(next + next_row * a_rs + next_col, 0, 3);
+            if (++next_row == RT_MR) {
+                next_row = 0;
+                next_col += LINE;
+            }
+        }
+        for (v = 0; v < nv; v++)
+            brow[v] = RT(_load)(b + p * NR + v * LANES);
+        _Pragma("GCC unroll 16")
+        for (i = 0; i < RT_MR; i++) {
+            ai = a[i * a_rs + p * a_cs];
+            for (v = 0; v < nv; v++)
+                acc[i][v] += ai * brow[v];
+        }
+    }
+    if (rows == RT_MR && cols == nv * LANES) {
+        _Pragma("GCC unroll 16")
+        for (i = 0; i < RT_MR; i++)
+            for (v = 0; v < nv; v++) {
+                sum = accumulate
+                    ? RT(_load)(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v];
+                RT(_store)(c + i * ldc + v * LANES,
+                           bias ? sum + RT(_load)(bias + v * LANES) : sum);
+            }
+        return;
+    }
+    memset(lanes, 0, sizeof lanes);     /* all written below; gcc cannot tell */
+    _Pragma("GCC unroll 16")
+    for (i = 0; i < RT_MR; i++) {
+        if (i >= rows)
+            break;
+        for (v = 0; v < nv; v++)
+            RT(_store)(lanes + v * LANES, acc[i][v]);
+        for (j = 0; j < cols; j++) {
+            ai = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];
+            c[i * ldc + j] = bias ? ai + bias[j] : ai;
+        }
+    }
+}
+
+/* A panel of B narrower than the tile (the last of a C whose width is not a multiple of
+   NR: 40 = 32 + 8) takes only the vectors it has, not the whole tile's work. */
+static inline __attribute__((always_inline)) void RT(_columns)(
+        ptrdiff_t kc, const RT_T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const RT_T* b,
+        RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,
+        const RT_T* bias, const RT_T* next) {
+    enum { LANES = RT_BYTES / sizeof(RT_T) };
+    ptrdiff_t nv = (cols + LANES - 1) / LANES;
+    if (nv >= RT_NV)
+        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next, RT_NV);
+    else if (nv == 1)
+        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next, 1);
+    else if (nv == 2)
+        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next,
+                  FASTSIG_MIN(2, RT_NV));
+    else
+        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next,
+                  FASTSIG_MIN(3, RT_NV));
+}
+
+/* A packed: step p of the panel is its MR values at a + p * MR. */
+static void RT_NAME(ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff_t ldc,
+                    ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
+    RT(_columns)(kc, a, 1, RT_MR, b, c, ldc, rows, cols, accumulate, bias, NULL);
+}
+
+/* A where it lies: row i at a + i * lda, contiguous in depth; `next`, if not NULL, is
+   the next panel, prefetched a line a step. */
+static void RT(_in_place)(ptrdiff_t kc, const RT_T* a, ptrdiff_t lda, const RT_T* b,
+                          RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+                          int accumulate, const RT_T* bias, const RT_T* next) {
+    RT(_columns)(kc, a, lda, 1, b, c, ldc, rows, cols, accumulate, bias, next);
+}
+
+#undef RT
+#undef RT_T
+#undef RT_NAME
+#undef RT_MR
+#undef RT_NV
+#undef RT_BYTES

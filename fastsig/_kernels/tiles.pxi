@@ -1,0 +1,282 @@
+# The micro-kernels: the tiles that do the multiply-adds of every product.
+#
+# Provides: _register_tile (the MR×NR tile: C where the compiler has vector extensions,
+#   else the Cython tile below), _transposed_tile (MRT×NRT, Cython), _vector_tile and
+#   _vector_row_kernels (the vector tile, its row and column kernels: C).
+# Uses: register_tile.h and vector_tile.h (the C tiles; their headers state how they
+#   work), plan.pxi (the tiles' constants, _takes_column_kernel).
+#
+# Every tile sums each element of C from 0 over p increasing, one multiply-add a step,
+# then adds what C held (accumulate) and then the bias: whichever tile computes an
+# element, it gets the same bits. The C tiles and the Cython tiles of a compiler without
+# vector extensions (MSVC, FASTSIG_PORTABLE) agree bit for bit.
+
+cdef extern from "_kernels/register_tile.h":
+    void _register_tile_f32 "fastsig_register_tile_F32"(
+        Py_ssize_t kc, const float* a, const float* b, float* c, Py_ssize_t ldc,
+        Py_ssize_t rows, Py_ssize_t cols, int accumulate, const float* bias) noexcept nogil
+    void _register_tile_in_place_f32 "fastsig_register_tile_F32_in_place"(
+        Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b, float* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const float* bias, const float* next) noexcept nogil
+    void _register_tile_f64 "fastsig_register_tile_F64"(
+        Py_ssize_t kc, const double* a, const double* b, double* c, Py_ssize_t ldc,
+        Py_ssize_t rows, Py_ssize_t cols, int accumulate, const double* bias) noexcept nogil
+    void _register_tile_in_place_f64 "fastsig_register_tile_F64_in_place"(
+        Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b, double* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const double* bias, const double* next) noexcept nogil
+
+cdef extern from "_kernels/vector_tile.h":
+    void _vector_tile_half_f32 "fastsig_vector_tile_half_F32"(
+        Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
+        float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const float* bias, int spill) noexcept nogil
+    void _vector_tile_one_f32 "fastsig_vector_tile_one_F32"(
+        Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
+        float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const float* bias, int spill) noexcept nogil
+    void _vector_tile_two_f32 "fastsig_vector_tile_two_F32"(
+        Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
+        float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const float* bias, int spill) noexcept nogil
+    void _vector_rows_half_f32 "fastsig_vector_rows_half_F32"(
+        Py_ssize_t rows, Py_ssize_t k, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const float* b, float* c, Py_ssize_t ldc, Py_ssize_t cols, const float* bias,
+        int spill) noexcept nogil
+    void _vector_rows_one_f32 "fastsig_vector_rows_one_F32"(
+        Py_ssize_t rows, Py_ssize_t k, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const float* b, float* c, Py_ssize_t ldc, Py_ssize_t cols, const float* bias,
+        int spill) noexcept nogil
+    Py_ssize_t _column_kernel_f32 "fastsig_column_kernel_F32"(
+        Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const float* a, const float* b,
+        Py_ssize_t ldb, float* c, const float* bias) noexcept nogil
+    void _vector_tile_half_f64 "fastsig_vector_tile_half_F64"(
+        Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
+        double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const double* bias, int spill) noexcept nogil
+    void _vector_tile_one_f64 "fastsig_vector_tile_one_F64"(
+        Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
+        double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const double* bias, int spill) noexcept nogil
+    void _vector_tile_two_f64 "fastsig_vector_tile_two_F64"(
+        Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
+        double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const double* bias, int spill) noexcept nogil
+    void _vector_rows_half_f64 "fastsig_vector_rows_half_F64"(
+        Py_ssize_t rows, Py_ssize_t k, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols, const double* bias,
+        int spill) noexcept nogil
+    void _vector_rows_one_f64 "fastsig_vector_rows_one_F64"(
+        Py_ssize_t rows, Py_ssize_t k, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols, const double* bias,
+        int spill) noexcept nogil
+    Py_ssize_t _column_kernel_f64 "fastsig_column_kernel_F64"(
+        Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const double* a, const double* b,
+        Py_ssize_t ldb, double* c, const double* bias) noexcept nogil
+
+
+cdef inline void _cython_register_tile(Py_ssize_t kc, const floating* a, const floating* b,
+                               floating* c, Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """c[:MR, :NR] (= or +=) Σ_p a[p*MR + i] * b[p*NR + j], over kc packed rows: the
+    register tile where the C one (register_tile.h) is not compiled."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef floating acc[MAX_TILE]
+    cdef floating ai
+    cdef Py_ssize_t p, i, j
+    for i in range(mr * nr):
+        acc[i] = 0
+    for p in range(kc):
+        for i in range(mr):
+            ai = a[p * mr + i]
+            for j in range(nr):
+                acc[i * nr + j] += ai * b[p * nr + j]
+    if accumulate:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] += acc[i * nr + j]
+    else:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] = acc[i * nr + j]
+
+
+cdef inline void _cython_register_tile_in_place(Py_ssize_t kc, const floating* a, Py_ssize_t lda,
+                                      const floating* b, floating* c, Py_ssize_t ldc,
+                                      bint accumulate) noexcept nogil:
+    """_cython_register_tile reading A where it lies, row i at a + i*lda, contiguous in
+    depth. A second kernel rather than strides on the first: the packed one keeps its
+    constant stride, which gcc needs to keep the tile in registers."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef floating acc[MAX_TILE]
+    cdef floating ai
+    cdef Py_ssize_t p, i, j
+    for i in range(mr * nr):
+        acc[i] = 0
+    for p in range(kc):
+        for i in range(mr):
+            ai = a[i * lda + p]
+            for j in range(nr):
+                acc[i * nr + j] += ai * b[p * nr + j]
+    if accumulate:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] += acc[i * nr + j]
+    else:
+        for i in range(mr):
+            for j in range(nr):
+                c[i * ldc + j] = acc[i * nr + j]
+
+
+cdef inline void _transposed_tile(Py_ssize_t kc, const floating* a, const floating* b,
+                                 floating* c, Py_ssize_t ldc, Py_ssize_t rows,
+                                 Py_ssize_t cols, bint accumulate) noexcept nogil:
+    """c[:rows, :cols] (= or +=) Σ_p a[p*MRT + i] * b[p*NRT + j], over kc packed rows.
+
+    The transposed tile, for a narrow B: the accumulators are kept column by column
+    (acc[j*MRT + i]), so that the vectors run along the MRT rows and each B value is one
+    broadcast, and a B of few columns pads little. Only the rows × cols that C has are
+    stored."""
+    cdef Py_ssize_t mr = MRT_F32 if floating is float else MRT_F64
+    cdef Py_ssize_t nr = NRT_F32 if floating is float else NRT_F64
+    cdef floating acc[MAX_TILE]
+    cdef floating bj
+    cdef Py_ssize_t p, i, j
+    for i in range(mr * nr):
+        acc[i] = 0
+    for p in range(kc):
+        for j in range(nr):
+            bj = b[p * nr + j]
+            for i in range(mr):
+                acc[j * mr + i] += a[p * mr + i] * bj
+    if rows == mr and cols == nr:
+        # A whole tile: fixed trip counts, which gcc vectorizes (the loops below it
+        # does not).
+        if accumulate:
+            for i in range(mr):
+                for j in range(nr):
+                    c[i * ldc + j] += acc[j * mr + i]
+        else:
+            for i in range(mr):
+                for j in range(nr):
+                    c[i * ldc + j] = acc[j * mr + i]
+    elif accumulate:
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] += acc[j * mr + i]
+    else:
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] = acc[j * mr + i]
+
+
+cdef inline void _register_tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda,
+                                const floating* b, floating* c, Py_ssize_t ldc,
+                                Py_ssize_t rows, Py_ssize_t cols, bint accumulate,
+                                const floating* bias, const floating* next) noexcept nogil:
+    """C[:rows, :cols] (= or +=) the register tile's product of an A panel (packed
+    when lda == 0, else rows lda apart, contiguous in depth) and a packed B panel,
+    then + bias[:cols] if `bias` is not NULL (after the sum, as the epilogue adds
+    it). `next`, if not NULL, is the next A panel read in place (rows lda apart),
+    which the kernel prefetches as it goes.
+
+    The C kernel (vector extensions) where the compiler has them; elsewhere the
+    Cython kernels, through a local tile at the edges."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef floating edge[MAX_TILE]
+    cdef Py_ssize_t i, j
+    if VECTOR_TILE:
+        if floating is float:
+            if lda:
+                _register_tile_in_place_f32(kc, a, lda, b, c, ldc, rows, cols, accumulate,
+                                            bias, next)
+            else:
+                _register_tile_f32(kc, a, b, c, ldc, rows, cols, accumulate, bias)
+        else:
+            if lda:
+                _register_tile_in_place_f64(kc, a, lda, b, c, ldc, rows, cols, accumulate,
+                                            bias, next)
+            else:
+                _register_tile_f64(kc, a, b, c, ldc, rows, cols, accumulate, bias)
+        return
+    if rows == mr and cols == nr:
+        if lda:
+            _cython_register_tile_in_place(kc, a, lda, b, c, ldc, accumulate)
+        else:
+            _cython_register_tile(kc, a, b, c, ldc, accumulate)
+    else:
+        if lda:
+            _cython_register_tile_in_place(kc, a, lda, b, edge, nr, False)
+        else:
+            _cython_register_tile(kc, a, b, edge, nr, False)
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] = (c[i * ldc + j] + edge[i * nr + j] if accumulate
+                                  else edge[i * nr + j])
+    if bias != NULL:
+        for i in range(rows):
+            for j in range(cols):
+                c[i * ldc + j] = c[i * ldc + j] + bias[j]
+
+
+cdef inline void _vector_tile(int shape, Py_ssize_t kc, const floating* a, Py_ssize_t a_rs,
+                              Py_ssize_t a_cs, const floating* b, floating* c, Py_ssize_t ldc,
+                              Py_ssize_t rows, Py_ssize_t cols, bint accumulate,
+                              const floating* bias, bint spill) noexcept nogil:
+    """The vector tile of shape `shape` (VectorShape), as vector_tile.h states it."""
+    if floating is float:
+        if shape == VECTOR_HALF:
+            _vector_tile_half_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
+                                  spill)
+        elif shape == VECTOR_ONE:
+            _vector_tile_one_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
+                                 spill)
+        else:
+            _vector_tile_two_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
+                                 spill)
+    else:
+        if shape == VECTOR_HALF:
+            _vector_tile_half_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
+                                  spill)
+        elif shape == VECTOR_ONE:
+            _vector_tile_one_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
+                                 spill)
+        else:
+            _vector_tile_two_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
+                                 spill)
+
+
+cdef inline void _vector_row_kernels(int shape, Py_ssize_t rows, Py_ssize_t k,
+                                     const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                                     const floating* b, floating* c, Py_ssize_t ldc,
+                                     Py_ssize_t cols, const floating* bias,
+                                     bint spill) noexcept nogil:
+    """C[rows, cols] = A[rows, k] @ B (+ bias) for k <= ROW_KERNEL_DEPTH and a vector tile
+    of shape VECTOR_HALF or VECTOR_ONE (B packed at that tile's width): the column kernel
+    where it applies (_takes_column_kernel) takes whole groups of rows, the row kernel
+    the rest."""
+    cdef Py_ssize_t done = 0
+    cdef Py_ssize_t ldb = (LANES_F32 if floating is float else LANES_F64) // (
+        2 if shape == VECTOR_HALF else 1)
+    if _takes_column_kernel(c, k, a_rs, a_cs, ldc, cols):
+        if floating is float:
+            done = _column_kernel_f32(rows, k, cols, a, b, ldb, c, bias)
+        else:
+            done = _column_kernel_f64(rows, k, cols, a, b, ldb, c, bias)
+    if done == rows:
+        return
+    a += done * a_rs
+    c += done * ldc
+    if floating is float:
+        if shape == VECTOR_HALF:
+            _vector_rows_half_f32(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill)
+        else:
+            _vector_rows_one_f32(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill)
+    else:
+        if shape == VECTOR_HALF:
+            _vector_rows_half_f64(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill)
+        else:
+            _vector_rows_one_f64(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill)

@@ -1,0 +1,119 @@
+/* fastsig: one shape of the vector tile, and its row kernel, included by vector_tile.h
+ * once per dtype and shape (no include guard, on purpose). Parameters, #defined by the
+ * includer and #undef'd after: VT_T (float or double), VT_NAME (the tile's name), VT_MRV
+ * (rows), VT_NV (vectors a row), VT_BYTES (bytes of a vector), and VT_ROWS_NAME (the row
+ * kernel's name) for the one-vector shapes, which have one. */
+
+#define VT(suffix) FASTSIG_CAT(VT_NAME, suffix)
+
+#define VEC_T VT_T
+#define VEC_NAME VT_NAME
+#define VEC_BYTES VT_BYTES
+#include "vector_template.h"
+
+static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                    const VT_T* __restrict b, VT_T* __restrict c, ptrdiff_t ldc,
+                    ptrdiff_t rows, ptrdiff_t cols, int accumulate,
+                    const VT_T* __restrict bias, int spill) {
+    enum { LANES = VT_BYTES / sizeof(VT_T), NRV = VT_NV * LANES };
+    VT(_vector) acc[VT_MRV][VT_NV], brow[VT_NV], bvec[VT_NV];
+    VT_T lanes[NRV];
+    ptrdiff_t p, i, j, v, full;
+    VT_T ai;
+    for (i = 0; i < VT_MRV; i++)
+        for (v = 0; v < VT_NV; v++)
+            acc[i][v] = (VT(_vector)){0};
+    for (p = 0; p < kc; p++) {
+        for (v = 0; v < VT_NV; v++)
+            brow[v] = VT(_load)(b + p * NRV + v * LANES);
+        _Pragma("GCC unroll 16")
+        for (i = 0; i < VT_MRV; i++) {
+            ai = a[i * a_rs + p * a_cs];
+            for (v = 0; v < VT_NV; v++)
+                acc[i][v] += ai * brow[v];
+        }
+    }
+    /* The bias (NRV values, zero-padded), added after the sum of the products and what
+       C held, as the other kernels' epilogue adds it. */
+    for (v = 0; v < VT_NV; v++)
+        bvec[v] = bias ? VT(_load)(bias + v * LANES) : (VT(_vector)){0};
+    /* Rows [0, full) take whole vectors: all rows when cols == NRV; else, when storing
+       into contiguous rows, those whose lanes past `cols` land on a later row of the
+       tile, or all of them where the caller lets the last rows spill (onto rows it
+       writes later). A fixed trip count, unrolled, so that every acc[i] stays a
+       register; the conditions are the same for every row, so gcc unswitches them. */
+    full = cols == NRV ? rows
+         : (accumulate || ldc != cols) ? 0
+         : spill ? rows
+         : rows * ldc >= NRV ? (rows * ldc - NRV) / ldc + 1 : 0;
+    _Pragma("GCC unroll 16")
+    for (i = 0; i < VT_MRV; i++) {
+        if (i >= full)
+            break;
+        for (v = 0; v < VT_NV; v++) {
+            brow[v] = accumulate
+                ? VT(_load)(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v];
+            VT(_store)(c + i * ldc + v * LANES, bias ? brow[v] + bvec[v] : brow[v]);
+        }
+    }
+    /* The rest lane by lane (the tile goes through memory here). */
+    for (i = full; i < rows; i++) {
+        for (v = 0; v < VT_NV; v++)
+            VT(_store)(lanes + v * LANES, acc[i][v]);
+        for (j = 0; j < cols; j++) {
+            ai = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];
+            c[i * ldc + j] = bias ? ai + bias[j] : ai;
+        }
+    }
+}
+
+#ifdef VT_ROWS_NAME
+/* The row kernel, for a depth k <= 4 (a layer of 2 inputs, say), where a tile's set-up
+   and stores cost more than its few products: B's k rows stay in registers and each row
+   of C is one vector, summed in the tile's order (from 0, p increasing), the bias added
+   after. Stores as the tile's, never accumulating. */
+static void VT_ROWS_NAME(ptrdiff_t rows, ptrdiff_t k, const VT_T* __restrict a,
+                         ptrdiff_t a_rs, ptrdiff_t a_cs, const VT_T* __restrict b,
+                         VT_T* __restrict c, ptrdiff_t ldc, ptrdiff_t cols,
+                         const VT_T* __restrict bias, int spill) {
+    enum { NRV = sizeof(VT(_vector)) / sizeof(VT_T) };
+    const VT(_vector) zero = {0};
+    VT(_vector) w0 = VT(_load)(b), w1 = zero, w2 = zero, w3 = zero, bv = zero;
+    VT(_vector) acc;
+    VT_T lanes[NRV];
+    const VT_T* ar;
+    ptrdiff_t i, j, full;
+    if (k > 1) w1 = VT(_load)(b + NRV);
+    if (k > 2) w2 = VT(_load)(b + 2 * NRV);
+    if (k > 3) w3 = VT(_load)(b + 3 * NRV);
+    if (bias) bv = VT(_load)(bias);
+    full = cols == NRV ? rows
+         : ldc != cols ? 0
+         : spill ? rows
+         : rows * ldc >= NRV ? (rows * ldc - NRV) / ldc + 1 : 0;
+    for (i = 0; i < rows; i++) {
+        ar = a + i * a_rs;
+        acc = zero;
+        acc += ar[0] * w0;
+        if (k > 1) acc += ar[a_cs] * w1;
+        if (k > 2) acc += ar[2 * a_cs] * w2;
+        if (k > 3) acc += ar[3 * a_cs] * w3;
+        if (bias) acc += bv;
+        if (i < full) {
+            VT(_store)(c + i * ldc, acc);
+        } else {
+            VT(_store)(lanes, acc);
+            for (j = 0; j < cols; j++)
+                c[i * ldc + j] = lanes[j];
+        }
+    }
+}
+#endif /* VT_ROWS_NAME */
+
+#undef VT
+#undef VT_T
+#undef VT_NAME
+#undef VT_ROWS_NAME
+#undef VT_MRV
+#undef VT_NV
+#undef VT_BYTES

@@ -1,3 +1,0 @@
-# fastsig's kernels compiled for the "avx2" instruction set (setup.py sets the
-# compiler flags); the code, shared by every variant, is in _kernels.pxi.
-include "_kernels.pxi"
