@@ -2,6 +2,7 @@
 
 import os
 import platform
+import sys
 import textwrap
 
 import pytest
@@ -147,3 +148,43 @@ def test_forced_isa_variant(tmp_path, helpers, isa):
     p = helpers.run_python(["-c", _VARIANT_CHECK], tmp_path, timeout=180, FASTSIG_ISA=isa)
     assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     assert p.stdout.split() == [isa, "ok"]
+
+
+@pytest.mark.quick
+def test_the_tests_import_the_installed_build():
+    """What the tests import is what pip installed: a package outside the source tree, or the
+    tree itself only through an editable install (which builds its kernels in place)."""
+    import importlib.metadata
+    import json
+    from pathlib import Path
+
+    package = Path(fastsig.__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
+    if package.parent == root:
+        direct_url = importlib.metadata.distribution("fastsig").read_text("direct_url.json")
+        assert direct_url and json.loads(direct_url).get("dir_info", {}).get("editable"), (
+            f"the tests imported the source tree {package}, which is not an editable install")
+
+
+@pytest.mark.quick
+def test_importing_the_unbuilt_source_tree_says_what_to_run(tmp_path):
+    """A tree with fastsig's Python files and no compiled kernels (a fresh clone) refuses to
+    import, and says how to install it. (Imported under another name: an editable install's
+    import hook would otherwise find the real one first.)"""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    tree = tmp_path / "fastsig"
+    tree.mkdir()
+    for source in Path(fastsig.__file__).resolve().parent.glob("*.py"):
+        shutil.copy(source, tree)
+    spec = importlib.util.spec_from_file_location(
+        "fastsig_unbuilt", tree / "__init__.py", submodule_search_locations=[str(tree)])
+    module = importlib.util.module_from_spec(spec)
+    try:
+        sys.modules["fastsig_unbuilt"] = module
+        with pytest.raises(ImportError, match="source tree.*no compiled kernels.*pip install"):
+            spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop("fastsig_unbuilt", None)
