@@ -1,12 +1,13 @@
 """The command line: ``python -m fastsig {info,check,bench}``.
 
-Thin on purpose: the self-test lives in ``_check`` and the benchmark in ``_bench``.
+Thin on purpose: the self-test lives in ``_check``, the benchmark in ``_bench`` and its
+shape sweep in ``_sweep``.
 """
 
 import argparse
 import sys
 
-from . import _bench, _check, show_config
+from . import _bench, _check, _sweep, show_config
 
 
 def _positive_int(text):
@@ -37,6 +38,13 @@ def _parser():
         "--quick", action="store_true", help="fewer and smaller cases, shorter timings"
     )
     bench.add_argument(
+        "--sweep",
+        action="store_true",
+        help="instead of the table, a sweep over the shapes users run (batches of 1 to 10^5"
+        " rows, layers of 1x1 to 1000x1000, both dtypes, every function): each case's ratio to"
+        " the fastest installed peer, and a summary; --plot draws a heat map",
+    )
+    bench.add_argument(
         "--threads",
         type=_positive_int,
         metavar="N",
@@ -50,7 +58,8 @@ def _parser():
         "--plot",
         dest="plot_path",
         metavar="FILE.png",
-        help="also draw the ratios as a bar chart (needs matplotlib)",
+        help="also draw the ratios as a bar chart, or with --sweep a heat map (needs"
+        " matplotlib)",
     )
     return parser
 
@@ -63,6 +72,8 @@ def main(argv=None):
         return 0
     if args.command == "check":
         return _check.run_check(sys.stdout)
+    if args.sweep:
+        return _sweep.run_sweep(args.quick, args.threads, args.json_path, args.plot_path)
     return _bench.run_bench(args.quick, args.threads, args.json_path, args.plot_path)
 
 

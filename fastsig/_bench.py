@@ -639,7 +639,7 @@ def _plot(rows, machine, path, figure_class):
     axes.set_xlabel("peer time / fastsig time (> 1: fastsig is faster)")
     axes.set_title(
         f"fastsig {machine['fastsig_version']} vs peers: {machine['cpu']}, "
-        f"{machine['threads']} threads, isa={machine['isa']}",
+        f"{_threads_text(machine['threads'])}, isa={machine['isa']}",
         fontsize=9,
     )
     if bars:

@@ -53,6 +53,12 @@ TALL_SKINNY = [(BATCH, k, m) for k, m in [(2, 3), (16, 16), (64, 64), (256, 256)
 DENSE_SHAPES = {f"{n}x{k} @ {k}x{m}": (n, k, m) for n, k, m in [(2, 2, 3), *TALL_SKINNY]}
 if CI:
     DENSE_SHAPES = {label: DENSE_SHAPES[label] for label in ["2x2 @ 2x3", f"{BATCH}x2 @ 2x3"]}
+# A reduced grid of `python -m fastsig bench --sweep`, where the tall-skinny batches above say
+# nothing: a single row through a real layer, mid-size batches, narrow and wide layers.
+SWEEP_SHAPES = {f"{n}x{k} @ {k}x{m}": (n, k, m) for n, k, m in
+                [(1, 256, 256), (64, 13, 7), (500, 31, 200), (4099, 64, 10), (100_003, 100, 16)]}
+if CI:
+    SWEEP_SHAPES = {label: SWEEP_SHAPES[label] for label in ["1x256 @ 256x256", "64x13 @ 13x7"]}
 # The elementwise functions get the n x m results of the dense shapes, and flat arrays from in
 # cache to far beyond it.
 ELEMENTWISE_SHAPES = {f"{n}x{m}": (n, m) for n, _, m in DENSE_SHAPES.values()}
@@ -345,3 +351,17 @@ class SigmoidBackward(_Function):
 
         tgrad, ts = tensors(grad, s)
         return lambda: torch.ops.aten.sigmoid_backward(tgrad, ts)
+
+
+class SweepDenseForward(DenseForward):
+    """dense_forward on the sweep's reduced grid (SWEEP_SHAPES)."""
+
+    shapes = SWEEP_SHAPES
+    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
+
+
+class SweepDenseBackward(DenseBackward):
+    """dense_backward on the sweep's reduced grid (SWEEP_SHAPES)."""
+
+    shapes = SWEEP_SHAPES
+    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
