@@ -13,11 +13,14 @@ from types import SimpleNamespace
 
 # The tests exercise the installed fastsig, never the source tree beside them (which has no
 # compiled kernels, or stale ones from an old in-place build). `python -m pytest` puts the
-# working directory first on sys.path; from the repository's root that is the source tree's
-# `fastsig/`, so the root comes off the path before fastsig is imported. An editable install
-# still imports the tree, through its own import hook: that is what it is for.
+# working directory first on sys.path; from the repository's root that would make `import
+# fastsig` find the source tree's `fastsig/`, so the root moves to the end of the path, behind
+# site-packages, before fastsig is imported. (It stays on the path: dask's worker processes,
+# which start with this sys.path, import the test modules' functions from `tests`.) An
+# editable install still imports the tree, through its own import hook: that is what it is for.
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _SOURCE_ROOT]
+_AT_ROOT = [p for p in sys.path if os.path.abspath(p or os.curdir) == _SOURCE_ROOT]
+sys.path[:] = [p for p in sys.path if p not in _AT_ROOT] + _AT_ROOT[:1]
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

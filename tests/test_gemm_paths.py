@@ -94,6 +94,7 @@ def test_the_plan_answers_for_every_operation(dtype):
         assert not p["tiny_call"]
         assert kernels.plan(dtype, operation, 2, 2, 3)["tiny_call"]
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
+        assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
     back = kernels.plan(dtype, "dense_backward", 262144, 16, 16, 2)
     assert back["dw_kernel"] in {"column_sums", "matmul", "loops"}
     assert back["db_kernel"] in {"column_sums", "loops"}
@@ -101,6 +102,9 @@ def test_the_plan_answers_for_every_operation(dtype):
     assert kernels.plan(dtype, "dense_backward", 1000, 2, 2)["dw_kernel"] in {
         "column_sums", "loops"}
     assert kernels.plan(dtype, "dense_backward", 1000, 256, 256)["dw_kernel"] == "matmul"
+    no_inputs = kernels.plan(dtype, "dense_backward", 1000, 0, 3)
+    assert no_inputs["dw_kernel"] == no_inputs["dx_kernel"] == "none"
+    assert no_inputs["db_kernel"] in {"column_sums", "loops"} and no_inputs["parts"] >= 1
     with pytest.raises(ValueError, match="unknown operation"):
         kernels.plan(dtype, "sigmoid", 1, 1, 1)
     with pytest.raises(TypeError, match="float32 or float64"):

@@ -20,9 +20,10 @@
 # 4. A narrow B (at most half the register tile's width) takes a narrow tile instead,
 #    in tasks of whole rows: the vector tile (A read where it lies; its row and column
 #    kernels for depths up to ROW_KERNEL_DEPTH) or the transposed tile.
-# 5. The epilogue: the tiles of the last depth block add the bias as they store; σ then
-#    runs over each panel's rows while they are in L1, in C itself, so Y is never
-#    stored on its own.
+# 5. The epilogue: the register and vector tiles of the last depth block add the bias as
+#    they store, and σ runs over each panel's rows (the vector tile's: every SIGMOID_SPAN
+#    elements) while they are in L1, in C itself, so Y is never stored on its own; the
+#    transposed tile adds the bias and applies σ over its task's rows at the end.
 # 6. A product of few tasks and great depth (xᵀ @ dy) is split along the depth into
 #    chunks of whole depth blocks, each into a partial C, summed in chunk order.
 # Each C element sums its products in increasing p within a depth block and adds the

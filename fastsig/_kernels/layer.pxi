@@ -3,7 +3,8 @@
 # Provides: def dense_forward, def dense_backward, _backward (the backward on raw
 #   buffers, also the tiny-call path's).
 # Uses: gemm.pxi (gemm, gemm_serial), plan.pxi (_plan_backward and its kernels'
-#   choice), packing.pxi, column_sums.h (C), _sigmoid_math.pxd.
+#   choice), packing.pxi, column_sums.h (C), scratch.h (scratch_malloc, declared in
+#   kernels.pxi), _sigmoid_math.pxd.
 #
 # Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue (gemm.pxi, step 5).
 #

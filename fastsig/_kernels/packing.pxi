@@ -2,7 +2,8 @@
 #
 # Provides: _pack_b, _b_panel (where a packed panel's depth block starts), _pack_a,
 #   _packed_b_size, _packed_a_size, _aligned.
-# Uses: plan.pxi (_depth_block, _panel_width, _task_rows, the tiles' constants).
+# Uses: plan.pxi (_depth_block, _panel_width, _task_rows, _kernel_for, _vector_tile_rows,
+#   ALIGN), isa.h's constants (declared in kernels.pxi).
 #
 # A and B are read through strides, (i, p) at a[i*a_rs + p*a_cs] and (p, j) at
 # b[p*b_rs + j*b_cs], so that a transposed operand (xᵀ, wᵀ in the backward) is

@@ -8,11 +8,14 @@
 # Uses: isa.h's constants (declared in kernels.pxi), vector_tile.h's
 #   fastsig_column_kernel_*_applies.
 #
-# Every decision about a path is made here and only here, from the dtype, the shapes and
-# the thread count; the kernels follow it. No decision changes a result's bits except
-# the depth block KC (fixed per dtype) and the depth split (fixed by the shapes): every
-# kernel sums each output's products in increasing p within a depth block and adds the
-# blocks in order.
+# Which kernel takes a shape, and how its work is cut into tasks and threads, is decided
+# here and only here, from the dtype, the shapes and the thread count; the kernels follow
+# it (how a kernel walks its own task -- SIGMOID_SPAN, a tile's spill -- is the kernel's).
+# The bits depend on the shapes and the dtype alone, never on the threads: a product's on
+# the depth block KC and the depth split (every kernel sums each output's products in
+# increasing p within a depth block and adds the blocks in order); the backward's dw and db
+# also on its cut into blocks and parts (fixed by n and m) and on the dw kernel (fixed by
+# k and m).
 #
 # The functions here take `floating* dtype`, a pointer that is never read: Cython
 # specializes a fused function by the types of its arguments, and this one selects the
@@ -337,6 +340,8 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
                   else "row_kernel")
     if n == 0 or m == 0:
         kernel = "none"
+    elif k == 0:
+        kernel = "zeros"    # C = 0, then the epilogue
     return {
         "kernel": kernel,
         "a_in_place": (p.kernel == KERNEL_REGISTER_TILE
@@ -353,30 +358,36 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
                               int num_threads):
     """def plan()'s answer for dense_backward."""
     cdef BackwardPlan p
-    if n == 0 or m == 0 or k == 0:
-        return {"dw_kernel": "none", "db_kernel": "loops" if n and m else "none",
-                "dx_kernel": "none", "parts": 0, "threads": 1,
-                "tiny_call": False}
+    if n == 0 or m == 0:   # zeros, or nothing at all
+        return {"dw_kernel": "none", "db_kernel": "none", "dx_kernel": "none", "parts": 0,
+                "threads": 1, "tiny_call": False}
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
-    dx = _product_plan_dict(dtype, p.block_rows, m, k, 1)["kernel"]
+    dx = _product_plan_dict(dtype, p.block_rows, m, k, 1)["kernel"] if k > 0 else "none"
     return {
-        "dw_kernel": _DW_NAMES[p.dw_kernel],
+        "dw_kernel": _DW_NAMES[p.dw_kernel] if k > 0 else "none",
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
         "dx_kernel": dx,
         "parts": p.parts,
         "threads": p.threads,
-        "tiny_call": n * k * m <= SMALL_MAX_WORK,
+        "tiny_call": k > 0 and n * k * m <= SMALL_MAX_WORK,
     }
 
 
 def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_threads=1):
     """What these kernels do for `operation` ("matmul", "dense_forward" or
     "dense_backward") on x (n×k) and w (k×m) of `dtype` with num_threads threads, as a
-    dict: the kernel (for the backward, those of dw, db and dx), the tasks and the
-    threads that get work, the depth split, and whether the tiny-call path takes the call
-    when neither out= nor num_threads is given. For tests and for reading: the kernels
-    make the same decisions from the same functions."""
+    dict, for tests and for reading: the kernels make the same decisions from the same
+    functions.
+
+    Products: "kernel" (register_tile, transposed_tile, vector_tile, or the vector tile's
+    row_kernel or column_kernel -- the column kernel takes whole groups of a vector's
+    lanes of rows, the row kernel the rest; "zeros" for k = 0, "none" for an empty
+    result), "a_in_place" (the register tile's first task reads x where it lies),
+    "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
+    is split), "tiny_call" (the tiny-call path takes it when neither out= nor num_threads
+    is given). The backward: "dw_kernel", "db_kernel", "dx_kernel" (the kernel of dy @
+    wᵀ), "parts", "threads", "tiny_call"."""
     import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
         raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")

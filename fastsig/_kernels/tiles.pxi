@@ -4,7 +4,8 @@
 #   else the Cython tile below), _transposed_tile (MRT×NRT, Cython), _vector_tile and
 #   _vector_row_kernels (the vector tile, its row and column kernels: C).
 # Uses: register_tile.h and vector_tile.h (the C tiles; their headers state how they
-#   work), plan.pxi (the tiles' constants, _takes_column_kernel).
+#   work), isa.h's constants (declared in kernels.pxi), plan.pxi (the VectorShape enum,
+#   MAX_TILE, _takes_column_kernel).
 #
 # Every tile sums each element of C from 0 over p increasing, one multiply-add a step,
 # then adds what C held (accumulate) and then the bias: whichever tile computes an

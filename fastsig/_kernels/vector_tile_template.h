@@ -2,7 +2,7 @@
  * once per dtype and shape (no include guard, on purpose). Parameters, #defined by the
  * includer and #undef'd after: VT_T (float or double), VT_NAME (the tile's name), VT_MRV
  * (rows), VT_NV (vectors a row), VT_BYTES (bytes of a vector), and VT_ROWS_NAME (the row
- * kernel's name) for the one-vector shapes, which have one. */
+ * kernel's name) for the shapes of at most one vector (half and one), which have one. */
 
 #define VT(suffix) FASTSIG_CAT(VT_NAME, suffix)
 
