@@ -9,20 +9,15 @@ in compiled, OpenMP-threaded kernels with numpy's answers.
 import importlib.util as _util
 
 if _util.find_spec(f"{__name__}._cpu") is None:  # a compiled module of every build
-    import os as _os
+    # The source tree, not built: an ImportError, or for `python -m fastsig` the installed
+    # fastsig instead (see _source_tree.py).
+    from ._source_tree import refuse_or_hand_over as _refuse_or_hand_over
 
-    raise ImportError(
-        "fastsig is being imported from its source tree "
-        f"({_os.path.dirname(_os.path.abspath(__file__))}), which has no compiled kernels. "
-        "Install it (`python -m pip install .`) and run Python from outside the source "
-        "tree, or for development install it in place "
-        "(`python -m pip install -e . --no-build-isolation`). The tests (`python -m "
-        "pytest` in the source tree) always import the installed fastsig."
-    )
-
-from ._api import dense_backward, dense_forward, matmul, sigmoid, sigmoid_backward
-from ._config import get_num_threads, set_num_threads, show_config
-from ._version import __version__
+    _refuse_or_hand_over(__name__, __path__[0])
+else:
+    from ._api import dense_backward, dense_forward, matmul, sigmoid, sigmoid_backward
+    from ._config import get_num_threads, set_num_threads, show_config
+    from ._version import __version__
 
 del _util
 

@@ -109,6 +109,7 @@ def _build_record():
 def _config_dict():
     info = {
         "version": __version__,
+        "location": os.path.dirname(os.path.abspath(__file__)),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "platform": platform.platform(),
@@ -129,7 +130,8 @@ def show_config():
     Returns
     -------
     dict
-        ``version``, ``python``, ``numpy``, ``platform``, ``machine``,
+        ``version``, ``location`` (the directory fastsig was imported from),
+        ``python``, ``numpy``, ``platform``, ``machine``,
         ``compiler``, ``compile_args``, ``link_args``, ``openmp`` (bool: built
         with OpenMP), ``isa`` (the kernel variant in use), ``isa_available``,
         ``num_threads`` (what ``num_threads=None`` may use) and ``cpu_count``.

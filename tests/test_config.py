@@ -10,7 +10,7 @@ import pytest
 import fastsig
 from fastsig._openmp_helpers import openmp_enabled
 
-KEYS = ("version", "compiler", "compile_args", "openmp", "isa", "num_threads")
+KEYS = ("version", "location", "compiler", "compile_args", "openmp", "isa", "num_threads")
 ISAS = ("baseline", "avx2", "avx512")
 
 
@@ -47,6 +47,7 @@ def test_show_config(capsys):
         assert key in cfg, key
         assert key in printed, f"{key} not printed"
     assert cfg["version"] == fastsig.__version__
+    assert cfg["location"] == os.path.dirname(os.path.abspath(fastsig.__file__))
     assert isinstance(cfg["compiler"], str) and cfg["compiler"]
     assert isinstance(cfg["openmp"], bool)
     assert cfg["openmp"] == openmp_enabled()
@@ -150,19 +151,24 @@ def test_forced_isa_variant(tmp_path, helpers, isa):
     assert p.stdout.split() == [isa, "ok"]
 
 
+def _editable_install():
+    import importlib.metadata
+    import json
+
+    direct_url = importlib.metadata.distribution("fastsig").read_text("direct_url.json")
+    return bool(direct_url and json.loads(direct_url).get("dir_info", {}).get("editable"))
+
+
 @pytest.mark.quick
 def test_the_tests_import_the_installed_build():
     """What the tests import is what pip installed: a package outside the source tree, or the
     tree itself only through an editable install (which builds its kernels in place)."""
-    import importlib.metadata
-    import json
     from pathlib import Path
 
     package = Path(fastsig.__file__).resolve().parent
     root = Path(__file__).resolve().parent.parent
     if package.parent == root:
-        direct_url = importlib.metadata.distribution("fastsig").read_text("direct_url.json")
-        assert direct_url and json.loads(direct_url).get("dir_info", {}).get("editable"), (
+        assert _editable_install(), (
             f"the tests imported the source tree {package}, which is not an editable install")
 
 
@@ -188,3 +194,24 @@ def test_importing_the_unbuilt_source_tree_says_what_to_run(tmp_path):
             spec.loader.exec_module(module)
     finally:
         sys.modules.pop("fastsig_unbuilt", None)
+
+
+@pytest.mark.quick
+def test_the_command_line_in_an_unbuilt_tree_runs_the_installed_build(tmp_path, helpers):
+    """`python -m fastsig` from the root of a fresh clone (README's first command) runs the
+    fastsig pip installed, and says so."""
+    import shutil
+    from pathlib import Path
+
+    if _editable_install():
+        pytest.skip("an editable install is its source tree: there is no other build to run")
+
+    tree = tmp_path / "fastsig"
+    tree.mkdir()
+    for source in Path(fastsig.__file__).resolve().parent.glob("*.py"):
+        shutil.copy(source, tree)
+    done = helpers.run_python(["-m", "fastsig", "info"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    location = next(line.split(None, 1)[1] for line in done.stdout.splitlines()
+                    if line.startswith("location"))
+    assert Path(location).resolve() == Path(fastsig.__file__).resolve().parent
