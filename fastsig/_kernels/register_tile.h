@@ -46,20 +46,16 @@
 
 #else
 
-static inline void fastsig_register_tile_F32(
-        ptrdiff_t kc, const float* a, const float* b, float* c, ptrdiff_t ldc,
-        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const float* bias) { }
-static inline void fastsig_register_tile_F32_in_place(
-        ptrdiff_t kc, const float* a, ptrdiff_t lda, const float* b, float* c,
-        ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const float* bias,
-        const float* next) { }
-static inline void fastsig_register_tile_F64(
-        ptrdiff_t kc, const double* a, const double* b, double* c, ptrdiff_t ldc,
-        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const double* bias) { }
-static inline void fastsig_register_tile_F64_in_place(
-        ptrdiff_t kc, const double* a, ptrdiff_t lda, const double* b, double* c,
-        ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const double* bias,
-        const double* next) { }
+#define FASTSIG_REGISTER_TILE_STUBS(T, SUFFIX)                                          \
+    static inline void fastsig_register_tile_##SUFFIX(                                  \
+        ptrdiff_t kc, const T* a, const T* b, T* c, ptrdiff_t ldc, ptrdiff_t rows,      \
+        ptrdiff_t cols, int accumulate, const T* bias) { }                              \
+    static inline void fastsig_register_tile_##SUFFIX##_in_place(                       \
+        ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b, T* c, ptrdiff_t ldc,       \
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias, const T* next) { }
+FASTSIG_REGISTER_TILE_STUBS(float, F32)
+FASTSIG_REGISTER_TILE_STUBS(double, F64)
+#undef FASTSIG_REGISTER_TILE_STUBS
 
 #endif /* FASTSIG_VECTOR_TILE */
 #endif /* FASTSIG_REGISTER_TILE_H */
