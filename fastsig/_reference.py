@@ -35,10 +35,10 @@ def sigmoid(y, dtype=None):
     """σ(y) in `dtype` (default: y's own), without overflow: t = e^-|y| <= 1, then
     1/(1+t) for y >= 0 and t/(1+t) below, so that tiny results keep their precision and
     σ(±inf) = 1 / 0, σ(NaN) = NaN."""
-    y = np.asarray(y, dtype=dtype)
-    if y.dtype.kind != "f":
-        y = y.astype(np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # casting a signalling NaN is "invalid"; exp may underflow
+        y = np.asarray(y, dtype=dtype)
+        if y.dtype.kind != "f":
+            y = y.astype(np.float64)
         t = np.exp(-np.abs(y))
         return np.where(y >= 0, 1 / (1 + t), t / (1 + t)).astype(y.dtype, copy=False)
 
