@@ -214,22 +214,28 @@ def run_sweep(quick, threads, json_path, plot_path=None):
     budget, min_rounds = BUDGET[quick]
     with _bench.threads_for_all(threads, peers) as (count, notes):
         machine = _bench._machine(count, notes, peers, missing)
+        # The header, then each row as it is measured (the full grid takes minutes).
+        header = [line for line in _bench._header({**machine, "load_average": {"start": None}},
+                                                   [])[:-2]
+                  if line and not line.startswith("ratio = ")]
+        print("\n".join(header))
+        print("ratio = the fastest peer's ms / fastsig ms: > 1 means fastsig is faster")
+        print(f"{'operation':<17}{'dtype':<8}{'shape':>26}  {'fastsig ms':>10}  "
+              f"{'best peer':>8} {'ms':>10}  {'ratio':>6}", flush=True)
         rows = []
         for i, (operation, n, k, m, dtype, factory) in enumerate(cases, 1):
             label = _label({"n": n, "k": k, "m": m})
             _bench._progress(i, len(cases), operation, label, dtype)
             rows.append(run_case(operation, n, k, m, dtype, factory, peers, count, budget,
                                  min_rounds))
+            print(_row_line(rows[-1]), flush=True)
         machine["load_average"]["end"] = _bench._load_average()
     summary = summarize(rows)
-    header = _bench._header(machine, [])[:-2]  # the machine and the notes, not the table's
-    print("\n".join(header))
-    print(f"{'operation':<17}{'dtype':<8}{'shape':>26}  {'fastsig ms':>10}  "
-          f"{'best peer':>8} {'ms':>10}  {'ratio':>6}")
-    for row in rows:
-        print(_row_line(row))
     print()
     print("\n".join(summary_lines(summary)))
+    load = machine["load_average"]
+    if load["start"] is not None:
+        print(f"load average (1 min): {load['start']} at the start, {load['end']} at the end")
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"machine": machine, "rows": rows, "summary": summary}, f, indent=2)
