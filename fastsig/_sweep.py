@@ -148,6 +148,12 @@ def _row_line(row):
            f"{row['ratio']:>6.3g}"
 
 
+def _size_text(n):
+    """1, 4,099, 10^6: an axis label that stays short."""
+    exponent = round(math.log10(n)) if n >= 10**6 else None
+    return f"1e{exponent}" if exponent is not None and n == 10**exponent else f"{n:,}"
+
+
 def _plot(rows, machine, path, figure_class):
     """A heat map per operation (rows of the figure) and dtype (columns): batches across, layers
     down (the elementwise functions: sizes across), each cell colored by log2 of the ratio and
@@ -179,7 +185,7 @@ def _plot(rows, machine, path, figure_class):
             for (r, c), value in np.ndenumerate(values):
                 if not np.isnan(value):
                     axes.text(c, r, f"{2 ** value:.2g}", ha="center", va="center", fontsize=7)
-            axes.set_xticks(range(len(columns)), [f"{n:,}" for n in columns], fontsize=7)
+            axes.set_xticks(range(len(columns)), [_size_text(n) for n in columns], fontsize=7)
             axes.set_yticks(range(len(layers)),
                             ["" if layer is None else f"{layer[0]}x{layer[1]}" for layer in layers],
                             fontsize=7)
