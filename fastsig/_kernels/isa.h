@@ -17,8 +17,9 @@
  * - A_IN_PLACE only where the register tile keeps its registers with a runtime row
  *   stride for A (gcc spills float64 on AVX2 and everything on the baseline);
  * - the vector tile's MRV rows keep every accumulator in registers; HALF_TILE (half a
- *   vector a row) only on AVX-512, where a C of at most 8 float32 columns runs twice
- *   as fast in ymm on AMD Zen 4 (a 256-bit FMA issues twice as often as a 512-bit one).
+ *   vector a row) only on AVX-512: a C of at most half a vector's columns then runs in
+ *   ymm, which cores that issue 256-bit FMAs more often than 512-bit ones (Zen 4) do
+ *   faster.
  * The measurements behind them: docs/performance.md. */
 #ifndef FASTSIG_ISA_H
 #define FASTSIG_ISA_H
