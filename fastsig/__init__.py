@@ -16,7 +16,8 @@ if _util.find_spec(f"{__name__}._cpu") is None:  # a compiled module of every bu
     _refuse_or_hand_over(__name__, __path__[0])
 else:
     from ._api import dense_backward, dense_forward, matmul, sigmoid, sigmoid_backward
-    from ._config import get_num_threads, set_num_threads, show_config
+    from ._config import (get_accuracy, get_num_threads, set_accuracy, set_num_threads,
+                          show_config)
     from ._version import __version__
 
 del _util
@@ -25,8 +26,10 @@ __all__ = [
     "__version__",
     "dense_backward",
     "dense_forward",
+    "get_accuracy",
     "get_num_threads",
     "matmul",
+    "set_accuracy",
     "set_num_threads",
     "show_config",
     "sigmoid",

@@ -7,7 +7,8 @@ shape sweep in ``_sweep``.
 import argparse
 import sys
 
-from . import _bench, _check, _sweep, show_config
+from . import _bench, _check, _sweep, get_accuracy, set_accuracy, show_config
+from ._config import ACCURACY_MODES
 
 
 def _positive_int(text):
@@ -52,6 +53,12 @@ def _parser():
         " N threads; default: fastsig's default thread count, for all of them",
     )
     bench.add_argument(
+        "--accuracy",
+        choices=ACCURACY_MODES,
+        help="the sigmoid's accuracy mode fastsig is timed in (see fastsig.set_accuracy);"
+        " default: fastsig's default, 'high' unless set_accuracy changed it",
+    )
+    bench.add_argument(
         "--json", dest="json_path", metavar="FILE", help="also write the results as JSON"
     )
     bench.add_argument(
@@ -72,9 +79,15 @@ def main(argv=None):
         return 0
     if args.command == "check":
         return _check.run_check(sys.stdout)
-    if args.sweep:
-        return _sweep.run_sweep(args.quick, args.threads, args.json_path, args.plot_path)
-    return _bench.run_bench(args.quick, args.threads, args.json_path, args.plot_path)
+    # The mode applies to every fastsig call of the run; the header says which it was.
+    previous = get_accuracy()
+    set_accuracy(args.accuracy or previous)
+    try:
+        if args.sweep:
+            return _sweep.run_sweep(args.quick, args.threads, args.json_path, args.plot_path)
+        return _bench.run_bench(args.quick, args.threads, args.json_path, args.plot_path)
+    finally:
+        set_accuracy(previous)
 
 
 if __name__ == "__main__":

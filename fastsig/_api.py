@@ -42,6 +42,12 @@ def _resolve_num_threads(num_threads, work, min_work=_MIN_MULADDS_FOR_THREADS):
     return n
 
 
+def _is_fast(accuracy):
+    """True when σ is to be computed in the "fast" accuracy mode."""
+    mode = _config._accuracy if accuracy is None else _config._check_accuracy(accuracy)
+    return mode == "fast"
+
+
 def _compute_dtype(func, *arrays):
     """The dtype the kernels run in for these input arrays."""
     for a in arrays:
@@ -178,12 +184,14 @@ def matmul(x, w, *, out=None, num_threads=None):
     return result
 
 
-def sigmoid(y, *, out=None, num_threads=None):
+def sigmoid(y, *, out=None, num_threads=None, accuracy=None):
     """The logistic sigmoid ``1 / (1 + exp(-y))``, elementwise.
 
     Computed without overflow and without warnings: σ(+inf) = 1, σ(-inf) = 0,
     σ(nan) = nan, σ(±1000) = 1 / 0, and outputs that are subnormal keep their
-    precision. float32 results are within 1 ULP, float64 within 2 ULP.
+    precision. In the default accuracy mode float32 results are within 1 ULP of
+    the correctly rounded value, float64 within 2 ULP; in the ``'fast'`` mode
+    float32 results are within 2 ULP.
 
     Parameters
     ----------
@@ -195,6 +203,8 @@ def sigmoid(y, *, out=None, num_threads=None):
     num_threads : int, optional
         Threads to use; None follows `set_num_threads` / OpenMP's default and
         runs small arrays on one thread.
+    accuracy : {'high', 'fast'}, optional
+        The accuracy mode (see `set_accuracy`); None follows `get_accuracy`.
 
     Returns
     -------
@@ -209,7 +219,7 @@ def sigmoid(y, *, out=None, num_threads=None):
         dtype; a `num_threads` that is not an integer.
     ValueError
         An `out` of the wrong shape, not C-contiguous, unaligned, read-only or
-        partially overlapping `y`; ``num_threads`` < 1.
+        partially overlapping `y`; ``num_threads`` < 1; an unknown `accuracy`.
 
     Examples
     --------
@@ -217,11 +227,13 @@ def sigmoid(y, *, out=None, num_threads=None):
     >>> fastsig.sigmoid(np.array([-np.inf, 0.0, np.inf]))
     array([0. , 0.5, 1. ])
     """
+    fast = _is_fast(accuracy)
     y_in = _as_array(y)
     dtype = _compute_dtype("sigmoid", y_in)
     result = _output("sigmoid", out, dtype, y_in.shape, [("y", y_in)], in_place_ok=True)
     threads = _resolve_num_threads(num_threads, y_in.size, _MIN_ELEMENTS_FOR_THREADS)
-    _kernels.sigmoid(_as_kernel_input(y_in, dtype).reshape(-1), result.reshape(-1), threads)
+    _kernels.sigmoid(_as_kernel_input(y_in, dtype).reshape(-1), result.reshape(-1), threads,
+                     fast)
     return result
 
 
@@ -279,7 +291,7 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     return result
 
 
-def dense_forward(x, w, b=None, *, out=None, num_threads=None):
+def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     """A dense layer with a sigmoid activation: ``sigmoid(x @ w + b)``.
 
     The bias and the sigmoid are applied to each block of output rows while it
@@ -295,6 +307,9 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
         with any input.
     num_threads : int, optional
         Threads to use; None follows `set_num_threads` / OpenMP's default.
+    accuracy : {'high', 'fast'}, optional
+        The sigmoid's accuracy mode (see `set_accuracy`); None follows
+        `get_accuracy`.
 
     Returns
     -------
@@ -311,7 +326,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     ValueError
         Shapes that do not fit (the message shows them); an `out` of the wrong
         shape, not C-contiguous, unaligned, read-only or overlapping an input;
-        ``num_threads`` < 1.
+        ``num_threads`` < 1; an unknown `accuracy`.
 
     Examples
     --------
@@ -319,8 +334,9 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     >>> fastsig.dense_forward(np.zeros((1, 2)), np.ones((2, 3)), np.array([0.0, 1e3, -1e3]))
     array([[0.5, 1. , 0. ]])
     """
+    fast = _is_fast(accuracy)
     if out is None and num_threads is None:
-        result = _kernels.dense_forward_small(x, w, b)  # None unless tiny and native
+        result = _kernels.dense_forward_small(x, w, b, fast)  # None unless tiny and native
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -341,7 +357,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None):
     threads = _resolve_num_threads(num_threads, n * max(k, 1) * m)
     bias = _as_kernel_input(b_in, dtype) if b is not None else np.empty(0, dtype)
     _kernels.dense_forward(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype),
-                         bias, b is not None, result, threads)
+                         bias, b is not None, result, threads, fast)
     return result
 
 

@@ -3,12 +3,15 @@
 # Inputs are anything numpy converts (ArrayLike). Results are float32 or float64 depending on
 # the inputs' dtypes (numpy's result_type, with integer/bool -> float64 and float16 ->
 # float32), which the types cannot follow through ArrayLike: hence NDArray[np.floating[Any]].
-# num_threads takes any integer (operator.index), numpy's included.
+# num_threads takes any integer (operator.index), numpy's included; accuracy one of the
+# modes of _config.ACCURACY_MODES.
 
 from typing import Any, Literal, SupportsIndex, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from ._config import _Accuracy
 
 _Float = NDArray[np.floating[Any]]
 
@@ -20,7 +23,11 @@ def matmul(
     num_threads: SupportsIndex | None = None,
 ) -> _Float: ...
 def sigmoid(
-    y: ArrayLike, *, out: _Float | None = None, num_threads: SupportsIndex | None = None
+    y: ArrayLike,
+    *,
+    out: _Float | None = None,
+    num_threads: SupportsIndex | None = None,
+    accuracy: _Accuracy | None = None,
 ) -> _Float: ...
 def sigmoid_backward(
     grad: ArrayLike,
@@ -36,6 +43,7 @@ def dense_forward(
     *,
     out: _Float | None = None,
     num_threads: SupportsIndex | None = None,
+    accuracy: _Accuracy | None = None,
 ) -> _Float: ...
 
 # dx is None exactly when compute_dx is False: the overloads let a caller that leaves

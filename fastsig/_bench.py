@@ -469,6 +469,7 @@ def _machine(threads, notes, peers, missing):
         "cpu_count": os.cpu_count(),
         "fastsig_version": config["version"],
         "isa": config["isa"],
+        "accuracy": config["accuracy"],
         "openmp": config["openmp"],
         "threads": threads,
         "python": platform.python_version(),
@@ -534,7 +535,7 @@ def _header(machine, peers):
         f"CPU: {machine['cpu']}, {machine['cpu_count']} logical CPUs",
         f"fastsig {machine['fastsig_version']}  isa={machine['isa']}  "
         f"openmp={machine['openmp']}  threads={machine['threads']}  "
-        f"python {machine['python']}",
+        f"accuracy={machine['accuracy']}  python {machine['python']}",
         f"peers: {libraries}",
     ]
     lines += [f"not installed: {name} ({why})" for name, why in machine["missing_peers"].items()]

@@ -1,8 +1,9 @@
-"""Thread defaults and show_config().
+"""Process-wide defaults (threads, accuracy) and show_config().
 
 The process-wide thread count lives here: ``set_num_threads`` sets it,
 ``get_num_threads`` reads it back (or the OpenMP default), and _api.py resolves
-each call's ``num_threads`` from it. A child forked after fastsig ran threaded
+each call's ``num_threads`` from it. The accuracy mode of the sigmoid likewise:
+``set_accuracy`` / ``get_accuracy``, and each call's ``accuracy=None`` reads it. A child forked after fastsig ran threaded
 runs every kernel on one thread: GNU OpenMP's thread pool does not survive a
 fork, and entering it in the child hangs.
 """
@@ -86,6 +87,78 @@ def get_num_threads():
     return _openmp_helpers.get_max_threads()
 
 
+# The sigmoid's accuracy modes, and what each promises (the README's guarantees and the
+# numpydoc of set_accuracy say the same): the largest distance, in representable steps,
+# from the correctly rounded σ, per dtype.
+ACCURACY_MODES = ("high", "fast")
+ULP_BOUNDS = {"high": {"float32": 1, "float64": 2}, "fast": {"float32": 2, "float64": 2}}
+
+_accuracy = "high"          # set_accuracy's value
+
+
+def _check_accuracy(mode, name="accuracy"):
+    """`mode` if it is one of ACCURACY_MODES; else a ValueError that names them."""
+    if isinstance(mode, str) and mode in ACCURACY_MODES:
+        return mode
+    choices = " or ".join(repr(m) for m in ACCURACY_MODES)
+    raise ValueError(f"{name} must be {choices}, got {mode!r}")
+
+
+def set_accuracy(mode):
+    """Set the sigmoid's accuracy mode for calls with ``accuracy=None``.
+
+    The mode applies wherever σ is evaluated: `sigmoid`, `dense_forward` and
+    their `fastsig.dask` wrappers. It is process-wide, like `set_num_threads`:
+    every thread sees the last value set. A dask graph records the mode in
+    force when it is built, so its workers compute in that mode.
+
+    Parameters
+    ----------
+    mode : {'high', 'fast'} or None
+        ``'high'`` (the default; None restores it): float32 results within
+        1 ULP of the correctly rounded sigmoid, float64 within 2 ULP.
+        ``'fast'``: float32 within 2 ULP, in fewer instructions where the CPU
+        has FMA (the avx2 and avx512 kernels; elsewhere it computes as
+        ``'high'``); float64 is the same routine in both modes. Both modes
+        give σ(+inf) = 1, σ(-inf) = 0, NaN for NaN, subnormal outputs (not
+        flushed to zero), no warnings, and the same bits for any thread count.
+
+    Raises
+    ------
+    ValueError
+        If `mode` is not ``'high'``, ``'fast'`` or None.
+
+    Examples
+    --------
+    >>> import fastsig
+    >>> fastsig.set_accuracy("fast")
+    >>> fastsig.get_accuracy()
+    'fast'
+    >>> fastsig.set_accuracy(None)
+    >>> fastsig.get_accuracy()
+    'high'
+    """
+    global _accuracy
+    _accuracy = "high" if mode is None else _check_accuracy(mode, "mode")
+
+
+def get_accuracy():
+    """The sigmoid's accuracy mode for calls with ``accuracy=None``.
+
+    Returns
+    -------
+    str
+        ``'high'`` (the default) or ``'fast'``; see `set_accuracy`.
+
+    Examples
+    --------
+    >>> import fastsig
+    >>> fastsig.get_accuracy()
+    'high'
+    """
+    return _accuracy
+
+
 def _after_fork_in_child():
     global _forked_after_threads
     if _threads_used:
@@ -120,6 +193,7 @@ def _config_dict():
         "isa_available": list(_dispatch.AVAILABLE),
         "num_threads": get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "accuracy": get_accuracy(),
     }
     return info
 
@@ -134,7 +208,9 @@ def show_config():
         ``python``, ``numpy``, ``platform``, ``machine``,
         ``compiler``, ``compile_args``, ``link_args``, ``openmp`` (bool: built
         with OpenMP), ``isa`` (the kernel variant in use), ``isa_available``,
-        ``num_threads`` (what ``num_threads=None`` may use) and ``cpu_count``.
+        ``num_threads`` (what ``num_threads=None`` may use), ``cpu_count`` and
+        ``accuracy`` (the sigmoid's mode for ``accuracy=None``, see
+        `set_accuracy`).
 
     Examples
     --------

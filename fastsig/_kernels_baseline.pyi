@@ -17,9 +17,13 @@ from numpy.typing import NDArray
 
 def compiled_isa() -> str: ...
 @overload
-def sigmoid(y: NDArray[np.float32], out: NDArray[np.float32], num_threads: int) -> None: ...
+def sigmoid(
+    y: NDArray[np.float32], out: NDArray[np.float32], num_threads: int, fast: bool
+) -> None: ...
 @overload
-def sigmoid(y: NDArray[np.float64], out: NDArray[np.float64], num_threads: int) -> None: ...
+def sigmoid(
+    y: NDArray[np.float64], out: NDArray[np.float64], num_threads: int, fast: bool
+) -> None: ...
 @overload
 def sigmoid_backward(
     grad: NDArray[np.float32], s: NDArray[np.float32], out: NDArray[np.float32], num_threads: int
@@ -48,6 +52,7 @@ def dense_forward(
     has_bias: bool,
     out: NDArray[np.float32],
     num_threads: int,
+    fast: bool,
 ) -> None: ...
 @overload
 def dense_forward(
@@ -57,6 +62,7 @@ def dense_forward(
     has_bias: bool,
     out: NDArray[np.float64],
     num_threads: int,
+    fast: bool,
 ) -> None: ...
 @overload
 def dense_backward(
@@ -86,7 +92,9 @@ def dense_backward(
 # The fast paths of _kernels/small.pxi: any objects; the result, or None when the call is not a
 # tiny one on native arrays (the caller then takes its full path).
 def matmul_small(x: object, w: object) -> NDArray[np.floating[Any]] | None: ...
-def dense_forward_small(x: object, w: object, b: object) -> NDArray[np.floating[Any]] | None: ...
+def dense_forward_small(
+    x: object, w: object, b: object, fast: bool
+) -> NDArray[np.floating[Any]] | None: ...
 def dense_backward_small(
     grad: object, x: object, w: object, s: object, compute_dx: bool
 ) -> (

@@ -25,7 +25,13 @@
 # Accuracy, as distance in representable steps from the correctly rounded value
 # (glibc's way of counting ULPs): float64 <= 2, float32 <= 1.
 #
-# float32 has two paths, chosen when the kernels are compiled:
+# Two accuracy modes (fastsig's `accuracy=`); they differ for float32 only:
+# - "high", the default: float32 <= 1, float64 <= 2 (above); sigmoid_one.
+# - "fast": float32 <= 2 where the kernels have FMA (max 2, every one of the 2^32
+#   inputs checked), the "high" routine elsewhere; float64 the "high" routine, which
+#   is already at 2. sigmoid_one_fast.
+#
+# float32 "high" has two paths, chosen when the kernels are compiled:
 # - with FMA (the avx2 and avx512 variants): _sigmoid_float32, in float32 lanes
 #   (twice as many per vector as double) with the roundings compensated, below;
 # - without FMA (baseline x86-64, where fmaf is a slow library call):
@@ -180,6 +186,36 @@ cdef inline float _sigmoid_float32(float y) noexcept nogil:
     return (m * (TWO_TO_64_F if y >= 0 else scaled)) * TWO_TO_MINUS_64_F
 
 
+cdef inline float _sigmoid_float32_fast(float y) noexcept nogil:
+    """σ(y) in float32 arithmetic, uncompensated: within 2 steps of the correctly
+    rounded value (checked on all 2^32 inputs by tests/test_math.py).
+
+    1. a = -|y| clamped at -104; a = n·ln2 + r; e^r = 1 + q, q = r + r²·P(r): the
+       steps of _sigmoid_float32, to t = e^-|y| = 2^n (1 + q), rounded once (t is
+       then within 1 step of e^-|y|, subnormal or 0 below 2^-126, never flushed);
+    2. σ = (1 if y >= 0 else t) / (1 + t): two more roundings, 1 + t and the
+       quotient, and no compensation (about 20 vector instructions a vector
+       against 34). Where σ is subnormal, 1 + t = 1 and σ = t, rounded once."""
+    cdef float a = -fabsf(y), k, n, r, p, q, scaled, t
+    cdef uint32_t bits
+    a = <float>-104.0 if a < <float>-104.0 else a      # a NaN stays NaN
+    k = fmaf(a, <float>1.44269504, ROUND_SHIFT_F)
+    n = k - ROUND_SHIFT_F
+    r = fmaf(-n, <float>0.693145752, a)
+    r = fmaf(-n, <float>1.42860677e-06, r)
+    p = <float>0.0013814539415761828
+    p = fmaf(p, r, <float>0.00836874544620514)
+    p = fmaf(p, r, <float>0.04166838899254799)
+    p = fmaf(p, r, <float>0.1666652113199234)
+    p = fmaf(p, r, <float>0.4999999403953552)
+    q = fmaf(r * r, p, r)
+    memcpy(&bits, &k, 4)
+    bits = (bits - ROUND_SHIFT_F_BITS + (64 + 127)) << 23
+    memcpy(&scaled, &bits, 4)
+    t = fmaf(scaled, q, scaled) * TWO_TO_MINUS_64_F
+    return (<float>1.0 if y >= 0 else t) / (<float>1.0 + t)
+
+
 cdef inline floating sigmoid_one(floating y) noexcept nogil:
     """σ(y), rounded once to the dtype of y."""
     if floating is float:
@@ -197,3 +233,11 @@ cdef inline floating sigmoid_backward_one(floating grad, floating s) noexcept no
     product); float64 rounds each of the three operations (within 2 ULP)."""
     cdef double g = grad, sd = s
     return <floating>(g * sd * (1.0 - sd))
+
+
+cdef inline floating sigmoid_one_fast(floating y) noexcept nogil:
+    """σ(y) in the "fast" mode: the uncompensated float32 form where FMA is one
+    instruction, sigmoid_one everywhere else."""
+    if floating is float and FASTSIG_HAVE_FMA:
+        return _sigmoid_float32_fast(y)
+    return sigmoid_one(y)

@@ -16,6 +16,10 @@ over all rows, so each row chunk yields its partial ``dw``, ``db`` and dask's tr
 adds the partials: the additions run in an order fixed by the chunking and ``split_every``, so the
 result is bitwise identical from run to run, on any scheduler.
 
+The sigmoid's accuracy mode (``accuracy=``, default ``fastsig.get_accuracy()``) is read when
+the graph is built and recorded in it: workers in other processes compute in the mode the
+client chose, whatever their own default.
+
 Each task's kernel runs on one thread by default: dask already runs one task per worker thread,
 and more kernel threads would only compete with them. Every kernel releases the GIL, so dask's
 threaded scheduler runs chunks in parallel too.
@@ -94,7 +98,12 @@ def _require_output_shape(func, x, w, **arrays):
             )
 
 
-def sigmoid(y, *, num_threads=1):
+def _resolved_accuracy(accuracy):
+    """The accuracy mode a graph records: `accuracy`, or the process's default for None."""
+    return fastsig.get_accuracy() if accuracy is None else accuracy
+
+
+def sigmoid(y, *, num_threads=1, accuracy=None):
     """The logistic sigmoid ``1 / (1 + exp(-y))`` of a dask array, chunk by chunk.
 
     Parameters
@@ -104,18 +113,23 @@ def sigmoid(y, *, num_threads=1):
     num_threads : int or None, default 1
         Threads each task's kernel uses; None follows fastsig's default
         (`fastsig.set_num_threads` / OpenMP).
+    accuracy : {'high', 'fast'}, optional
+        The accuracy mode (see `fastsig.set_accuracy`); None takes
+        `fastsig.get_accuracy()` now, when the graph is built.
 
     Returns
     -------
     dask.array.Array
         Lazy, with the shape and chunks of `y`; float32 or float64 as
         `fastsig.sigmoid` would give for `y`'s dtype. Each chunk is bitwise
-        equal to `fastsig.sigmoid` of that chunk.
+        equal to `fastsig.sigmoid` of that chunk in the same mode.
 
     Raises
     ------
     TypeError
         An unsupported dtype (raised here, before anything is computed).
+    ValueError
+        An unknown `accuracy`.
 
     Examples
     --------
@@ -124,9 +138,10 @@ def sigmoid(y, *, num_threads=1):
     array([0.5, 0.5, 0.5, 0.5])
     """
     y = da.asarray(y)
-    meta = fastsig.sigmoid(_empty(y.ndim, y.dtype))
+    accuracy = _resolved_accuracy(accuracy)
+    meta = fastsig.sigmoid(_empty(y.ndim, y.dtype), accuracy=accuracy)
     return y.map_blocks(fastsig.sigmoid, dtype=meta.dtype, meta=meta,
-                        num_threads=num_threads)
+                        num_threads=num_threads, accuracy=accuracy)
 
 
 def sigmoid_backward(grad, s, *, num_threads=1):
@@ -171,7 +186,7 @@ def sigmoid_backward(grad, s, *, num_threads=1):
                          dtype=meta.dtype, meta=meta, num_threads=num_threads)
 
 
-def dense_forward(x, w, b=None, *, num_threads=1):
+def dense_forward(x, w, b=None, *, num_threads=1, accuracy=None):
     """A dense sigmoid layer, ``sigmoid(x @ w + b)``, over a dask array of rows.
 
     Parameters
@@ -184,18 +199,21 @@ def dense_forward(x, w, b=None, *, num_threads=1):
         The bias, shared by every task.
     num_threads : int or None, default 1
         Threads each task's kernel uses; None follows fastsig's default.
+    accuracy : {'high', 'fast'}, optional
+        The sigmoid's accuracy mode (see `fastsig.set_accuracy`); None takes
+        `fastsig.get_accuracy()` now, when the graph is built.
 
     Returns
     -------
     dask.array.Array, shape (n, m)
         Lazy, with `x`'s row chunks and one chunk along columns; of
         `fastsig.dense_forward`'s dtype for these inputs. Each chunk is bitwise
-        equal to `fastsig.dense_forward` of that chunk of rows.
+        equal to `fastsig.dense_forward` of that chunk of rows in the same mode.
 
     Raises
     ------
     ValueError
-        Shapes that do not fit (the message shows them).
+        Shapes that do not fit (the message shows them); an unknown `accuracy`.
     TypeError
         An unsupported dtype.
 
@@ -211,11 +229,12 @@ def dense_forward(x, w, b=None, *, num_threads=1):
     w, b = _as_small_operand(w), _as_small_operand(b)
     # The real function on zero rows checks w and b against x with fastsig's own messages
     # and gives the result dtype, without computing anything of x.
-    meta = fastsig.dense_forward(_empty_rows(x), _stand_in(w), _stand_in(b))
+    accuracy = _resolved_accuracy(accuracy)
+    meta = fastsig.dense_forward(_empty_rows(x), _stand_in(w), _stand_in(b), accuracy=accuracy)
     x = _whole_rows(x)
     return da.map_blocks(fastsig.dense_forward, x, _shared(w), _shared(b),
                          chunks=(x.chunks[0], (w.shape[1],)), dtype=meta.dtype, meta=meta,
-                         num_threads=num_threads)
+                         num_threads=num_threads, accuracy=accuracy)
 
 
 def _dx_chunk(grad, s, w, dtype, num_threads):

@@ -438,3 +438,12 @@ def thread_setting():
         yield fastsig.set_num_threads
     finally:
         fastsig.set_num_threads(None)
+
+
+@pytest.fixture
+def accuracy_setting():
+    """Yields fastsig.set_accuracy and always resets the process-wide mode afterwards."""
+    try:
+        yield fastsig.set_accuracy
+    finally:
+        fastsig.set_accuracy(None)

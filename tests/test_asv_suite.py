@@ -60,3 +60,24 @@ def test_fastsig_runs_and_its_thread_setting_is_restored(suite):
     bench.setup("fastsig", "float32", "2x2 @ 2x3", 1)
     bench.teardown("fastsig", "float32", "2x2 @ 2x3", 1)
     assert fastsig.get_num_threads() == default
+
+
+@pytest.mark.quick
+def test_the_fast_mode_is_timed_beside_the_default(suite, helpers):
+    """Sigmoid and DenseForward also time fastsig in its "fast" accuracy mode, with the mode's
+    results; the process-wide mode is left alone."""
+    for cls, shape in ((suite.Sigmoid, "10**3"), (suite.DenseForward, "2x2 @ 2x3")):
+        assert "fastsig-fast" in cls.params[0]
+        results = {}
+        for library in ("fastsig", "fastsig-fast"):
+            bench = cls()
+            bench.setup(library, "float32", shape, 1)
+            try:
+                results[library] = bench.call()
+            finally:
+                bench.teardown(library, "float32", shape, 1)
+        inputs = cls().data("float32", cls.shapes[shape])
+        function = fastsig.sigmoid if cls is suite.Sigmoid else fastsig.dense_forward
+        helpers.assert_bitwise_equal(results["fastsig-fast"], function(*inputs, accuracy="fast"))
+        helpers.assert_bitwise_equal(results["fastsig"], function(*inputs))
+        assert fastsig.get_accuracy() == "high"

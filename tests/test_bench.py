@@ -183,3 +183,35 @@ def test_settle_waits_for_a_spinning_thread_of_this_process():
     finally:
         stop.set()
         spinner.join()
+
+
+@pytest.mark.parametrize("mode", ["high", "fast"])
+def test_accuracy_times_fastsig_in_that_mode_and_says_so(mode, monkeypatch, tmp_path, capsys,
+                                                        accuracy_setting):
+    """--accuracy sets the mode of every fastsig call of the run (and only of the run); the
+    header and the JSON say which mode was timed."""
+    modes_seen = []
+    monkeypatch.setattr(_bench, "time_interleaved", fixed_times)
+
+    def calls():
+        y = np.linspace(-5, 5, 11, dtype=np.float32)
+        modes_seen.append(fastsig.get_accuracy())
+        return {"fastsig": lambda: fastsig.sigmoid(y), "numpy": lambda: 1 / (1 + np.exp(-y))}
+
+    monkeypatch.setattr(_bench, "_cases", lambda quick, peers: [
+        ("sigmoid", "11", np.float32, calls)])
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--accuracy", mode, "--json", str(path)]) == 0
+    assert modes_seen == [mode]
+    assert f"accuracy={mode}" in capsys.readouterr().out
+    assert json.loads(path.read_text())["machine"]["accuracy"] == mode
+    assert fastsig.get_accuracy() == "high", "the bench left the accuracy mode set"
+    accuracy_setting("fast")  # without --accuracy, the process's own mode is timed
+    assert main(["bench", "--quick"]) == 0
+    assert modes_seen[-1] == "fast" and "accuracy=fast" in capsys.readouterr().out
+
+
+def test_an_unknown_accuracy_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--accuracy", "low"])
+    assert "invalid choice: 'low'" in capsys.readouterr().err

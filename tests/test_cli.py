@@ -25,6 +25,13 @@ def test_check(tmp_path, helpers):
     for name in PUBLIC_FUNCTIONS:
         pattern = re.compile(rf"\b{name}\b")  # \b: "sigmoid" does not match "sigmoid_backward"
         assert any(pattern.search(line) for line in lines), f"no line for {name}:\n{p.stdout}"
+    # σ in each accuracy mode, its error in the promise's own terms with the bound beside it
+    for label in ("sigmoid", "sigmoid fast", "dense_forward fast"):
+        assert any(line.startswith(f"ok   {label} ") for line in lines), f"{label}:\n{p.stdout}"
+    steps = re.findall(r"(float32|float64) (\d+) ulp, bound (\d+)", p.stdout)
+    assert len(steps) == 4, p.stdout
+    for _, got, bound in steps:
+        assert int(got) <= int(bound)
 
 
 def test_unknown_command_fails(tmp_path, helpers):

@@ -10,7 +10,8 @@ import pytest
 import fastsig
 from fastsig._openmp_helpers import openmp_enabled
 
-KEYS = ("version", "location", "compiler", "compile_args", "openmp", "isa", "num_threads")
+KEYS = ("version", "location", "compiler", "compile_args", "openmp", "isa", "num_threads",
+        "accuracy")
 ISAS = ("baseline", "avx2", "avx512")
 
 
@@ -93,7 +94,8 @@ def test_isa_matches_cpu(capsys):
 
 def test_public_names():
     for name in ("matmul", "sigmoid", "sigmoid_backward", "dense_forward", "dense_backward",
-                 "get_num_threads", "set_num_threads", "show_config", "__version__"):
+                 "get_num_threads", "set_num_threads", "get_accuracy", "set_accuracy",
+                 "show_config", "__version__"):
         assert hasattr(fastsig, name), name
         if name != "__version__":
             assert callable(getattr(fastsig, name)), name

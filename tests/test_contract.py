@@ -7,6 +7,7 @@ import pytest
 
 import fastsig
 from fastsig import _reference
+from fastsig._config import ULP_BOUNDS
 
 # --------------------------------------------------------------------------------------------
 # helpers local to this module
@@ -578,30 +579,33 @@ def _special_inputs(dtype):
 
 
 @pytest.mark.quick
-def test_sigmoid_special_values(dtype):
+@pytest.mark.parametrize("accuracy", ["high", "fast"])
+def test_sigmoid_special_values(dtype, accuracy):
     vals = _special_inputs(dtype)
     y = np.array(list(vals) + [np.nan, -0.0], dtype=dtype)
     expected = np.array(list(vals.values()) + [np.nan, 0.5], dtype=dtype)
-    s = _no_warnings_call(fastsig.sigmoid, y)
+    s = _no_warnings_call(fastsig.sigmoid, y, accuracy=accuracy)
     np.testing.assert_array_equal(s, expected)
     assert not np.signbit(s[-1])  # sigma(-0.0) is +0.5
     # also as 0-d, inside a long array (vector path) and threaded
     for v, e in zip(y, expected):
-        np.testing.assert_array_equal(_no_warnings_call(fastsig.sigmoid, np.array(v)), e)
+        np.testing.assert_array_equal(
+            _no_warnings_call(fastsig.sigmoid, np.array(v), accuracy=accuracy), e)
     long = np.tile(y, 10**5 // len(y) + 1)
     for nt in (None, 1, 2):
         np.testing.assert_array_equal(
-            _no_warnings_call(fastsig.sigmoid, long, num_threads=nt),
+            _no_warnings_call(fastsig.sigmoid, long, num_threads=nt, accuracy=accuracy),
             np.tile(expected, 10**5 // len(y) + 1),
         )
 
 
-def test_sigmoid_overflow_region_no_warnings(dtype, helpers):
+@pytest.mark.parametrize("accuracy", ["high", "fast"])
+def test_sigmoid_overflow_region_no_warnings(dtype, helpers, accuracy):
     # where exp(-y) overflows or underflows in the dtype
     y = np.concatenate([np.linspace(-800, -80, 1001), np.linspace(80, 800, 1001)]).astype(dtype)
-    s = _no_warnings_call(fastsig.sigmoid, y)
+    s = _no_warnings_call(fastsig.sigmoid, y, accuracy=accuracy)
     ref = helpers.ref_sigmoid(y.astype(helpers.ref_dtype(dtype))).astype(dtype)
-    maxulp = 1 if dtype == np.float32 else 2
+    maxulp = ULP_BOUNDS[accuracy][np.dtype(dtype).name]
     assert int(np.max(helpers.ulp_distance(s, ref))) <= maxulp + 1
 
 

@@ -27,7 +27,7 @@ else:
 # numpydoc's order of the sections used here.
 SECTION_ORDER = ["Parameters", "Returns", "Raises", "See Also", "Notes", "Examples"]
 # Functions that return None, so have no Returns section.
-RETURN_NOTHING = {"fastsig.set_num_threads"}
+RETURN_NOTHING = {"fastsig.set_num_threads", "fastsig.set_accuracy"}
 
 # numpy's default print options, under which the examples' outputs are written.
 NUMPY_PRINT_DEFAULTS = dict(precision=8, threshold=1000, edgeitems=3, linewidth=75,
@@ -94,13 +94,14 @@ def test_examples_hold(function):
     tests = doctest.DocTestFinder().find(func, qualname, globs={})
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     report = []
-    saved_threads = _config._user_threads  # set_num_threads' example changes it
+    # set_num_threads' and set_accuracy's examples change them
+    saved = _config._user_threads, _config._accuracy
     try:
         with np.printoptions(**NUMPY_PRINT_DEFAULTS):
             for test in tests:
                 runner.run(test, out=report.append)
     finally:
-        _config._user_threads = saved_threads
+        _config._user_threads, _config._accuracy = saved
     assert runner.failures == 0, "".join(report)
     # Beyond the imports, at least one example runs: none is all skipped.
     imports = sum(ex.source.startswith("import ") for test in tests for ex in test.examples)

@@ -123,10 +123,18 @@ def test_matmul_and_dense_forward_paths(dtype, rng, helpers, n, k, m):
     ref = _reference.dense_forward(x, w, b, np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(s, ref, rtol=tol, atol=tol)
+    # The fast mode's epilogue on the same path: σ of the same sums, in that mode's σ.
+    fast = fastsig.dense_forward(x, w, b, num_threads=1, accuracy="fast")
+    helpers.assert_bitwise_equal(fast, fastsig.sigmoid(y + b, accuracy="fast"),
+                                 "dense_forward, fast")
+    helpers.assert_bitwise_equal(s, fastsig.sigmoid(y + b), "dense_forward")
     for threads in (2, 3):
         helpers.assert_bitwise_equal(fastsig.matmul(x, w, num_threads=threads), y, "matmul")
         helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, b, num_threads=threads), s,
                                      "dense_forward")
+        helpers.assert_bitwise_equal(
+            fastsig.dense_forward(x, w, b, num_threads=threads, accuracy="fast"), fast,
+            "dense_forward, fast")
 
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
@@ -173,12 +181,13 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
     assert fast is not None and fast.dtype == dtype and fast.shape == (n, m)
     helpers.assert_bitwise_equal(fast, fastsig.matmul(x, w, num_threads=1), "matmul")
     helpers.assert_bitwise_equal(fastsig.matmul(x, w), fast, "matmul")
-    for bias in (b, None):
-        fast = _dispatch.kernels.dense_forward_small(x, w, bias)
+    for bias, accuracy in ((b, "high"), (None, "high"), (b, "fast"), (None, "fast")):
+        fast = _dispatch.kernels.dense_forward_small(x, w, bias, accuracy == "fast")
         assert fast is not None
-        full = fastsig.dense_forward(x, w, bias, num_threads=1)
-        helpers.assert_bitwise_equal(fast, full, "dense_forward")
-        helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, bias), full, "dense_forward")
+        full = fastsig.dense_forward(x, w, bias, num_threads=1, accuracy=accuracy)
+        helpers.assert_bitwise_equal(fast, full, f"dense_forward, {accuracy}")
+        helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, bias, accuracy=accuracy), full,
+                                     f"dense_forward, {accuracy}")
     g = rng.uniform(-2, 2, (n, m)).astype(dtype)
     s = fastsig.dense_forward(x, w, b)
     for compute_dx in (True, False):
@@ -220,8 +229,8 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
     }
     for what, (a, c) in refused.items():
         assert small(a, c) is None, what
-    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(4)) is None  # b of wrong length
-    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(5, np.float32)) is None
+    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(4), False) is None  # b's length
+    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(5, np.float32), False) is None
     backward = _dispatch.kernels.dense_backward_small
     g = rng.uniform(-1, 1, (4, 5))
     assert backward(g, x, w, g, True) is not None

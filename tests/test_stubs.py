@@ -84,7 +84,7 @@ def test_kernel_variants_share_the_baseline_interface():
 # Code a user might write. Each assert_type must hold; each misuse marked `type: ignore` must be
 # an error, since --strict (--warn-unused-ignores) reports an ignore that silences nothing.
 USER_CODE = """
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -102,6 +102,8 @@ def layer(x: NDArray[np.float32], w: NDArray[np.float32], flag: bool) -> None:
     assert_type(fastsig.sigmoid([[0.5, 1.0]]), Float)
     assert_type(fastsig.sigmoid(s, out=s, num_threads=np.int64(1)), Float)
     assert_type(fastsig.sigmoid_backward(s, s, num_threads=None), Float)
+    assert_type(fastsig.sigmoid(s, accuracy="fast"), Float)
+    assert_type(fastsig.dense_forward(x, w, accuracy=None), Float)
 
     dx, dw, db = fastsig.dense_backward(s, x, w, s)
     assert_type(dx, Float)  # compute_dx is True by default: no None to rule out
@@ -113,12 +115,17 @@ def layer(x: NDArray[np.float32], w: NDArray[np.float32], flag: bool) -> None:
     fastsig.set_num_threads(2)
     fastsig.set_num_threads(None)
     assert_type(fastsig.get_num_threads(), int)
+    fastsig.set_accuracy("fast")
+    fastsig.set_accuracy(None)
+    assert_type(fastsig.get_accuracy(), Literal["high", "fast"])
     assert_type(fastsig.show_config(), dict[str, Any])
     assert_type(fastsig.__version__, str)
 
     fastsig.sigmoid(s, s)  # type: ignore[call-arg]
     fastsig.sigmoid(s, num_threads="2")  # type: ignore[arg-type]
     fastsig.matmul(x, w, out=[0.0])  # type: ignore[arg-type]
+    fastsig.sigmoid(s, accuracy="low")  # type: ignore[arg-type]
+    fastsig.set_accuracy("low")  # type: ignore[arg-type]
 """
 
 # fastsig.dask, where dask is installed. Its arrays come in as parameters: dask's own
@@ -133,6 +140,8 @@ def dask_layer(x: da.Array, w: NDArray[np.float32], g: da.Array, flag: bool) -> 
     s = fsd.dense_forward(x, w)
     assert_type(s, da.Array)
     assert_type(fsd.sigmoid(x, num_threads=None), da.Array)
+    assert_type(fsd.sigmoid(x, accuracy="fast"), da.Array)
+    assert_type(fsd.dense_forward(x, w, accuracy="high"), da.Array)
     assert_type(fsd.sigmoid_backward(g, s), da.Array)
     no_dx, dw, db = fsd.dense_backward(g, x, w, s, compute_dx=False, split_every=4)
     assert_type(no_dx, None)

@@ -9,6 +9,10 @@ Beside fastsig's public API, the suite uses fastsig._reference, where the numpy 
 expressions are written once for this suite and `python -m fastsig bench`: asv runs today's
 benchmarks against older commits too, back to the one that added it.
 
+The functions that evaluate the sigmoid also have the library "fastsig-fast": fastsig with
+accuracy="fast" (float32 within 2 ULP rather than 1; float64 unchanged), skipped on commits
+older than the accuracy modes.
+
 Nobody gets out=: the peers allocate their results, so fastsig allocates too. Every library runs
 on num_threads threads: fastsig, torch and numexpr by their set_num_threads (so fastsig, like
 torch, may still run inputs too small to be worth threads on one), numpy's BLAS by
@@ -86,6 +90,14 @@ def require(library):
         raise NotImplementedError(f"{library} cannot be imported: {exc}") from exc
 
 
+def fast_mode():
+    """The accuracy= of fastsig's "fast" mode; skips (NotImplementedError) where this fastsig
+    has no accuracy modes."""
+    if not hasattr(fastsig, "set_accuracy"):
+        raise NotImplementedError("this fastsig has no accuracy modes")
+    return "fast"
+
+
 def copy_bound(a, num_threads):
     """A new array holding `a`, by fastsig's threaded copy kernel: the memory traffic of one
     elementwise pass, the bound for the sigmoid. Not public API: skipped where it is missing
@@ -133,7 +145,8 @@ class _Function:
         require(library)
         self._num_threads = num_threads
         self._run_on_threads(library, num_threads)
-        self.call = getattr(self, f"call_{library}")(*self.data(dtype, self.shapes[shape]))
+        make_call = getattr(self, f"call_{library.replace('-', '_')}")
+        self.call = make_call(*self.data(dtype, self.shapes[shape]))
 
     def teardown(self, *params):
         threads = self.__dict__.pop("_threads", None)
@@ -141,7 +154,7 @@ class _Function:
             threads.close()
 
     def _run_on_threads(self, library, num_threads):
-        if library == "fastsig":
+        if library.startswith("fastsig"):
             fastsig.set_num_threads(num_threads)
             self._threads.callback(fastsig.set_num_threads, None)
         elif library == "torch":
@@ -191,7 +204,7 @@ class Matmul(_Function):
 
 class DenseForward(_Function):
     shapes = DENSE_SHAPES
-    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
+    params = (["fastsig", "fastsig-fast", "numpy", "torch"], DTYPES, list(shapes), THREADS)
 
     def data(self, dtype, shape):
         _, x, w, b = dense_data(dtype, *shape)
@@ -199,6 +212,10 @@ class DenseForward(_Function):
 
     def call_fastsig(self, x, w, b):
         return lambda: fastsig.dense_forward(x, w, b)
+
+    def call_fastsig_fast(self, x, w, b):
+        accuracy = fast_mode()
+        return lambda: fastsig.dense_forward(x, w, b, accuracy=accuracy)
 
     def call_numpy(self, x, w, b):
         return lambda: numpy_dense_forward(x, w, b)
@@ -291,8 +308,8 @@ class Sigmoid(_Function):
     """With "copy", the bound: a threaded copy of the same bytes (see copy_bound)."""
 
     shapes = ELEMENTWISE_SHAPES
-    params = (["fastsig", "numpy", "scipy", "numexpr", "torch", "copy"], DTYPES, list(shapes),
-              THREADS)
+    params = (["fastsig", "fastsig-fast", "numpy", "scipy", "numexpr", "torch", "copy"], DTYPES,
+              list(shapes), THREADS)
     uses_blas = False
 
     def data(self, dtype, shape):
@@ -302,6 +319,10 @@ class Sigmoid(_Function):
 
     def call_fastsig(self, y):
         return lambda: fastsig.sigmoid(y)
+
+    def call_fastsig_fast(self, y):
+        accuracy = fast_mode()
+        return lambda: fastsig.sigmoid(y, accuracy=accuracy)
 
     def call_numpy(self, y):
         return lambda: numpy_sigmoid(y)
@@ -357,7 +378,7 @@ class SweepDenseForward(DenseForward):
     """dense_forward on the sweep's reduced grid (SWEEP_SHAPES)."""
 
     shapes = SWEEP_SHAPES
-    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
+    params = (["fastsig", "fastsig-fast", "numpy", "torch"], DTYPES, list(shapes), THREADS)
 
 
 class SweepDenseBackward(DenseBackward):

@@ -19,10 +19,16 @@ cdef inline Py_ssize_t _part_size(Py_ssize_t n, int nparts) noexcept nogil:
     return (size + PART_ALIGN - 1) // PART_ALIGN * PART_ALIGN
 
 
-cdef void sigmoid_span(const floating* y, floating* out, Py_ssize_t n) noexcept nogil:
+cdef void sigmoid_span(const floating* y, floating* out, Py_ssize_t n,
+                       bint fast) noexcept nogil:
+    """out[i] = σ(y[i]) in the "high" accuracy mode, or with `fast` the "fast" one."""
     cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = sigmoid_one(y[i])
+    if fast:
+        for i in range(n):
+            out[i] = sigmoid_one_fast(y[i])
+    else:
+        for i in range(n):
+            out[i] = sigmoid_one(y[i])
 
 
 cdef void _sigmoid_backward_span(const floating* grad, const floating* s, floating* out,
@@ -32,8 +38,8 @@ cdef void _sigmoid_backward_span(const floating* grad, const floating* s, floati
         out[i] = sigmoid_backward_one(grad[i], s[i])
 
 
-def sigmoid(const floating[::1] y, floating[::1] out, int num_threads):
-    """out[i] = σ(y[i]); `out` may be `y` itself."""
+def sigmoid(const floating[::1] y, floating[::1] out, int num_threads, bint fast):
+    """out[i] = σ(y[i]), in the "fast" accuracy mode if `fast`; `out` may be `y` itself."""
     cdef Py_ssize_t n = y.shape[0], part, start, size
     if out.shape[0] != n:
         raise ValueError(f"sigmoid kernel: out has {out.shape[0]} elements, y has {n}")
@@ -46,12 +52,12 @@ def sigmoid(const floating[::1] y, floating[::1] out, int num_threads):
     size = _part_size(n, num_threads)
     with nogil:
         if num_threads == 1 or size >= n:
-            sigmoid_span(yp, op, n)
+            sigmoid_span(yp, op, n, fast)
         else:
             for part in prange(num_threads, schedule='static', num_threads=num_threads):
                 start = part * size
                 if start < n:
-                    sigmoid_span(yp + start, op + start, min(size, n - start))
+                    sigmoid_span(yp + start, op + start, min(size, n - start), fast)
 
 
 def sigmoid_backward(const floating[::1] grad, const floating[::1] s, floating[::1] out,

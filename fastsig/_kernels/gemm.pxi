@@ -32,7 +32,8 @@
 
 cdef enum Epilogue:
     EPILOGUE_NONE = 0
-    EPILOGUE_SIGMOID = 1    # C = σ(C + bias), bias optional
+    EPILOGUE_SIGMOID = 1        # C = σ(C + bias), bias optional; the "high" accuracy mode
+    EPILOGUE_SIGMOID_FAST = 2   # the same in the "fast" mode
 
 cdef enum:
     SIGMOID_SPAN = 512      # elements of C the vector tile's epilogue takes at once
@@ -41,10 +42,11 @@ cdef enum:
 cdef void _epilogue_rows(floating* c, Py_ssize_t ldc, Py_ssize_t i0, Py_ssize_t i1,
                          Py_ssize_t j0, Py_ssize_t j1, const floating* bias,
                          int epilogue) noexcept nogil:
-    """C[i0:i1, j0:j1] = σ(C + bias) (for EPILOGUE_SIGMOID)."""
+    """C[i0:i1, j0:j1] = σ(C + bias) (for the sigmoid epilogues)."""
     cdef Py_ssize_t i, j
     cdef floating* row
-    if epilogue != EPILOGUE_SIGMOID:
+    cdef bint fast = epilogue == EPILOGUE_SIGMOID_FAST
+    if epilogue == EPILOGUE_NONE:
         return
     for i in range(i0, i1):
         row = c + i * ldc
@@ -53,10 +55,10 @@ cdef void _epilogue_rows(floating* c, Py_ssize_t ldc, Py_ssize_t i0, Py_ssize_t 
                 row[j] = row[j] + bias[j]
     if j0 == 0 and j1 == ldc:
         # Whole rows: one contiguous span, vectorized whatever the width.
-        sigmoid_span(c + i0 * ldc, c + i0 * ldc, (i1 - i0) * ldc)
+        sigmoid_span(c + i0 * ldc, c + i0 * ldc, (i1 - i0) * ldc, fast)
     else:
         for i in range(i0, i1):
-            sigmoid_span(c + i * ldc + j0, c + i * ldc + j0, j1 - j0)
+            sigmoid_span(c + i * ldc + j0, c + i * ldc + j0, j1 - j0, fast)
 
 
 cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -92,7 +94,7 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
         pc = pb * depth
         kc = min(depth, k - pc)
         # The bias is added by the tiles of the last depth block, as they store.
-        tile_bias = bias if pb == blocks - 1 and epilogue == EPILOGUE_SIGMOID else NULL
+        tile_bias = bias if pb == blocks - 1 and epilogue != EPILOGUE_NONE else NULL
         if not in_place:
             _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
         # Column blocks of NC: the block of packed B they read stays in L2, and the
@@ -181,7 +183,8 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, rs, cs, blocks = (k + depth - 1) // depth
     cdef Py_ssize_t pending = i0     # first row not yet through σ
     cdef Py_ssize_t chunk
-    cdef bint last, spill, sigmoid = epilogue == EPILOGUE_SIGMOID
+    cdef bint last, spill, sigmoid = epilogue != EPILOGUE_NONE
+    cdef bint fast = epilogue == EPILOGUE_SIGMOID_FAST
     cdef floating bias_padded[32]       # >= NRV of every variant and dtype
     cdef const floating* tile_bias = NULL
     cdef const floating* a_panel
@@ -204,7 +207,7 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
             _vector_row_kernels(shape, rows, k, a + ir * a_rs, a_rs, a_cs, b_packed,
                                 c + ir * m, m, m, tile_bias, spill)
             if sigmoid:
-                sigmoid_span(c + ir * m, c + ir * m, rows * m)
+                sigmoid_span(c + ir * m, c + ir * m, rows * m, fast)
         return
     for pb in range(blocks):
         pc = pb * depth
@@ -230,7 +233,8 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                          rows, m, accumulate or pc > 0, tile_bias if last else NULL, spill)
             if sigmoid and last and ((ir + rows - pending) * m >= SIGMOID_SPAN
                                      or ir + rows == i1):
-                sigmoid_span(c + pending * m, c + pending * m, (ir + rows - pending) * m)
+                sigmoid_span(c + pending * m, c + pending * m, (ir + rows - pending) * m,
+                             fast)
                 pending = ir + rows
 
 

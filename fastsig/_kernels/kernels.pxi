@@ -38,7 +38,7 @@ from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from ._sigmoid_math cimport sigmoid_backward_one, sigmoid_one
+from ._sigmoid_math cimport sigmoid_backward_one, sigmoid_one, sigmoid_one_fast
 
 cdef extern from "_kernels/isa.h":
     const char* COMPILED_ISA "FASTSIG_COMPILED_ISA"

@@ -92,8 +92,9 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
 
 
 def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,
-                  bint has_bias, floating[:, ::1] out, int num_threads):
-    """out = σ(x @ w + b), b used only when `has_bias`; `out` must not overlap an input."""
+                  bint has_bias, floating[:, ::1] out, int num_threads, bint fast):
+    """out = σ(x @ w + b), b used only when `has_bias`, σ in the "fast" accuracy mode if
+    `fast`; `out` must not overlap an input."""
     cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
     if (w.shape[0] != k or out.shape[0] != n or out.shape[1] != m
             or (has_bias and b.shape[0] != m)):
@@ -101,7 +102,8 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w, const floa
     if n == 0 or m == 0:
         return
     gemm(&x[0, 0] if k > 0 else NULL, k, 1, &w[0, 0] if k > 0 else NULL, m, 1,
-         &out[0, 0], n, k, m, &b[0] if has_bias else NULL, EPILOGUE_SIGMOID, num_threads)
+         &out[0, 0], n, k, m, &b[0] if has_bias else NULL,
+         EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID, num_threads)
 
 
 def dense_backward(const floating[:, ::1] grad, const floating[:, ::1] x,

@@ -73,9 +73,11 @@ def matmul_small(x, w):
     return _small_product(x, w, None, False, EPILOGUE_NONE)
 
 
-def dense_forward_small(x, w, b):
-    """σ(x @ w + b) (b may be None) for small native arrays (see the header), or None."""
-    return _small_product(x, w, b, b is not None, EPILOGUE_SIGMOID)
+def dense_forward_small(x, w, b, bint fast):
+    """σ(x @ w + b) (b may be None; σ in the "fast" accuracy mode if `fast`) for small
+    native arrays (see the header), or None."""
+    return _small_product(x, w, b, b is not None,
+                          EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID)
 
 
 def dense_backward_small(grad, x, w, s, bint compute_dx):
