@@ -1,5 +1,5 @@
 """The matmul's kernels: the register tile, and for a narrow w (m at most half the
-register tile's width) the vector tile (with its row and column kernels for depths up to
+register tile's width, or where the vector tile pads w to fewer columns) the vector tile (with its row and column kernels for depths up to
 4) or the transposed tile; and products of few rows and great depth, whose depth is split
 into chunks summed in a fixed order.
 
@@ -109,6 +109,23 @@ def test_the_plan_answers_for_every_operation(dtype):
         kernels.plan(dtype, "sigmoid", 1, 1, 1)
     with pytest.raises(TypeError, match="float32 or float64"):
         kernels.plan(np.int64, "matmul", 1, 1, 1)
+
+
+@pytest.mark.quick
+def test_no_kernel_pads_w_more_than_the_register_tile(dtype):
+    """A narrow tile is chosen only where it pads w to no more columns than the register
+    tile's panels would, and where the vector tile pads fewer it is chosen (float32 m = 13..16
+    on AVX2: 16 columns against the tile's 24)."""
+    plan = _dispatch.kernels.plan
+    nr = plan(dtype, "matmul", 1000, 64, 1000)["panel_width"]  # the register tile's NR
+    assert plan(dtype, "matmul", 1000, 64, 1000)["kernel"] == "register_tile"
+    for m in range(1, 2 * nr + 1):
+        p = plan(dtype, "matmul", 1000, 64, m)
+        padded = -(-m // p["panel_width"]) * p["panel_width"]
+        assert padded <= -(-m // nr) * nr, (m, p)
+    if _dispatch.ISA == "avx2" and dtype == np.float32:
+        for m in range(13, 17):
+            assert plan(dtype, "matmul", 1000, 64, m)["kernel"] == "vector_tile", m
 
 
 @pytest.mark.quick

@@ -255,12 +255,12 @@ cdef inline void _narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
 cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                       const floating* b_packed, floating* c,
                       Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
-                      floating* a_packed, bint accumulate) noexcept nogil:
+                      floating* a_packed, bint accumulate, bint a_transposed) noexcept nogil:
     """C (= or +=) A @ B on the calling thread, B already packed in panels of
-    _panel_width(c, m) columns; no epilogue. `a_packed` holds
-    _packed_a_size(c, k, m)."""
-    cdef Py_ssize_t mc = _task_rows(c, m), blk
-    cdef int kernel = _kernel_for(c, m)
+    _panel_width(c, m, a_transposed) columns; no epilogue. `a_packed` holds
+    _packed_a_size(c, k, m, a_transposed). `a_transposed`: A is xᵀ (see _kernel_for)."""
+    cdef Py_ssize_t mc = _task_rows(c, m, a_transposed), blk
+    cdef int kernel = _kernel_for(c, m, a_transposed)
     for blk in range((n + mc - 1) // mc):
         if kernel == KERNEL_REGISTER_TILE:
             _register_tile_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc,
@@ -305,7 +305,7 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 kc = min(kchunk, k - k0)
                 _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, scratch, 0, panels, nr)
                 gemm_serial(a + k0 * a_cs, a_rs, a_cs, scratch, partials + chunk * part_size,
-                            n, kc, m, scratch + b_size, False)
+                            n, kc, m, scratch + b_size, False, False)
         else:
             for chunk in prange(chunks, schedule='static', num_threads=threads):
                 k0 = chunk * kchunk
@@ -313,7 +313,7 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 th = scratch + threadid() * (b_size + a_size)
                 _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, th, 0, panels, nr)
                 gemm_serial(a + k0 * a_cs, a_rs, a_cs, th, partials + chunk * part_size,
-                            n, kc, m, th + b_size, False)
+                            n, kc, m, th + b_size, False, False)
         for i in range(n * m):
             c[i] = partials[i]
         for chunk in range(1, chunks):

@@ -53,7 +53,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
     cdef Py_ssize_t blk, b0, rows, i, j
-    cdef Py_ssize_t dy_nr = _panel_width(dy, m)   # dy is B of dw's product, m wide
+    cdef Py_ssize_t dy_nr = _panel_width(dy, m, True)   # dy is B of dw's product (A: xᵀ)
     cdef bint sums = _db_by_column_sums(dy, m)
     cdef Py_ssize_t sums_k = k if dw_kernel == DW_COLUMN_SUMS else 0
     for j in range(k * m):
@@ -82,11 +82,11 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             continue
         if dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
-            gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False)
+            gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
         if dw_kernel == DW_GEMM:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
-            gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True)
+            gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True, True)
         elif dw_kernel == DW_LOOPS:
             _dw_direct(x + b0 * k, dy, dw_part, rows, k, m)
 
@@ -148,10 +148,11 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     # shared: wᵀ packed, and the parts' partial sums.
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t dy_size = (block_rows * m + DY_PAD + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, block_rows, m) + per_line - 1)
+    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, block_rows, m, True) + per_line - 1)
                                       // per_line * per_line if dw_kernel == DW_GEMM else 0)
     # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, block_rows deep, output m wide.
-    cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k), _packed_a_size(dbp, block_rows, m))
+    cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k),
+                                 _packed_a_size(dbp, block_rows, m, True))
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
     cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
     cdef Py_ssize_t wt_size = (_packed_b_size(dbp, m, k) + per_line - 1) // per_line * per_line

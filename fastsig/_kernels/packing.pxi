@@ -94,17 +94,19 @@ cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 dst[p * mr + i] = 0
 
 
-cdef inline Py_ssize_t _packed_b_size(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+cdef inline Py_ssize_t _packed_b_size(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                                      bint a_transposed=False) noexcept nogil:
     """Elements of B (k×m) packed into panels (see _panel_width)."""
-    cdef Py_ssize_t nr = _panel_width(dtype, m)
+    cdef Py_ssize_t nr = _panel_width(dtype, m, a_transposed)
     return ((m + nr - 1) // nr) * nr * k
 
 
-cdef inline Py_ssize_t _packed_a_size(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+cdef inline Py_ssize_t _packed_a_size(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                                      bint a_transposed=False) noexcept nogil:
     """Elements of one task's scratch for A (k deep, B m wide), in whole cache lines:
     its packed block, or for the vector tile the copy of one ragged panel."""
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    cdef Py_ssize_t rows = _task_rows(dtype, m)
-    if _kernel_for(dtype, m) == KERNEL_VECTOR_TILE:
+    cdef Py_ssize_t rows = _task_rows(dtype, m, a_transposed)
+    if _kernel_for(dtype, m, a_transposed) == KERNEL_VECTOR_TILE:
         rows = _vector_tile_rows(dtype, m)
     return (rows * min(_depth_block(dtype), k) + per_line - 1) // per_line * per_line

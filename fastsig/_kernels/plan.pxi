@@ -102,23 +102,33 @@ cdef inline Py_ssize_t _vector_tile_width(floating* dtype, Py_ssize_t m) noexcep
     return lanes // 2 if shape == VECTOR_HALF else (lanes if shape == VECTOR_ONE else 2 * lanes)
 
 
-cdef inline int _kernel_for(floating* dtype, Py_ssize_t m) noexcept nogil:
-    """The kernel for a B of m columns.
+cdef inline int _kernel_for(floating* dtype, Py_ssize_t m,
+                            bint a_transposed=False) noexcept nogil:
+    """The kernel for a B of m columns (`a_transposed`: A is read through a column stride
+    other than 1, as xᵀ in the backward's dw).
 
-    B is narrow where at most half the register tile's columns would be C's: the vector
-    tile takes it if C fills a quarter of the tile's lanes or more (below that, at m = 3
-    in float32 on AVX-512, the transposed tile pads less); else the transposed tile."""
+    B is narrow where at most half the register tile's columns would be C's, or, for an A
+    whose rows are contiguous, where the vector tile holds all of B in fewer padded columns
+    than the register tile's panels (float32 m = 13..16 on AVX2: 16 columns against 24;
+    the vector tile reads A where it lies, which a transposed A makes a stride through
+    memory): the vector tile takes it if C fills a quarter of the tile's lanes or more
+    (below that, at m = 3 in float32 on AVX-512, the transposed tile pads less); else the
+    transposed tile."""
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
-    if 2 * m > nr:
+    cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
+    cdef bint vector_pads_less = (VECTOR_TILE and not a_transposed and m <= 2 * lanes
+                                  and _vector_tile_width(dtype, m) < (m + nr - 1) // nr * nr)
+    if 2 * m > nr and not vector_pads_less:
         return KERNEL_REGISTER_TILE
     if VECTOR_TILE and 4 * m >= _vector_tile_width(dtype, m):
         return KERNEL_VECTOR_TILE
     return KERNEL_TRANSPOSED_TILE
 
 
-cdef inline Py_ssize_t _panel_width(floating* dtype, Py_ssize_t m) noexcept nogil:
+cdef inline Py_ssize_t _panel_width(floating* dtype, Py_ssize_t m,
+                                    bint a_transposed=False) noexcept nogil:
     """Columns of a packed panel of B (m columns) for the kernel _kernel_for chooses."""
-    cdef int kernel = _kernel_for(dtype, m)
+    cdef int kernel = _kernel_for(dtype, m, a_transposed)
     if kernel == KERNEL_VECTOR_TILE:
         return _vector_tile_width(dtype, m)
     if kernel == KERNEL_TRANSPOSED_TILE:
@@ -126,10 +136,11 @@ cdef inline Py_ssize_t _panel_width(floating* dtype, Py_ssize_t m) noexcept nogi
     return NR_F32 if floating is float else NR_F64
 
 
-cdef inline Py_ssize_t _task_rows(floating* dtype, Py_ssize_t m) noexcept nogil:
+cdef inline Py_ssize_t _task_rows(floating* dtype, Py_ssize_t m,
+                                  bint a_transposed=False) noexcept nogil:
     """Rows of C in one task, for a B of m columns (the register tile's tasks may be
     fewer rows: _row_task_count)."""
-    cdef int kernel = _kernel_for(dtype, m)
+    cdef int kernel = _kernel_for(dtype, m, a_transposed)
     if kernel == KERNEL_VECTOR_TILE:
         return _vector_tile_rows(dtype, m) * VECTOR_PANELS
     if kernel == KERNEL_TRANSPOSED_TILE:

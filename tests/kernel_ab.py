@@ -1,0 +1,100 @@
+"""Time two builds' kernels against each other in one process, calls interleaved.
+
+Two builds timed in two processes differ by the machine's drift (up to 2x over minutes on a
+shared 2-vCPU machine); in one process, alternating, they see the same machine. Each build's
+compiled kernel module (``_kernels_<isa>``) is loaded under a package name of its own, and
+the kernels are called directly, as fastsig's API calls them after its checks (the same
+thread count rule for num_threads=None).
+
+    python tests/kernel_ab.py OLD_FASTSIG_DIR NEW_FASTSIG_DIR [--isa avx2] [--dtype float32]
+        [--shapes 262144x16x16,5000x1000x16] [--ops matmul,dense_forward,dense_backward]
+        [--fast] [--rounds 7]
+
+OLD_FASTSIG_DIR and NEW_FASTSIG_DIR are the directories of two installed fastsig packages
+(``python -c "import fastsig; print(fastsig.__path__[0])"`` in each environment). Prints,
+per case, each build's median and old/new (> 1: the new build is faster), sorted, then the
+median ratio. Both builds must take the same kernel arguments (the same commit's API).
+"""
+
+import argparse
+import glob
+import importlib.util
+import os
+import time
+
+import numpy as np
+
+MIN_MULADDS_FOR_THREADS = 65536
+
+
+def load(label, fastsig_dir, isa):
+    path = glob.glob(os.path.join(fastsig_dir, f"_kernels_{isa}.*"))
+    path = [p for p in path if p.endswith((".so", ".pyd"))]
+    if not path:
+        raise SystemExit(f"no _kernels_{isa} module in {fastsig_dir}")
+    spec = importlib.util.spec_from_file_location(f"{label}._kernels_{isa}", path[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def median_seconds(call, budget):
+    call()
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < budget or len(times) < 3:
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def cases(op, n, k, m, dtype, fast, threads):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    out = np.empty((n, m), dtype)
+    if op == "matmul":
+        return lambda K: K.matmul(x, w, out, threads)
+    if op == "dense_forward":
+        return lambda K: K.dense_forward(x, w, b, True, out, threads, fast)
+    g = rng.standard_normal((n, m)).astype(dtype)
+    s = rng.random((n, m)).astype(dtype)
+    dx, dw, db = np.empty((n, k), dtype), np.empty((k, m), dtype), np.empty(m, dtype)
+    return lambda K: K.dense_backward(g, x, w, s, dx, True, dw, db, threads)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("old")
+    parser.add_argument("new")
+    parser.add_argument("--isa", default="avx2")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--shapes", default="262144x16x16,5000x1000x16,1000x64x13,7x300x15")
+    parser.add_argument("--ops", default="matmul,dense_forward,dense_backward")
+    parser.add_argument("--fast", action="store_true", help="dense_forward in the fast mode")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    old, new = load("fastsig_old", args.old, args.isa), load("fastsig_new", args.new, args.isa)
+    rows = []
+    for shape in args.shapes.split(","):
+        n, k, m = (int(v) for v in shape.split("x"))
+        threads = args.threads if n * k * m >= MIN_MULADDS_FOR_THREADS else 1
+        budget = 0.02 if n * k * m < 1e6 else 0.1
+        for op in args.ops.split(","):
+            call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads)
+            t_old, t_new = [], []
+            for _ in range(args.rounds):
+                t_old.append(median_seconds(lambda: call(old), budget))
+                t_new.append(median_seconds(lambda: call(new), budget))
+            o, w = float(np.median(t_old)), float(np.median(t_new))
+            rows.append((o / w, f"{op} {n}x{k} @ {k}x{m}", o, w, threads))
+    for ratio, label, o, w, threads in sorted(rows):
+        print(f"{ratio:5.2f}x  {label:<32} threads {threads}  old {o * 1e6:10.1f} us"
+              f"  new {w * 1e6:10.1f} us")
+    print(f"median old/new {np.median([r[0] for r in rows]):.2f}")
+
+
+if __name__ == "__main__":
+    main()
