@@ -3,7 +3,9 @@
 Everything a user can get wrong is checked here, in Python, before any kernel
 releases the GIL; the kernels below (_kernels/, in the variant _dispatch
 chose for this CPU) only do arithmetic on aligned, C-contiguous buffers of the
-compute dtype.
+compute dtype. The exception is the common small call (native arrays, one thread):
+the tiny-call paths of _kernels/small.pxi check it in compiled code and compute it,
+or return None for anything else, which then takes the checks here.
 
 The compute dtype is numpy's ``result_type`` over all array inputs, then
 integer/bool -> float64 and float16 -> float32; anything else but float32 and
@@ -44,8 +46,9 @@ def _resolve_num_threads(num_threads, work, min_work=_MIN_MULADDS_FOR_THREADS):
 
 def _is_fast(accuracy):
     """True when σ is to be computed in the "fast" accuracy mode."""
-    mode = _config._accuracy if accuracy is None else _config._check_accuracy(accuracy)
-    return mode == "fast"
+    if accuracy is None:
+        return _config._accuracy == "fast"
+    return _config._check_accuracy(accuracy) == "fast"
 
 
 def _compute_dtype(func, *arrays):
@@ -169,8 +172,8 @@ def matmul(x, w, *, out=None, num_threads=None):
     array([[3., 3., 3., 3.],
            [3., 3., 3., 3.]])
     """
-    if out is None and num_threads is None:
-        result = _kernels.matmul_small(x, w)  # None unless tiny and native: _kernels/small.pxi
+    if num_threads is None:
+        result = _kernels.matmul_small(x, w, out)  # None unless tiny and native: _kernels/small.pxi
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -228,6 +231,10 @@ def sigmoid(y, *, out=None, num_threads=None, accuracy=None):
     array([0. , 0.5, 1. ])
     """
     fast = _is_fast(accuracy)
+    if num_threads is None:
+        result = _kernels.sigmoid_small(y, out, fast)  # None unless small and native
+        if result is not None:
+            return result
     y_in = _as_array(y)
     dtype = _compute_dtype("sigmoid", y_in)
     result = _output("sigmoid", out, dtype, y_in.shape, [("y", y_in)], in_place_ok=True)
@@ -276,6 +283,10 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     >>> fastsig.sigmoid_backward(np.array([2.0]), np.array([0.5]))
     array([0.5])
     """
+    if num_threads is None:
+        result = _kernels.sigmoid_backward_small(grad, s, out)  # None unless small and native
+        if result is not None:
+            return result
     g_in, s_in = _as_array(grad), _as_array(s)
     if g_in.shape != s_in.shape:
         raise ValueError(
@@ -335,8 +346,8 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     array([[0.5, 1. , 0. ]])
     """
     fast = _is_fast(accuracy)
-    if out is None and num_threads is None:
-        result = _kernels.dense_forward_small(x, w, b, fast)  # None unless tiny and native
+    if num_threads is None:
+        result = _kernels.dense_forward_small(x, w, b, out, fast)  # None unless tiny and native
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)

@@ -194,15 +194,21 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
     x = rng.uniform(-2, 2, (n, k)).astype(dtype)
     w = rng.uniform(-2, 2, (k, m)).astype(dtype)
     b = rng.uniform(-2, 2, m).astype(dtype)
-    fast = _dispatch.kernels.matmul_small(x, w)
+    fast = _dispatch.kernels.matmul_small(x, w, None)
     assert fast is not None and fast.dtype == dtype and fast.shape == (n, m)
     helpers.assert_bitwise_equal(fast, fastsig.matmul(x, w, num_threads=1), "matmul")
     helpers.assert_bitwise_equal(fastsig.matmul(x, w), fast, "matmul")
+    out = np.full((n, m), np.nan, dtype)
+    assert _dispatch.kernels.matmul_small(x, w, out) is out
+    helpers.assert_bitwise_equal(out, fast, "matmul, out=")
     for bias, accuracy in ((b, "high"), (None, "high"), (b, "fast"), (None, "fast")):
-        fast = _dispatch.kernels.dense_forward_small(x, w, bias, accuracy == "fast")
+        fast = _dispatch.kernels.dense_forward_small(x, w, bias, None, accuracy == "fast")
         assert fast is not None
         full = fastsig.dense_forward(x, w, bias, num_threads=1, accuracy=accuracy)
         helpers.assert_bitwise_equal(fast, full, f"dense_forward, {accuracy}")
+        out = np.full((n, m), np.nan, dtype)
+        assert fastsig.dense_forward(x, w, bias, out=out, accuracy=accuracy) is out
+        helpers.assert_bitwise_equal(out, full, f"dense_forward, out=, {accuracy}")
         helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, bias, accuracy=accuracy), full,
                                      f"dense_forward, {accuracy}")
     g = rng.uniform(-2, 2, (n, m)).astype(dtype)
@@ -245,9 +251,30 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
         "too much work": (rng.uniform(-1, 1, (100, 30)), rng.uniform(-1, 1, (30, 30))),
     }
     for what, (a, c) in refused.items():
-        assert small(a, c) is None, what
-    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(4), False) is None  # b's length
-    assert _dispatch.kernels.dense_forward_small(x, w, np.zeros(5, np.float32), False) is None
+        assert small(a, c, None) is None, what
+    out = np.empty((4, 5))
+    for what, o in {"list": out.tolist(), "float32": out.astype(np.float32),
+                    "shape": out.T.copy(), "fortran": np.asfortranarray(out),
+                    "byte-swapped": out.astype(">f8"), "is x": x, "overlaps w": w}.items():
+        if what == "overlaps w":
+            o = np.empty(20)
+            w_in = o[:15].reshape(3, 5)
+            w_in[...] = w
+            assert small(x, w_in, o.reshape(4, 5)) is None, what
+            continue
+        assert small(x, w, o) is None, what
+    read_only = np.empty((4, 5))
+    read_only.flags.writeable = False
+    assert small(x, w, read_only) is None, "read-only"
+    forward = _dispatch.kernels.dense_forward_small
+    assert forward(x, w, np.zeros(4), None, False) is None  # b's length
+    assert forward(x, w, np.zeros(5, np.float32), None, False) is None
+    b = np.zeros(25)
+    assert forward(x, w, b[:5], b[4:24].reshape(4, 5), False) is None  # out overlaps b
+    with pytest.raises(ValueError, match="overlaps the input b"):
+        fastsig.dense_forward(x, w, b[:5], out=b[4:24].reshape(4, 5))
+    apart = forward(x, w, b[:5], b[5:].reshape(4, 5), False)  # beside b, not on it
+    assert apart is not None and apart.base is b
     backward = _dispatch.kernels.dense_backward_small
     g = rng.uniform(-1, 1, (4, 5))
     assert backward(g, x, w, g, True) is not None
@@ -262,3 +289,84 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
     np.testing.assert_allclose(fastsig.matmul(x.tolist(), w), x @ w, rtol=1e-14)
     assert not unaligned.flags.aligned
     np.testing.assert_array_equal(fastsig.matmul(unaligned, w), fastsig.matmul(x, w))
+
+
+# The elementwise functions' tiny-call paths (sigmoid_small, sigmoid_backward_small): any shape
+# below the thread threshold, with or without out=, the full path's bits.
+@pytest.mark.quick
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5), (2, 3, 4), (16383,)], ids=str)
+def test_tiny_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape):
+    kernels = _dispatch.kernels
+    y = rng.uniform(-30, 30, shape).astype(dtype)
+    s = rng.uniform(0, 1, shape).astype(dtype)
+    for accuracy in ("high", "fast"):
+        full = fastsig.sigmoid(y, num_threads=1, accuracy=accuracy)
+        small = kernels.sigmoid_small(y, None, accuracy == "fast")
+        assert small is not None and small.shape == shape and small.dtype == dtype
+        helpers.assert_bitwise_equal(small, full, f"sigmoid, {accuracy}")
+        helpers.assert_bitwise_equal(fastsig.sigmoid(y, accuracy=accuracy), full, accuracy)
+        out = np.full(shape, np.nan, dtype)
+        assert fastsig.sigmoid(y, out=out, accuracy=accuracy) is out
+        helpers.assert_bitwise_equal(out, full, f"sigmoid, out=, {accuracy}")
+        z = y.copy()
+        assert fastsig.sigmoid(z, out=z, accuracy=accuracy) is z
+        helpers.assert_bitwise_equal(z, full, f"sigmoid in place, {accuracy}")
+    full = fastsig.sigmoid_backward(y, s, num_threads=1)
+    small = kernels.sigmoid_backward_small(y, s, None)
+    assert small is not None and small.shape == shape and small.dtype == dtype
+    helpers.assert_bitwise_equal(small, full, "sigmoid_backward")
+    out = np.full(shape, np.nan, dtype)
+    assert fastsig.sigmoid_backward(y, s, out=out) is out
+    helpers.assert_bitwise_equal(out, full, "sigmoid_backward, out=")
+    for which in ("grad", "s"):
+        g2, s2 = y.copy(), s.copy()
+        target = g2 if which == "grad" else s2
+        assert fastsig.sigmoid_backward(g2, s2, out=target) is target
+        helpers.assert_bitwise_equal(target, full, f"sigmoid_backward into {which}")
+
+
+@pytest.mark.quick
+def test_tiny_elementwise_paths_refuse(rng):
+    """What the elementwise tiny paths leave to the full path, which converts it or raises
+    the contract's error (the same errors as without the tiny paths)."""
+    sig, back = _dispatch.kernels.sigmoid_small, _dispatch.kernels.sigmoid_backward_small
+    y = rng.uniform(-3, 3, (4, 6))
+    s = rng.uniform(0, 1, (4, 6))
+    out = np.empty((4, 6))
+    big = np.zeros(fastsig._dispatch.kernels.MIN_ELEMENTS_FOR_THREADS)
+    refused_inputs = {
+        "list": y.tolist(), "strided": y[:, ::2], "fortran": np.asfortranarray(y),
+        "float16": y.astype(np.float16), "integers": y.astype(np.int64),
+        "byte-swapped": y.astype(">f8"), "subclass": y.view(np.matrix),
+        "at the thread threshold": big,
+    }
+    for what, a in refused_inputs.items():
+        assert sig(a, None, False) is None, what
+        assert back(a, a, None) is None, what
+    refused_outs = {
+        "list": [0.0] * 24, "float32": out.astype(np.float32), "shape": out.reshape(6, 4),
+        "strided": np.empty((4, 12))[:, ::2], "read-only": np.empty((4, 6)),
+        "byte-swapped": out.astype(">f8"),
+        "unaligned": np.zeros(24 * 8 + 1, np.uint8)[1:].view(np.float64).reshape(4, 6),
+    }
+    refused_outs["read-only"].flags.writeable = False
+    for what, o in refused_outs.items():
+        assert sig(y, o, False) is None, what
+        assert back(y, s, o) is None, what
+    buffer = np.empty(30)
+    view_a, view_b = buffer[:24].reshape(4, 6), buffer[6:30].reshape(4, 6)
+    assert sig(view_a, view_b, False) is None, "partial overlap with y"
+    assert back(view_a, s, view_b) is None, "partial overlap with grad"
+    assert back(y, view_a, view_b) is None, "partial overlap with s"
+    assert back(y, s[:, :5].copy(), None) is None, "shapes differ"
+    assert back(y, s.astype(np.float32), None) is None, "dtypes differ"
+    # and through the API the contract holds as before
+    with pytest.raises(ValueError, match="partially overlaps"):
+        fastsig.sigmoid(view_a, out=view_b)
+    with pytest.raises(TypeError, match="dtype"):
+        fastsig.sigmoid(y, out=out.astype(np.float32))
+    with pytest.raises(ValueError, match="read-only"):
+        fastsig.sigmoid_backward(y, s, out=refused_outs["read-only"])
+    with pytest.raises(ValueError, match="differ"):
+        fastsig.sigmoid_backward(y, s[:, :5].copy())
+    np.testing.assert_array_equal(fastsig.sigmoid(y.tolist()), fastsig.sigmoid(y))

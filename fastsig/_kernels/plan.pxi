@@ -45,9 +45,12 @@ cdef enum:
 # threads costs more than the work. Elements for the elementwise kernels, multiply-adds
 # for the products. The tiny-call paths (small.pxi) take only products below the second,
 # so everything they take would run on one thread on the full path too.
-MIN_ELEMENTS_FOR_THREADS = 16384
-MIN_MULADDS_FOR_THREADS = 65536
-cdef Py_ssize_t SMALL_MAX_WORK = 65536 - 1
+cdef enum:
+    ELEMENTS_FOR_THREADS = 16384
+    MULADDS_FOR_THREADS = 65536
+MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
+MIN_MULADDS_FOR_THREADS = MULADDS_FOR_THREADS
+cdef Py_ssize_t SMALL_MAX_WORK = MULADDS_FOR_THREADS - 1
 
 
 cdef enum Kernel:

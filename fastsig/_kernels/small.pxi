@@ -1,18 +1,29 @@
-# The tiny-call paths: matmul, dense_forward and dense_backward on small native arrays.
+# The tiny-call paths: every public function on small native arrays.
 #
-# Provides: def matmul_small, def dense_forward_small, def dense_backward_small; each
-#   returns None for a call it does not take.
-# Uses: gemm.pxi (gemm), layer.pxi (_backward), plan.pxi (SMALL_MAX_WORK), numpy's C API.
+# Provides: def matmul_small, def dense_forward_small, def dense_backward_small,
+#   def sigmoid_small, def sigmoid_backward_small; each returns None for a call it does
+#   not take.
+# Uses: gemm.pxi (gemm), layer.pxi (_backward), elementwise.pxi (sigmoid_span,
+#   _sigmoid_backward_span), plan.pxi (SMALL_MAX_WORK, ELEMENTS_FOR_THREADS), numpy's
+#   C API.
 #
 # A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic: the
 # Python checks of _api.py and the acquisition of typed memoryviews. These functions
 # take the objects as given and check, through numpy's C API and before any arithmetic,
 # that every one is an exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in
 # native byte order, of one float dtype, with shapes that fit and at most SMALL_MAX_WORK
-# multiply-adds (one thread's work on the full path too). If anything is otherwise they
+# multiply-adds (one thread's work on the full path too); an `out` given to matmul or
+# dense_forward likewise, (n, m), writeable, sharing no memory with an input. If anything is otherwise they
 # return None and the caller (_api.py) takes its full path, which checks and converts
 # everything and raises the errors. The arithmetic is the same gemm() (or _backward())
 # on one thread, so the bits are the full path's.
+#
+# The elementwise functions likewise, for arrays of any shape and fewer than
+# ELEMENTS_FOR_THREADS elements, with or without `out`: an `out` must be an exact
+# ndarray of the inputs' dtype and shape, C-contiguous, aligned, writeable, in native byte
+# order, and either one of the inputs itself or sharing no memory with any (a partial
+# overlap goes to the full path, which raises). The same span loop as the full path's one
+# thread, so the same bits.
 
 cimport numpy as cnp
 
@@ -34,7 +45,8 @@ cdef inline int _small_typenum(object a, int ndim) noexcept:
     return -1
 
 
-cdef object _small_product(object x, object w, object b, bint with_bias, int epilogue):
+cdef object _small_product(object x, object w, object b, bint with_bias, int epilogue,
+                           object out_given):
     cdef int typenum = _small_typenum(x, 2)
     if typenum < 0 or _small_typenum(w, 2) != typenum:
         return None
@@ -50,7 +62,19 @@ cdef object _small_product(object x, object w, object b, bint with_bias, int epi
     cdef cnp.npy_intp dims[2]
     dims[0] = n
     dims[1] = m
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    cdef cnp.ndarray out
+    if out_given is None:
+        out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    else:
+        if type(out_given) is not cnp.ndarray:
+            return None
+        out = <cnp.ndarray>out_given
+        if (cnp.PyArray_TYPE(out) != typenum or cnp.PyArray_NDIM(out) != 2
+                or cnp.PyArray_DIM(out, 0) != n or cnp.PyArray_DIM(out, 1) != m
+                or not cnp.PyArray_ISCARRAY(out) or not cnp.PyArray_ISNOTSWAPPED(out)
+                or not _apart(out, xa) or not _apart(out, wa)
+                or (with_bias and not _apart(out, <cnp.ndarray>b))):
+            return None
     cdef void* bias = cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL
     # The dtype picks the specialization through the type of the output pointer.
     if typenum == cnp.NPY_FLOAT:
@@ -68,16 +92,17 @@ cdef int _small_gemm(floating* out, cnp.ndarray xa, cnp.ndarray wa, void* bias,
                 <const floating*>bias, epilogue, 1)
 
 
-def matmul_small(x, w):
-    """x @ w for small native arrays (see the header), or None."""
-    return _small_product(x, w, None, False, EPILOGUE_NONE)
+def matmul_small(x, w, out):
+    """x @ w for small native arrays (see the header), into `out` if it is given and fits
+    (as the elementwise paths' `out`, but sharing no memory with an input), or None."""
+    return _small_product(x, w, None, False, EPILOGUE_NONE, out)
 
 
-def dense_forward_small(x, w, b, bint fast):
+def dense_forward_small(x, w, b, out, bint fast):
     """σ(x @ w + b) (b may be None; σ in the "fast" accuracy mode if `fast`) for small
-    native arrays (see the header), or None."""
+    native arrays (see the header), into `out` as matmul_small's, or None."""
     return _small_product(x, w, b, b is not None,
-                          EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID)
+                          EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID, out)
 
 
 def dense_backward_small(grad, x, w, s, bint compute_dx):
@@ -119,3 +144,100 @@ cdef int _small_backward(floating* db, cnp.ndarray ga, cnp.ndarray xa, cnp.ndarr
     return _backward(<const floating*>cnp.PyArray_DATA(ga), <const floating*>cnp.PyArray_DATA(xa),
                      <const floating*>cnp.PyArray_DATA(wa), <const floating*>cnp.PyArray_DATA(sa),
                      <floating*>dx, <floating*>cnp.PyArray_DATA(dw), db, n, k, m, 1)
+
+
+cdef inline bint _apart(cnp.ndarray out, cnp.ndarray a) noexcept:
+    """`out` and `a`, both C-contiguous, share no byte."""
+    cdef char* o = <char*>cnp.PyArray_DATA(out)
+    cdef char* p = <char*>cnp.PyArray_DATA(a)
+    return o + cnp.PyArray_NBYTES(out) <= p or p + cnp.PyArray_NBYTES(a) <= o
+
+
+cdef inline bint _same_array_or_apart(cnp.ndarray out, cnp.ndarray a) noexcept:
+    """`out` is `a` itself (same start and size, both C-contiguous, of one dtype and shape
+    as the caller checked), or shares no byte with it; else (a partial overlap) False."""
+    if (cnp.PyArray_DATA(out) == cnp.PyArray_DATA(a)
+            and cnp.PyArray_NBYTES(out) == cnp.PyArray_NBYTES(a)):
+        return True
+    return _apart(out, a)
+
+
+cdef object _small_elementwise_out(object out, cnp.ndarray like, int typenum):
+    """The array an elementwise result goes to: a new one shaped like `like`, or `out` if
+    it fits the contract (apart from its overlap, checked by the caller); None if not."""
+    cdef cnp.ndarray oa
+    cdef int i
+    if out is None:
+        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), typenum, 0)
+    if type(out) is not cnp.ndarray:
+        return None
+    oa = <cnp.ndarray>out
+    if (cnp.PyArray_TYPE(oa) != typenum or cnp.PyArray_NDIM(oa) != cnp.PyArray_NDIM(like)
+            or not cnp.PyArray_ISCARRAY(oa) or not cnp.PyArray_ISNOTSWAPPED(oa)):
+        return None
+    for i in range(cnp.PyArray_NDIM(like)):
+        if cnp.PyArray_DIM(oa, i) != cnp.PyArray_DIM(like, i):
+            return None
+    return oa
+
+
+cdef inline int _small_elementwise_typenum(object a) noexcept:
+    """NPY_FLOAT or NPY_DOUBLE for an exact, C-contiguous, aligned, native ndarray of that
+    dtype and fewer than ELEMENTS_FOR_THREADS elements, any shape; else -1."""
+    cdef cnp.ndarray arr
+    if type(a) is not cnp.ndarray:
+        return -1
+    arr = <cnp.ndarray>a
+    if cnp.PyArray_SIZE(arr) >= ELEMENTS_FOR_THREADS:
+        return -1
+    return _small_typenum(a, cnp.PyArray_NDIM(arr))
+
+
+def sigmoid_small(y, out, bint fast):
+    """σ(y) (in the "fast" mode if `fast`) for a small native array, into `out` if it is
+    given and fits (see the header), or None."""
+    cdef int typenum = _small_elementwise_typenum(y)
+    if typenum < 0:
+        return None
+    cdef cnp.ndarray ya = <cnp.ndarray>y
+    result = _small_elementwise_out(out, ya, typenum)
+    if result is None or not _same_array_or_apart(<cnp.ndarray>result, ya):
+        return None
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(ya)
+    cdef void* yp = cnp.PyArray_DATA(ya)
+    cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            sigmoid_span(<const float*>yp, <float*>op, n, fast)
+        else:
+            sigmoid_span(<const double*>yp, <double*>op, n, fast)
+    return result
+
+
+def sigmoid_backward_small(grad, s, out):
+    """grad·s·(1 − s) for small native arrays of one dtype and shape, into `out` if it is
+    given and fits (see the header), or None."""
+    cdef int typenum = _small_elementwise_typenum(grad)
+    if typenum < 0 or _small_elementwise_typenum(s) != typenum:
+        return None
+    cdef cnp.ndarray ga = <cnp.ndarray>grad, sa = <cnp.ndarray>s
+    cdef int i
+    if cnp.PyArray_NDIM(sa) != cnp.PyArray_NDIM(ga):
+        return None
+    for i in range(cnp.PyArray_NDIM(ga)):
+        if cnp.PyArray_DIM(sa, i) != cnp.PyArray_DIM(ga, i):
+            return None
+    result = _small_elementwise_out(out, ga, typenum)
+    if (result is None or not _same_array_or_apart(<cnp.ndarray>result, ga)
+            or not _same_array_or_apart(<cnp.ndarray>result, sa)):
+        return None
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(ga)
+    cdef void* gp = cnp.PyArray_DATA(ga)
+    cdef void* sp = cnp.PyArray_DATA(sa)
+    cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            _sigmoid_backward_span(<const float*>gp, <const float*>sp, <float*>op, n)
+        else:
+            _sigmoid_backward_span(<const double*>gp, <const double*>sp, <double*>op, n)
+    return result
