@@ -138,26 +138,21 @@ cdef inline double _sigmoid_for_float32(double y) noexcept nogil:
     return (1.0 if y >= 0 else t) / (1.0 + t)
 
 
-cdef inline float _sigmoid_float32(float y) noexcept nogil:
-    """σ(y) in float32 arithmetic, within 1 step of the correctly rounded value.
+cdef struct ExpFloat32:
+    float q         # e^r - 1
+    float scaled    # 2^(n+64)
 
-    Every rounding that could add up to more than one step is compensated; only
-    the last operation rounds freely:
-      a = -|y| clamped at -104 (σ(-104) < 2^-150 rounds to 0); a = n·ln2 + r;
-      e^r = 1 + q, q = r + r²·P(r), P a minimax fit of degree 4 (error < 2^-28);
-      t = e^a = 2^n (1 + q), and d = 1 + t kept unrounded as dh + dl;
-      1/(1+t) = q0 (1 + res) with q0 = 1/dh and res its residual, exact by FMA;
-      y >= 0:  σ = 1/(1+t) = q0 + q0·res
-      y < 0:   σ = t/(1+t) = 2^n (1+q)(1+res) q0 = 2^n (q0 + q0·c),
-               c = q + res + q·res, never rounding t itself.
-    2^n is applied as 2^(n+64) · 2^-64. n >= -150, so 2^(n+64) is a normal float
-    made from the exponent bits of the rounding sum k, with no clamp; the product
-    by it is exact, and the product by the constant 2^-64 is exact too unless σ is
-    subnormal, where it is the one rounding. t is formed the same way, so it is 0
-    or subnormal, never garbage, far below 2^-126.
-    Checked on all 2^32 inputs by tests/test_math.py (at most 1 step)."""
-    cdef float a = -fabsf(y), k, n, r, p, q, scaled, t, dh, dl, q0, res, c, m
+
+cdef inline ExpFloat32 _exp_minus_abs_float32(float y) noexcept nogil:
+    """e^-|y| = 2^n (1 + q) in float32 arithmetic, as q and 2^(n+64) (both float32 σs).
+
+    a = -|y| clamped at -104 (σ(-104) < 2^-150 rounds to 0); a = n·ln2 + r;
+    e^r = 1 + q, q = r + r²·P(r), P a minimax fit of degree 4 (error < 2^-28).
+    2^n is applied as 2^(n+64) · 2^-64 by the callers. n >= -150, so 2^(n+64) is a
+    normal float made from the exponent bits of the rounding sum k, with no clamp."""
+    cdef float a = -fabsf(y), k, n, r, p
     cdef uint32_t bits
+    cdef ExpFloat32 e
     a = <float>-104.0 if a < <float>-104.0 else a      # a NaN stays NaN
     # k = n + 1.5·2^23: the rounding trick leaves the integer n in k's low bits.
     k = fmaf(a, <float>1.44269504, ROUND_SHIFT_F)
@@ -170,11 +165,31 @@ cdef inline float _sigmoid_float32(float y) noexcept nogil:
     p = fmaf(p, r, <float>0.04166838899254799)
     p = fmaf(p, r, <float>0.1666652113199234)
     p = fmaf(p, r, <float>0.4999999403953552)
-    q = fmaf(r * r, p, r)
+    e.q = fmaf(r * r, p, r)
     # 2^(n+64): biased exponent n + 64 + 127 in [41, 191].
     memcpy(&bits, &k, 4)
     bits = (bits - ROUND_SHIFT_F_BITS + (64 + 127)) << 23
-    memcpy(&scaled, &bits, 4)
+    memcpy(&e.scaled, &bits, 4)
+    return e
+
+
+cdef inline float _sigmoid_float32(float y) noexcept nogil:
+    """σ(y) in float32 arithmetic, within 1 step of the correctly rounded value.
+
+    Every rounding that could add up to more than one step is compensated; only
+    the last operation rounds freely:
+      t = e^-|y| = 2^n (1 + q) (_exp_minus_abs_float32), and d = 1 + t kept
+      unrounded as dh + dl;
+      1/(1+t) = q0 (1 + res) with q0 = 1/dh and res its residual, exact by FMA;
+      y >= 0:  σ = 1/(1+t) = q0 + q0·res
+      y < 0:   σ = t/(1+t) = 2^n (1+q)(1+res) q0 = 2^n (q0 + q0·c),
+               c = q + res + q·res, never rounding t itself.
+    The product by 2^(n+64) is exact, and the product by the constant 2^-64 is
+    exact too unless σ is subnormal, where it is the one rounding. t is formed the
+    same way, so it is 0 or subnormal, never garbage, far below 2^-126.
+    Checked on all 2^32 inputs by tests/test_math.py (at most 1 step)."""
+    cdef ExpFloat32 e = _exp_minus_abs_float32(y)
+    cdef float q = e.q, scaled = e.scaled, t, dh, dl, q0, res, c, m
     t = fmaf(scaled, q, scaled) * TWO_TO_MINUS_64_F
     dh = <float>1.0 + t
     dl = t - (dh - <float>1.0)                          # exact: t <= 1
@@ -190,29 +205,13 @@ cdef inline float _sigmoid_float32_fast(float y) noexcept nogil:
     """σ(y) in float32 arithmetic, uncompensated: within 2 steps of the correctly
     rounded value (checked on all 2^32 inputs by tests/test_math.py).
 
-    1. a = -|y| clamped at -104; a = n·ln2 + r; e^r = 1 + q, q = r + r²·P(r): the
-       steps of _sigmoid_float32, to t = e^-|y| = 2^n (1 + q), rounded once (t is
-       then within 1 step of e^-|y|, subnormal or 0 below 2^-126, never flushed);
+    1. t = e^-|y| = 2^n (1 + q) (_exp_minus_abs_float32), rounded once (t is then
+       within 1 step of e^-|y|, subnormal or 0 below 2^-126, never flushed);
     2. σ = (1 if y >= 0 else t) / (1 + t): two more roundings, 1 + t and the
        quotient, and no compensation (about 20 vector instructions a vector
        against 34). Where σ is subnormal, 1 + t = 1 and σ = t, rounded once."""
-    cdef float a = -fabsf(y), k, n, r, p, q, scaled, t
-    cdef uint32_t bits
-    a = <float>-104.0 if a < <float>-104.0 else a      # a NaN stays NaN
-    k = fmaf(a, <float>1.44269504, ROUND_SHIFT_F)
-    n = k - ROUND_SHIFT_F
-    r = fmaf(-n, <float>0.693145752, a)
-    r = fmaf(-n, <float>1.42860677e-06, r)
-    p = <float>0.0013814539415761828
-    p = fmaf(p, r, <float>0.00836874544620514)
-    p = fmaf(p, r, <float>0.04166838899254799)
-    p = fmaf(p, r, <float>0.1666652113199234)
-    p = fmaf(p, r, <float>0.4999999403953552)
-    q = fmaf(r * r, p, r)
-    memcpy(&bits, &k, 4)
-    bits = (bits - ROUND_SHIFT_F_BITS + (64 + 127)) << 23
-    memcpy(&scaled, &bits, 4)
-    t = fmaf(scaled, q, scaled) * TWO_TO_MINUS_64_F
+    cdef ExpFloat32 e = _exp_minus_abs_float32(y)
+    cdef float t = fmaf(e.scaled, e.q, e.scaled) * TWO_TO_MINUS_64_F
     return (<float>1.0 if y >= 0 else t) / (<float>1.0 + t)
 
 
