@@ -430,9 +430,9 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     >>> dw, db
     (array([[0.5]]), array([0.5]))
     """
-    if out is None and num_threads is None:
+    if num_threads is None:
         # None unless tiny and native: see _kernels/small.pxi
-        result = _kernels.dense_backward_small(grad, x, w, s, bool(compute_dx))
+        result = _kernels.dense_backward_small(grad, x, w, s, bool(compute_dx), out)
         if result is not None:
             return result
     g_in, x_in, w_in, s_in = (_as_array(a) for a in (grad, x, w, s))

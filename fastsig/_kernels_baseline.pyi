@@ -100,7 +100,7 @@ def sigmoid_backward_small(
     grad: object, s: object, out: object
 ) -> NDArray[np.floating[Any]] | None: ...
 def dense_backward_small(
-    grad: object, x: object, w: object, s: object, compute_dx: bool
+    grad: object, x: object, w: object, s: object, compute_dx: bool, out: object
 ) -> (
     tuple[NDArray[np.floating[Any]] | None, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]
     | None

@@ -214,7 +214,7 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
     g = rng.uniform(-2, 2, (n, m)).astype(dtype)
     s = fastsig.dense_forward(x, w, b)
     for compute_dx in (True, False):
-        fast = _dispatch.kernels.dense_backward_small(g, x, w, s, compute_dx)
+        fast = _dispatch.kernels.dense_backward_small(g, x, w, s, compute_dx, None)
         assert fast is not None and (fast[0] is None) == (not compute_dx)
         full = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx, num_threads=1)
         api = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx)
@@ -225,6 +225,14 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
             assert a.dtype == dtype and a.shape == c.shape
             helpers.assert_bitwise_equal(a, c, f"dense_backward {name}")
             helpers.assert_bitwise_equal(d, c, f"dense_backward {name}")
+        outs = tuple(None if a is None else np.full_like(a, np.nan) for a in fast)
+        into = _dispatch.kernels.dense_backward_small(g, x, w, s, compute_dx, outs)
+        assert into is not None and all(r is o for r, o in zip(into, outs))
+        got = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx, out=outs)
+        assert all(r is o for r, o in zip(got, outs))
+        for name, a, c in zip(("dx", "dw", "db"), outs, full):
+            if a is not None:
+                helpers.assert_bitwise_equal(a, c, f"dense_backward {name}, out=")
 
 
 @pytest.mark.quick
@@ -277,12 +285,25 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
     assert apart is not None and apart.base is b
     backward = _dispatch.kernels.dense_backward_small
     g = rng.uniform(-1, 1, (4, 5))
-    assert backward(g, x, w, g, True) is not None
-    assert backward(g[:, :4].copy(), x, w, g, True) is None  # grad of the wrong shape
-    assert backward(g, x, w, g[:3].copy(), True) is None  # s of the wrong shape
-    assert backward(g.astype(np.float32), x, w, g, True) is None  # mixed dtypes
-    assert backward(g.tolist(), x, w, g, True) is None
-    assert backward(np.asfortranarray(g), x, w, g, True) is None
+    assert backward(g, x, w, g, True, None) is not None
+    assert backward(g[:, :4].copy(), x, w, g, True, None) is None  # grad of the wrong shape
+    assert backward(g, x, w, g[:3].copy(), True, None) is None  # s of the wrong shape
+    assert backward(g.astype(np.float32), x, w, g, True, None) is None  # mixed dtypes
+    assert backward(g.tolist(), x, w, g, True, None) is None
+    assert backward(np.asfortranarray(g), x, w, g, True, None) is None
+    dx, dw, db = np.empty((4, 3)), np.empty((3, 5)), np.empty(5)
+    assert backward(g, x, w, g, True, (dx, dw, db)) is not None
+    refused = {
+        "a list": [dx, dw, db], "two": (dx, dw), "dx given, not asked": (dx, dw, db),
+        "dx asked, None": (None, dw, db), "dw shape": (dx, dw.T.copy(), db),
+        "db dtype": (dx, dw, db.astype(np.float32)), "dx is x": (x, dw, db),
+        "dw overlaps db": (dx, *(lambda m: (m[:15].reshape(3, 5), m[14:19]))(np.empty(20))),
+    }
+    for what, outs in refused.items():
+        compute_dx = what != "dx given, not asked"
+        assert backward(g, x, w, g, compute_dx, outs) is None, what
+    with pytest.raises(ValueError, match="overlaps"):
+        fastsig.dense_backward(g, x, w, g, out=refused["dw overlaps db"])
     # and through the API the contract holds as before
     with pytest.raises(ValueError, match="do not align"):
         fastsig.matmul(x, w.T.copy())

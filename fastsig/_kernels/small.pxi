@@ -12,10 +12,11 @@
 # take the objects as given and check, through numpy's C API and before any arithmetic,
 # that every one is an exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in
 # native byte order, of one float dtype, with shapes that fit and at most SMALL_MAX_WORK
-# multiply-adds (one thread's work on the full path too); an `out` given to matmul or
-# dense_forward likewise, (n, m), writeable, sharing no memory with an input. If anything is otherwise they
-# return None and the caller (_api.py) takes its full path, which checks and converts
-# everything and raises the errors. The arithmetic is the same gemm() (or _backward())
+# multiply-adds (one thread's work on the full path too); an `out` likewise, of the
+# result's shape, writeable, sharing no memory with an input (nor, for dense_backward's
+# three, with each other). If anything is otherwise they return None and the caller
+# (_api.py) takes its full path, which checks and converts everything and raises the
+# errors. The arithmetic is the same gemm() (or _backward())
 # on one thread, so the bits are the full path's.
 #
 # The elementwise functions likewise, for arrays of any shape and fewer than
@@ -105,8 +106,36 @@ def dense_forward_small(x, w, b, out, bint fast):
                           EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID, out)
 
 
-def dense_backward_small(grad, x, w, s, bint compute_dx):
-    """(dx or None, dw, db) for small native arrays (see the header), or None."""
+cdef cnp.ndarray _small_out(object a, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1):
+    """`a` if it is an exact ndarray of that dtype and shape (d1 only for ndim 2),
+    C-contiguous, aligned, writeable and native; else None."""
+    cdef cnp.ndarray arr
+    if type(a) is not cnp.ndarray:
+        return None
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
+            or cnp.PyArray_DIM(arr, 0) != d0 or (ndim == 2 and cnp.PyArray_DIM(arr, 1) != d1)
+            or not cnp.PyArray_ISCARRAY(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        return None
+    return arr
+
+
+cdef bint _all_apart(list outs, list arrays):
+    """No array of `outs` shares a byte with an array of `arrays` or with another of `outs`."""
+    cdef Py_ssize_t i, j
+    for i in range(len(outs)):
+        for j in range(len(arrays)):
+            if not _apart(<cnp.ndarray>outs[i], <cnp.ndarray>arrays[j]):
+                return False
+        for j in range(i):
+            if not _apart(<cnp.ndarray>outs[i], <cnp.ndarray>outs[j]):
+                return False
+    return True
+
+
+def dense_backward_small(grad, x, w, s, bint compute_dx, out):
+    """(dx or None, dw, db) for small native arrays (see the header), into `out` =
+    (dx or None, dw, db) if it is given and fits, or None."""
     cdef int typenum = _small_typenum(x, 2)
     if (typenum < 0 or _small_typenum(w, 2) != typenum or _small_typenum(grad, 2) != typenum
             or _small_typenum(s, 2) != typenum):
@@ -121,13 +150,34 @@ def dense_backward_small(grad, x, w, s, bint compute_dx):
             or cnp.PyArray_DIM(sa, 0) != n or cnp.PyArray_DIM(sa, 1) != m):
         return None
     cdef cnp.npy_intp dims[2]
-    dims[0] = k
-    dims[1] = m
-    cdef cnp.ndarray dw = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-    cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, &dims[1], typenum, 0)
-    dims[0] = n
-    dims[1] = k
-    cdef object dx = cnp.PyArray_EMPTY(2, dims, typenum, 0) if compute_dx else None
+    cdef cnp.ndarray dw, db
+    cdef object dx
+    if out is None:
+        dims[0] = k
+        dims[1] = m
+        dw = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+        db = cnp.PyArray_EMPTY(1, &dims[1], typenum, 0)
+        dims[0] = n
+        dims[1] = k
+        dx = cnp.PyArray_EMPTY(2, dims, typenum, 0) if compute_dx else None
+    else:
+        if type(out) is not tuple or len(<tuple>out) != 3:
+            return None
+        dx = (<tuple>out)[0]
+        if (dx is not None) != compute_dx:
+            return None
+        dw = _small_out((<tuple>out)[1], typenum, 2, k, m)
+        db = _small_out((<tuple>out)[2], typenum, 1, m, 0)
+        if dw is None or db is None:
+            return None
+        outs = [dw, db]
+        if compute_dx:
+            dx = _small_out(dx, typenum, 2, n, k)
+            if dx is None:
+                return None
+            outs.append(dx)
+        if not _all_apart(outs, [ga, xa, wa, sa]):
+            return None
     cdef void* dxp = cnp.PyArray_DATA(<cnp.ndarray>dx) if compute_dx else NULL
     # The dtype picks the specialization through the type of db's pointer.
     if typenum == cnp.NPY_FLOAT:
