@@ -1,4 +1,5 @@
-"""The matmul's kernels: the register tile, and for a narrow w (m at most half the
+"""The matmul's kernels: the register tile (reading w where it lies for few rows, or the
+few-rows kernel for up to four), and for a narrow w (m at most half the
 register tile's width, or where the vector tile pads w to fewer columns) the vector tile (with its row and column kernels for depths up to
 4) or the transposed tile; and products of few rows and great depth, whose depth is split
 into chunks summed in a fixed order.
@@ -45,6 +46,10 @@ SHAPES = [
     (150, 20, 48),     # last panel of whole vectors: 2 of float64's 4, 1 of float32's 2
     (150, 64, 56),     # last panel of 3 float64 vectors (AVX-512), 1.5 float32
     (300, 1024, 100),  # rows a multiple of 4 KB apart: A packed, not read in place
+    (1, 300, 1000),    # one row: the few-rows kernel, w where it lies, column tasks
+    (3, 513, 130),     # few rows, several depth blocks and a ragged one, odd columns
+    (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
+    (16, 40, 1000),    # the most rows that read w in place, many column tasks
 ]
 
 # What some shapes take on every variant and dtype, as the plan says it.
@@ -52,9 +57,13 @@ LABELLED = {
     (16, 9000, 16): lambda p: p["depth_chunks"] > 1,
     (3, 4500, 2): lambda p: p["depth_chunks"] > 1,
     (40, 8192, 130): lambda p: p["depth_chunks"] > 1 and p["kernel"] == "register_tile",
-    (97, 513, 130): lambda p: p["kernel"] == "register_tile" and p["depth_chunks"] == 1,
     (5, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["tasks"] > 2,
     (300, 1024, 100): lambda p: p["kernel"] == "register_tile" and not p["a_in_place"],
+    (1, 300, 1000): lambda p: p["kernel"] == "few_rows" and p["b_in_place"] and p["tasks"] >= 2,
+    (3, 513, 130): lambda p: p["kernel"] == "few_rows" and p["b_in_place"],
+    (11, 300, 77): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
+    (16, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
+    (97, 513, 130): lambda p: p["kernel"] == "register_tile" and not p["b_in_place"],
 }
 
 
@@ -70,8 +79,8 @@ def test_the_shapes_cover_every_path(dtype):
     reachable = set()
     for m in range(1, 130):
         for k in (1, 2, 3, 4, 5, 64):
-            p = _plan(dtype, 4096, k, m)
-            reachable.add(p["kernel"])
+            for n in (1, 4096):
+                reachable.add(_plan(dtype, n, k, m)["kernel"])
     taken = {_plan(dtype, n, k, m)["kernel"] for n, k, m in SHAPES}
     assert reachable <= taken, f"no shape takes {sorted(reachable - taken)}"
     assert "register_tile" in taken
@@ -80,6 +89,7 @@ def test_the_shapes_cover_every_path(dtype):
     in_place = {p["a_in_place"] for p in register}
     if _dispatch.kernels.plan(dtype, "matmul", 4096, 64, 200)["a_in_place"]:
         assert in_place == {True, False}, "A read in place and packed"
+    assert {p["b_in_place"] for p in register} == {True, False}, "w read in place and packed"
     for shape, takes in LABELLED.items():
         assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
 
@@ -91,7 +101,9 @@ def test_the_plan_answers_for_every_operation(dtype):
         p = kernels.plan(dtype, operation, 262144, 64, 64, 2)
         assert p["kernel"] in {"register_tile", "transposed_tile", "vector_tile"}
         assert p["threads"] == 2 and p["tasks"] >= 2 and p["depth_chunks"] == 1
-        assert not p["tiny_call"]
+        assert not p["tiny_call"] and not p["b_in_place"]
+        one_row = kernels.plan(dtype, operation, 1, 256, 256, 2)
+        assert one_row["kernel"] == "few_rows" and one_row["b_in_place"]
         assert kernels.plan(dtype, operation, 2, 2, 3)["tiny_call"]
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
         assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
@@ -158,11 +170,12 @@ def test_matmul_and_dense_forward_paths(dtype, rng, helpers, n, k, m):
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     """A row's result is the same alone or inside any batch (as fastsig.dask relies on)."""
-    for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (64, 64)):
+    for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (64, 64), (300, 77), (40, 1000)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
-        for lo, hi in ((0, 1), (17, 300), (1199, 1200)):
+        # One row and three (the few-rows kernel), eleven (w read in place), more.
+        for lo, hi in ((0, 1), (5, 8), (20, 31), (17, 300), (1199, 1200)):
             helpers.assert_bitwise_equal(fastsig.dense_forward(x[lo:hi], w), whole[lo:hi],
                                          f"rows {lo}:{hi}")
 

@@ -9,7 +9,10 @@
 # A and B are read through strides (packing.pxi), so a transposed operand costs nothing
 # extra; C is row-major, ldc = m.
 # 1. B is packed once per call into panels of the chosen kernel's width, zero-padded
-#    past column m, laid out by depth block, then panel.
+#    past column m, laid out by depth block, then panel; or, for a product of few rows
+#    (_reads_b_in_place), B is read where it lies: by the few-rows kernel (few_rows.h)
+#    for up to FEW_ROWS_MAX rows, else by the register tile, all but B's ragged last
+#    panel.
 # 2. C is cut into tasks (_plan_product): whole rows, or rows × NC columns where rows
 #    are too few to give every thread work; prange hands them out statically.
 # 3. The register tile's task walks the depth in blocks of KC: it packs its block of A
@@ -62,18 +65,23 @@ cdef void _epilogue_rows(floating* c, Py_ssize_t ldc, Py_ssize_t i0, Py_ssize_t 
 
 
 cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
-                              const floating* b_packed, floating* c,
-                              Py_ssize_t k, Py_ssize_t m,
+                              const floating* b_packed, const floating* b, Py_ssize_t b_rs,
+                              floating* c, Py_ssize_t k, Py_ssize_t m,
                               Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
                               floating* a_packed, const floating* bias, int epilogue,
                               bint accumulate) noexcept nogil:
     """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1] by the register
     tile, then the epilogue; j0 is a multiple of NR. Any width: the columns go in blocks
     of NC. A ragged last row panel is packed even where A is read in place, so nothing
-    past A's rows is read."""
+    past A's rows is read.
+
+    B is packed in `b_packed` (see _b_panel), or, where `b` is not NULL, read where it
+    lies (row-major, rows b_rs apart) except its ragged last panel, which `b_packed` then
+    holds alone (packed as a B of m % NR columns); A is packed then."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
-    cdef bint in_place = _reads_a_in_place(c, a_rs, a_cs, j1 - j0)
+    cdef bint in_place = b == NULL and _reads_a_in_place(c, a_rs, a_cs, j1 - j0)
+    cdef Py_ssize_t whole_panels = m // nr, ldb
     cdef bint direct
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
@@ -121,9 +129,16 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
                 for jb in range((jc1 - jc0 + nr - 1) // nr):
                     jr = jc0 + jb * nr
                     cols = min(nr, jc1 - jr)
-                    b_panel = _b_panel(b_packed, k, m, nr, jr // nr, pc)
+                    ldb = nr
+                    if b == NULL:
+                        b_panel = _b_panel(b_packed, k, m, nr, jr // nr, pc)
+                    elif jr // nr < whole_panels:
+                        b_panel = b + pc * b_rs + jr
+                        ldb = b_rs
+                    else:
+                        b_panel = b_packed + pc * nr
                     c_tile = c + ir * m + jr
-                    _register_tile(kc, a_panel, a_rs if direct else 0, b_panel, c_tile, m,
+                    _register_tile(kc, a_panel, a_rs if direct else 0, b_panel, ldb, c_tile, m,
                                    rows, cols, accumulate or pc > 0,
                                    tile_bias + jr if tile_bias != NULL else NULL,
                                    a_next if jb == 0 else NULL)
@@ -131,6 +146,36 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
                     # The epilogue on this panel's rows while they are in L1 (over a
                     # whole task they would have left it).
                     _epilogue_rows(c, m, ir, ir + rows, jc0, jc1, NULL, epilogue)
+
+
+cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
+                         Py_ssize_t b_rs, floating* c, Py_ssize_t k, Py_ssize_t m,
+                         Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                         floating* acc, const floating* bias, int epilogue) noexcept nogil:
+    """C[i0:i1, j0:j1] = A[i0:i1] @ B[:, j0:j1], then the epilogue, by the few-rows kernel
+    (few_rows.h): at most FEW_ROWS_MAX rows, A and B row-major where they lie, depth
+    blocks of KC and column blocks of NC as the register tile's (the same bits); `acc`
+    holds FEW_ROWS_MAX × NC."""
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t nc = _register_block_width(c), jc, jc0, jc1, pb, pc
+    cdef const floating* block_bias
+    for jc in range((j1 - j0 + nc - 1) // nc):
+        jc0 = j0 + jc * nc
+        jc1 = min(j1, jc0 + nc)
+        for pb in range(blocks):
+            pc = pb * depth
+            block_bias = (bias + jc0 if bias != NULL and pb == blocks - 1
+                          and epilogue != EPILOGUE_NONE else NULL)
+            if floating is float:
+                _few_rows_f32(i1 - i0, min(depth, k - pc), a + i0 * a_rs + pc, a_rs,
+                              b + pc * b_rs + jc0, b_rs, acc, c + i0 * m + jc0, m, jc1 - jc0,
+                              pc > 0, block_bias)
+            else:
+                _few_rows_f64(i1 - i0, min(depth, k - pc), a + i0 * a_rs + pc, a_rs,
+                              b + pc * b_rs + jc0, b_rs, acc, c + i0 * m + jc0, m, jc1 - jc0,
+                              pc > 0, block_bias)
+        _epilogue_rows(c, m, i0, i1, jc0, jc1, NULL, epilogue)
 
 
 cdef void _transposed_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -263,7 +308,7 @@ cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef int kernel = _kernel_for(c, m, a_transposed)
     for blk in range((n + mc - 1) // mc):
         if kernel == KERNEL_REGISTER_TILE:
-            _register_tile_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc,
+            _register_tile_task(a, a_rs, a_cs, b_packed, NULL, 0, c, k, m, blk * mc,
                                 min(n, (blk + 1) * mc), 0, m, a_packed, NULL, EPILOGUE_NONE,
                                 accumulate)
         else:
@@ -325,19 +370,23 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
 
 cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
-                                const floating* b_packed, floating* c,
-                                Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, Py_ssize_t task,
-                                const ProductPlan* plan, floating* scratch,
+                                const floating* b_packed, const floating* b, Py_ssize_t b_rs,
+                                floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                                Py_ssize_t task, const ProductPlan* plan, floating* scratch,
                                 const floating* bias, int epilogue) noexcept nogil:
     """Task `task` of gemm(): row task task // column blocks, column block task % column
-    blocks (of plan.block_width columns; the narrow tiles' tasks are whole rows)."""
+    blocks (of plan.block_width columns; the narrow tiles' tasks are whole rows). `b`:
+    B where it lies, for plan.b_in_place (see _register_tile_task), else NULL."""
     cdef Py_ssize_t nc = plan.block_width
     cdef Py_ssize_t col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t ti = task // col_tasks, tj = task % col_tasks
     cdef Py_ssize_t i0 = _task_start(ti, plan.row_tasks, plan.row_grain, n)
     cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
-    if plan.kernel == KERNEL_REGISTER_TILE:
-        _register_tile_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, tj * nc,
+    if b != NULL and n <= FEW_ROWS_MAX and a_cs == 1:
+        _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
+                       scratch, bias, epilogue)
+    elif plan.kernel == KERNEL_REGISTER_TILE:
+        _register_tile_task(a, a_rs, a_cs, b_packed, b, b_rs, c, k, m, i0, i1, tj * nc,
                             min(m, (tj + 1) * nc), scratch, bias, epilogue, False)
     else:
         _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue, False,
@@ -350,8 +399,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
               const floating* bias, int epilogue, int num_threads) except -1:
     """C = A @ B (+ epilogue); called with the GIL, which it releases for the work.
 
-    Allocates the packed B and one bounded block of scratch per thread, raising
-    MemoryError if it cannot."""
+    Allocates the packed B (where B is read in place, only its ragged last panel) and one
+    bounded block of scratch per thread, raising MemoryError if it cannot."""
     cdef ProductPlan plan = _plan_product(c, n, k, m, num_threads)
     cdef Py_ssize_t nr = plan.panel_width
     cdef Py_ssize_t panels = (m + nr - 1) // nr
@@ -359,12 +408,22 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
     cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
+    cdef bint b_in_place = plan.b_in_place and b_cs == 1 and k > 0
+    cdef bint few_rows = b_in_place and n <= FEW_ROWS_MAX and a_cs == 1
+    cdef Py_ssize_t ragged = 0 if few_rows else m % nr
+    cdef const floating* b_direct = b if b_in_place else NULL
     cdef int threads = plan.threads
     cdef void* base
     cdef floating* b_packed
     cdef floating* scratch
     if n == 0 or m == 0:
         return 0
+    if b_in_place:
+        b_size = (nr * k + per_line - 1) // per_line * per_line if ragged else 0
+    if few_rows:
+        # The few-rows kernel's sums (_few_rows_task).
+        scratch_size = max(scratch_size, (FEW_ROWS_MAX * _register_block_width(c)
+                                          + per_line - 1) // per_line * per_line)
     if plan.depth_chunks > 1:
         return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
                                  plan)
@@ -374,17 +433,22 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     b_packed = <floating*>_aligned(base)
     scratch = b_packed + b_size
     with nogil:
-        if threads == 1:
+        if b_in_place:
+            if ragged:
+                _pack_b(b + (m - ragged) * b_cs, b_rs, b_cs, k, ragged, b_packed, 0, 1, nr)
+        elif threads == 1:
             _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels, nr)
-            for task in range(plan.tasks):
-                _gemm_one_task(a, a_rs, a_cs, b_packed, c, n, k, m, task, &plan, scratch,
-                               bias, epilogue)
         else:
             for panel in prange(panels, schedule='static', num_threads=threads):
                 _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1, nr)
+        if threads == 1:
+            for task in range(plan.tasks):
+                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, c, n, k, m, task,
+                               &plan, scratch, bias, epilogue)
+        else:
             for task in prange(plan.tasks, schedule='static', num_threads=threads):
-                _gemm_one_task(a, a_rs, a_cs, b_packed, c, n, k, m, task, &plan,
-                               scratch + threadid() * scratch_size, bias, epilogue)
+                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, c, n, k, m, task,
+                               &plan, scratch + threadid() * scratch_size, bias, epilogue)
     free(base)
     return 0
 

@@ -27,7 +27,7 @@
 #   packing.pxi             B into panels, A into panels
 #   tiles.pxi               the micro-kernels: register, transposed and vector tiles
 #                           (C: register_tile.h, vector_tile.h; Cython where C lacks
-#                           vector extensions)
+#                           vector extensions), the few-rows kernel (C: few_rows.h)
 #   gemm.pxi                the matmul's loops and tasks, with the fused epilogue
 #   layer.pxi               dense_forward and dense_backward (C: column_sums.h)
 #   small.pxi               the tiny-call paths

@@ -31,6 +31,7 @@ cdef enum:
     TRANSPOSED_PANELS = 8   # MRT-row panels in a task of the transposed tile
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
+    FEW_ROWS = 16       # products of at most this many rows read B where it lies
     SPLIT_TASKS = 4     # fewer tasks than this, and a depth of at least
     SPLIT_DEPTH = 2048  # 2 × this: the depth is split into chunks (_depth_chunks)
     SPLIT_CHUNKS = 32   # at most this many chunks,
@@ -244,8 +245,17 @@ cdef inline bint _takes_column_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t 
         return _column_kernel_applies_f64(k, cols) != 0
 
 
+cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    """Whether the register tile reads a row-major B where it lies rather than packing it
+    (all of it, once a call): for few rows (n <= FEW_ROWS), where packing B costs about as
+    much as the product, as BLIS's small-matrix ("sup") kernels and MKL's do. A is packed
+    then (a few rows), and so is B's ragged last panel (its tile reads whole vectors)."""
+    return n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
+
+
 cdef struct ProductPlan:
     int kernel              # Kernel
+    bint b_in_place         # the register tile reads B where it lies (_reads_b_in_place)
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
     Py_ssize_t row_grain    # rows shared out whole (_row_grain)
     Py_ssize_t row_tasks    # tasks along the rows of C
@@ -258,19 +268,26 @@ cdef struct ProductPlan:
 
 cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                       Py_ssize_t m, int num_threads) noexcept nogil:
-    """How gemm() computes C (n×m) = A (n×k) @ B (k×m) on num_threads threads.
+    """How gemm() computes C (n×m) = A (n×k) @ B (k×m, row-major) on num_threads threads.
 
     Tasks are whole rows where there are rows enough to share out (then a task packs its
     block of A once, for every column block); else rows × NC columns, so that few rows
-    still give every thread work when C is wide."""
+    still give every thread work when C is wide; where B is read in place (few rows), all
+    the rows × NC columns."""
     cdef ProductPlan plan
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     plan.kernel = _kernel_for(dtype, m)
+    plan.b_in_place = _reads_b_in_place(dtype, n, m)
     plan.panel_width = _panel_width(dtype, m)
     plan.row_grain = _row_grain(dtype, m)
-    plan.row_tasks = _row_task_count(dtype, n, m, num_threads)
+    plan.row_tasks = 1 if plan.b_in_place else _row_task_count(dtype, n, m, num_threads)
     plan.block_width = (m if plan.kernel != KERNEL_REGISTER_TILE
                         or plan.row_tasks >= 4 * num_threads
                         else _register_block_width(dtype))
+    if plan.b_in_place:
+        # Column blocks, as many as the threads where NC would give fewer.
+        plan.block_width = min(plan.block_width,
+                               ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr)
     plan.tasks = plan.row_tasks * ((m + plan.block_width - 1) // plan.block_width
                                    if m > 0 else 0)
     plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
@@ -279,6 +296,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
     if n > 0 and m > 0:
         plan.depth_chunks = _depth_chunks(dtype, n, k, m)
     if plan.depth_chunks > 1:
+        plan.b_in_place = False
         plan.chunk_depth = _split_depth_chunk(dtype, k, plan.depth_chunks)
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
@@ -352,14 +370,17 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
     if p.kernel == KERNEL_VECTOR_TILE and k > 0 and _takes_row_kernel(dtype, k, m, False):
         kernel = ("column_kernel" if _takes_column_kernel(dtype, k, k, 1, m, m)
                   else "row_kernel")
+    if p.b_in_place and n <= FEW_ROWS_MAX and k > 0:
+        kernel = "few_rows"
     if n == 0 or m == 0:
         kernel = "none"
     elif k == 0:
         kernel = "zeros"    # C = 0, then the epilogue
     return {
         "kernel": kernel,
-        "a_in_place": (p.kernel == KERNEL_REGISTER_TILE
+        "a_in_place": (p.kernel == KERNEL_REGISTER_TILE and not p.b_in_place
                        and bool(_reads_a_in_place(dtype, k, 1, p.block_width))),
+        "b_in_place": bool(p.b_in_place) and p.depth_chunks == 1 and k > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
         "threads": p.threads,
@@ -394,10 +415,11 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     dict, for tests and for reading: the kernels make the same decisions from the same
     functions.
 
-    Products: "kernel" (register_tile, transposed_tile, vector_tile, or the vector tile's
+    Products: "kernel" (register_tile, few_rows, transposed_tile, vector_tile, or the vector tile's
     row_kernel or column_kernel -- the column kernel takes whole groups of a vector's
     lanes of rows, the row kernel the rest; "zeros" for k = 0, "none" for an empty
     result), "a_in_place" (the register tile's first task reads x where it lies),
+    "b_in_place" (the register tile reads w where it lies: few rows),
     "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
     is split), "tiny_call" (the tiny-call path takes it when neither out= nor num_threads
     is given). The backward: "dw_kernel", "db_kernel", "dx_kernel" (the kernel of dy @

@@ -4,13 +4,17 @@
  *   fastsig_register_tile_F32(kc, a, b, c, ldc, rows, cols, accumulate, bias)
  *   fastsig_register_tile_F32_in_place(kc, a, lda, b, c, ldc, rows, cols, accumulate,
  *                                      bias, next)
+ *   fastsig_register_tile_F32_b_in_place(kc, a, b, ldb, c, ldc, rows, cols, accumulate,
+ *                                        bias)
  * Uses: isa.h (MR, NR, VECTOR_BYTES), GCC vector extensions; without them (MSVC,
  *   FASTSIG_PORTABLE) empty stubs that are never called (tiles.pxi then runs its
  *   Cython tile).
  *
  * C[rows, cols] (= or, with `accumulate`, +=) A[MR, kc] @ B[kc, NR] (+ bias[:cols]):
- * 1. B is packed: kc rows of NR values, zero past column `cols`. A is packed (step p
- *    at a + p*MR) or read where it lies (row i at a + i*lda, contiguous in depth).
+ * 1. B is packed (kc rows of NR values, zero past column `cols`) or, for products of
+ *    few rows, read where it lies (row p at b + p*ldb, NR columns there). A is packed
+ *    (step p at a + p*MR) or read where it lies (row i at a + i*lda, contiguous in
+ *    depth); not both in place.
  * 2. The MR x NV accumulators (NV = NR / lanes) are locals that gcc keeps in vector
  *    registers, started at 0; each step p broadcasts A[i, p] against row p of B, one
  *    multiply-add per element, in increasing p: the order every kernel sums in.
@@ -52,7 +56,10 @@
         ptrdiff_t cols, int accumulate, const T* bias) { }                              \
     static inline void fastsig_register_tile_##SUFFIX##_in_place(                       \
         ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b, T* c, ptrdiff_t ldc,       \
-        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias, const T* next) { }
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias, const T* next) { } \
+    static inline void fastsig_register_tile_##SUFFIX##_b_in_place(                     \
+        ptrdiff_t kc, const T* a, const T* b, ptrdiff_t ldb, T* c, ptrdiff_t ldc,       \
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias) { }
 FASTSIG_REGISTER_TILE_STUBS(float, F32)
 FASTSIG_REGISTER_TILE_STUBS(double, F64)
 #undef FASTSIG_REGISTER_TILE_STUBS

@@ -10,24 +10,25 @@
 #define VEC_BYTES RT_BYTES
 #include "vector_template.h"
 
-/* The tile over its first nv vectors of columns (a constant once inlined). */
+/* The tile over its first mr rows and nv vectors of columns (constants once inlined;
+   mr < MR only for B read in place, whose products have few rows). */
 static inline __attribute__((always_inline)) void RT(_body)(
         ptrdiff_t kc, const RT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-        const RT_T* __restrict b, RT_T* __restrict c, ptrdiff_t ldc, ptrdiff_t rows,
-        ptrdiff_t cols, int accumulate, const RT_T* bias, const RT_T* next,
-        const int nv) {
+        const RT_T* __restrict b, ptrdiff_t ldb, RT_T* __restrict c, ptrdiff_t ldc,
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias,
+        const RT_T* next, const int mr, const int nv) {
     enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES, LINE = 64 / sizeof(RT_T) };
     RT(_vector) acc[RT_MR][RT_NV], brow[RT_NV], sum;
     RT_T lanes[NR];
     ptrdiff_t p, i, j, v, next_row = 0, next_col = 0;
     RT_T ai;
-    for (i = 0; i < RT_MR; i++)
+    for (i = 0; i < mr; i++)
         for (v = 0; v < nv; v++)
             acc[i][v] = (RT(_vector)){0};
-    if (rows == RT_MR && cols == nv * LANES && ldc * (ptrdiff_t)sizeof(RT_T) % 4096 != 0)
+    if (rows == mr && cols == nv * LANES && ldc * (ptrdiff_t)sizeof(RT_T) % 4096 != 0)
         /* C's lines, for writing, while the products run (not where C's rows are 4 KB
            apart: MR rows in one L1 set would evict the panels). */
-        for (i = 0; i < RT_MR; i++)
+        for (i = 0; i < mr; i++)
             for (v = 0; v < nv * LANES; v += LINE)
                 __builtin_prefetch(c + i * ldc + v, 1, 3);
     for (p = 0; p < kc; p++) {
@@ -40,17 +41,17 @@ static inline __attribute__((always_inline)) void RT(_body)(
             }
         }
         for (v = 0; v < nv; v++)
-            brow[v] = RT(_load)(b + p * NR + v * LANES);
+            brow[v] = RT(_load)(b + p * ldb + v * LANES);
         _Pragma("GCC unroll 16")
-        for (i = 0; i < RT_MR; i++) {
+        for (i = 0; i < mr; i++) {
             ai = a[i * a_rs + p * a_cs];
             for (v = 0; v < nv; v++)
                 acc[i][v] += ai * brow[v];
         }
     }
-    if (rows == RT_MR && cols == nv * LANES) {
+    if (rows == mr && cols == nv * LANES) {
         _Pragma("GCC unroll 16")
-        for (i = 0; i < RT_MR; i++)
+        for (i = 0; i < mr; i++)
             for (v = 0; v < nv; v++) {
                 sum = accumulate
                     ? RT(_load)(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v];
@@ -61,7 +62,7 @@ static inline __attribute__((always_inline)) void RT(_body)(
     }
     memset(lanes, 0, sizeof lanes);     /* all written below; gcc cannot tell */
     _Pragma("GCC unroll 16")
-    for (i = 0; i < RT_MR; i++) {
+    for (i = 0; i < mr; i++) {
         if (i >= rows)
             break;
         for (v = 0; v < nv; v++)
@@ -77,26 +78,48 @@ static inline __attribute__((always_inline)) void RT(_body)(
    NR: 40 = 32 + 8) takes only the vectors it has, not the whole tile's work. */
 static inline __attribute__((always_inline)) void RT(_columns)(
         ptrdiff_t kc, const RT_T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const RT_T* b,
-        RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,
-        const RT_T* bias, const RT_T* next) {
+        ptrdiff_t ldb, RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+        int accumulate, const RT_T* bias, const RT_T* next, const int mr) {
     enum { LANES = RT_BYTES / sizeof(RT_T) };
     ptrdiff_t nv = (cols + LANES - 1) / LANES;
     if (nv >= RT_NV)
-        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next, RT_NV);
+        RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
+                  RT_NV);
     else if (nv == 1)
-        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next, 1);
+        RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr, 1);
     else if (nv == 2)
-        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next,
+        RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
                   FASTSIG_MIN(2, RT_NV));
     else
-        RT(_body)(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias, next,
+        RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
                   FASTSIG_MIN(3, RT_NV));
 }
 
-/* A packed: step p of the panel is its MR values at a + p * MR. */
+/* A packed: step p of the panel is its MR values at a + p * MR; B packed (NR values a
+   step). */
 static void RT_NAME(ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff_t ldc,
                     ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
-    RT(_columns)(kc, a, 1, RT_MR, b, c, ldc, rows, cols, accumulate, bias, NULL);
+    RT(_columns)(kc, a, 1, RT_MR, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc,
+                 rows, cols, accumulate, bias, NULL, RT_MR);
+}
+
+/* A packed; B where it lies: step p of the panel is NR values at b + p * ldb (a whole
+   panel: B has NR columns from b on). A panel of fewer rows runs a tile of 1, 2 or 4
+   rows where that holds them: each B value loaded serves only the rows there are. */
+static void RT(_b_in_place)(ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_t ldb,
+                            RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+                            int accumulate, const RT_T* bias) {
+    if (rows == 1)
+        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL, 1);
+    else if (rows == 2)
+        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
+                     FASTSIG_MIN(2, RT_MR));
+    else if (rows <= 4)
+        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
+                     FASTSIG_MIN(4, RT_MR));
+    else
+        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
+                     RT_MR);
 }
 
 /* A where it lies: row i at a + i * lda, contiguous in depth; `next`, if not NULL, is
@@ -104,7 +127,8 @@ static void RT_NAME(ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff
 static void RT(_in_place)(ptrdiff_t kc, const RT_T* a, ptrdiff_t lda, const RT_T* b,
                           RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                           int accumulate, const RT_T* bias, const RT_T* next) {
-    RT(_columns)(kc, a, lda, 1, b, c, ldc, rows, cols, accumulate, bias, next);
+    RT(_columns)(kc, a, lda, 1, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc,
+                 rows, cols, accumulate, bias, next, RT_MR);
 }
 
 #undef RT

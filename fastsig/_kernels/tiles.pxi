@@ -2,7 +2,8 @@
 #
 # Provides: _register_tile (the MR×NR tile: C where the compiler has vector extensions,
 #   else the Cython tile below), _transposed_tile (MRT×NRT, Cython), _vector_tile and
-#   _vector_row_kernels (the vector tile, its row and column kernels: C).
+#   _vector_row_kernels (the vector tile, its row and column kernels: C), the few-rows
+#   kernel (few_rows.h: C, plain loops, in every build).
 # Uses: register_tile.h and vector_tile.h (the C tiles; their headers state how they
 #   work), isa.h's constants (declared in kernels.pxi), plan.pxi (the VectorShape enum,
 #   MAX_TILE, _takes_column_kernel).
@@ -20,6 +21,10 @@ cdef extern from "_kernels/register_tile.h":
         Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b, float* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
         const float* bias, const float* next) noexcept nogil
+    void _register_tile_b_in_place_f32 "fastsig_register_tile_F32_b_in_place"(
+        Py_ssize_t kc, const float* a, const float* b, Py_ssize_t ldb, float* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const float* bias) noexcept nogil
     void _register_tile_f64 "fastsig_register_tile_F64"(
         Py_ssize_t kc, const double* a, const double* b, double* c, Py_ssize_t ldc,
         Py_ssize_t rows, Py_ssize_t cols, int accumulate, const double* bias) noexcept nogil
@@ -27,6 +32,22 @@ cdef extern from "_kernels/register_tile.h":
         Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b, double* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
         const double* bias, const double* next) noexcept nogil
+    void _register_tile_b_in_place_f64 "fastsig_register_tile_F64_b_in_place"(
+        Py_ssize_t kc, const double* a, const double* b, Py_ssize_t ldb, double* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const double* bias) noexcept nogil
+
+cdef extern from "_kernels/few_rows.h":
+    enum:
+        FEW_ROWS_MAX "FASTSIG_FEW_ROWS_MAX"
+    void _few_rows_f32 "fastsig_few_rows_F32"(
+        Py_ssize_t rows, Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b,
+        Py_ssize_t ldb, float* acc, float* c, Py_ssize_t ldc, Py_ssize_t cols,
+        int accumulate, const float* bias) noexcept nogil
+    void _few_rows_f64 "fastsig_few_rows_F64"(
+        Py_ssize_t rows, Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b,
+        Py_ssize_t ldb, double* acc, double* c, Py_ssize_t ldc, Py_ssize_t cols,
+        int accumulate, const double* bias) noexcept nogil
 
 cdef extern from "_kernels/vector_tile.h":
     void _vector_tile_half_f32 "fastsig_vector_tile_half_F32"(
@@ -78,9 +99,11 @@ cdef extern from "_kernels/vector_tile.h":
 
 
 cdef inline void _cython_register_tile(Py_ssize_t kc, const floating* a, const floating* b,
-                               floating* c, Py_ssize_t ldc, bint accumulate) noexcept nogil:
-    """c[:MR, :NR] (= or +=) Σ_p a[p*MR + i] * b[p*NR + j], over kc packed rows: the
-    register tile where the C one (register_tile.h) is not compiled."""
+                                       Py_ssize_t ldb, floating* c, Py_ssize_t ldc,
+                                       bint accumulate) noexcept nogil:
+    """c[:MR, :NR] (= or +=) Σ_p a[p*MR + i] * b[p*ldb + j], over kc packed rows of A and
+    rows of B ldb apart (NR: packed): the register tile where the C one
+    (register_tile.h) is not compiled."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef floating acc[MAX_TILE]
@@ -92,7 +115,7 @@ cdef inline void _cython_register_tile(Py_ssize_t kc, const floating* a, const f
         for i in range(mr):
             ai = a[p * mr + i]
             for j in range(nr):
-                acc[i * nr + j] += ai * b[p * nr + j]
+                acc[i * nr + j] += ai * b[p * ldb + j]
     if accumulate:
         for i in range(mr):
             for j in range(nr):
@@ -174,13 +197,15 @@ cdef inline void _transposed_tile(Py_ssize_t kc, const floating* a, const floati
 
 
 cdef inline void _register_tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda,
-                                const floating* b, floating* c, Py_ssize_t ldc,
-                                Py_ssize_t rows, Py_ssize_t cols, bint accumulate,
-                                const floating* bias, const floating* next) noexcept nogil:
+                                const floating* b, Py_ssize_t ldb, floating* c,
+                                Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
+                                bint accumulate, const floating* bias,
+                                const floating* next) noexcept nogil:
     """C[:rows, :cols] (= or +=) the register tile's product of an A panel (packed
-    when lda == 0, else rows lda apart, contiguous in depth) and a packed B panel,
-    then + bias[:cols] if `bias` is not NULL (after the sum, as the epilogue adds
-    it). `next`, if not NULL, is the next A panel read in place (rows lda apart),
+    when lda == 0, else rows lda apart, contiguous in depth) and a B panel (packed
+    when ldb == NR, else NR columns read where they lie, rows ldb apart; then A is
+    packed), then + bias[:cols] if `bias` is not NULL (after the sum, as the epilogue
+    adds it). `next`, if not NULL, is the next A panel read in place (rows lda apart),
     which the kernel prefetches as it goes.
 
     The C kernel (vector extensions) where the compiler has them; elsewhere the
@@ -191,13 +216,19 @@ cdef inline void _register_tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda
     cdef Py_ssize_t i, j
     if VECTOR_TILE:
         if floating is float:
-            if lda:
+            if ldb != nr:
+                _register_tile_b_in_place_f32(kc, a, b, ldb, c, ldc, rows, cols, accumulate,
+                                              bias)
+            elif lda:
                 _register_tile_in_place_f32(kc, a, lda, b, c, ldc, rows, cols, accumulate,
                                             bias, next)
             else:
                 _register_tile_f32(kc, a, b, c, ldc, rows, cols, accumulate, bias)
         else:
-            if lda:
+            if ldb != nr:
+                _register_tile_b_in_place_f64(kc, a, b, ldb, c, ldc, rows, cols, accumulate,
+                                              bias)
+            elif lda:
                 _register_tile_in_place_f64(kc, a, lda, b, c, ldc, rows, cols, accumulate,
                                             bias, next)
             else:
@@ -207,12 +238,12 @@ cdef inline void _register_tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda
         if lda:
             _cython_register_tile_in_place(kc, a, lda, b, c, ldc, accumulate)
         else:
-            _cython_register_tile(kc, a, b, c, ldc, accumulate)
+            _cython_register_tile(kc, a, b, ldb, c, ldc, accumulate)
     else:
         if lda:
             _cython_register_tile_in_place(kc, a, lda, b, edge, nr, False)
         else:
-            _cython_register_tile(kc, a, b, edge, nr, False)
+            _cython_register_tile(kc, a, b, ldb, edge, nr, False)
         for i in range(rows):
             for j in range(cols):
                 c[i * ldc + j] = (c[i * ldc + j] + edge[i * nr + j] if accumulate
