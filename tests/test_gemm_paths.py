@@ -1,5 +1,5 @@
 """The matmul's kernels: the register tile (reading w where it lies for few rows, or the
-few-rows kernel for up to four), and for a narrow w (m at most half the
+few-rows kernel for up to four; a large w packed a slab at a time), and for a narrow w (m at most half the
 register tile's width, or where the vector tile pads w to fewer columns) the vector tile (with its row and column kernels for depths up to
 4) or the transposed tile; and products of few rows and great depth, whose depth is split
 into chunks summed in a fixed order.
@@ -50,6 +50,7 @@ SHAPES = [
     (3, 513, 130),     # few rows, several depth blocks and a ragged one, odd columns
     (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
     (16, 40, 1000),    # the most rows that read w in place, many column tasks
+    (20, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
 ]
 
 # What some shapes take on every variant and dtype, as the plan says it.
@@ -63,7 +64,9 @@ LABELLED = {
     (3, 513, 130): lambda p: p["kernel"] == "few_rows" and p["b_in_place"],
     (11, 300, 77): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
     (16, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
-    (97, 513, 130): lambda p: p["kernel"] == "register_tile" and not p["b_in_place"],
+    (97, 513, 130): lambda p: (p["kernel"] == "register_tile" and not p["b_in_place"]
+                               and p["slabs"] == 1),
+    (20, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
 }
 
 
@@ -101,7 +104,7 @@ def test_the_plan_answers_for_every_operation(dtype):
         p = kernels.plan(dtype, operation, 262144, 64, 64, 2)
         assert p["kernel"] in {"register_tile", "transposed_tile", "vector_tile"}
         assert p["threads"] == 2 and p["tasks"] >= 2 and p["depth_chunks"] == 1
-        assert not p["tiny_call"] and not p["b_in_place"]
+        assert not p["tiny_call"] and not p["b_in_place"] and p["slabs"] == 1
         one_row = kernels.plan(dtype, operation, 1, 256, 256, 2)
         assert one_row["kernel"] == "few_rows" and one_row["b_in_place"]
         assert kernels.plan(dtype, operation, 2, 2, 3)["tiny_call"]
@@ -166,6 +169,34 @@ def test_matmul_and_dense_forward_paths(dtype, rng, helpers, n, k, m):
         helpers.assert_bitwise_equal(
             fastsig.dense_forward(x, w, b, num_threads=threads, accuracy="fast"), fast,
             "dense_forward, fast")
+
+
+_PEAK_MEMORY = """
+import resource, sys
+import numpy as np
+import fastsig
+dtype, n, k, m = sys.argv[1], *map(int, sys.argv[2:5])
+x = np.full((n, k), 0.5, dtype)
+w = np.full((k, m), 0.25, dtype)
+out = np.zeros((n, m), dtype)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fastsig.dense_forward(x, w, out=out)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype):
+    """A product whose w is 64 MB packs it a slab at a time: the process's peak memory
+    rises by a few MB (the slab, 8 MB, and A's blocks), not by a second copy of w."""
+    pytest.importorskip("resource")
+    import subprocess
+    import sys
+    k = m = 4096 if dtype == np.float32 else 2896     # w: 64 MB either way
+    assert _plan(dtype, 32, k, m)["slabs"] > 1
+    rise = float(subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY, np.dtype(dtype).name, "32", str(k), str(m)],
+        capture_output=True, text=True, check=True).stdout)
+    assert rise < 24, f"peak memory rose by {rise:.1f} MB for a 64 MB w"
 
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):

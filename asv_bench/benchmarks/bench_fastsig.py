@@ -202,6 +202,15 @@ class Matmul(_Function):
         return lambda: torch.matmul(tx, tw)
 
 
+class WideMatmul(Matmul):
+    """A layer whose w is hundreds of MB. peakmem_call shows what each library allocates
+    beside the inputs (fastsig packs w a slab of at most 8 MB at a time, not all of it)."""
+
+    shapes = ({"32x1024 @ 1024x2100": (32, 1024, 2100)} if CI
+              else {"512x8192 @ 8192x8192": (512, 8192, 8192)})
+    params = (["fastsig", "numpy", "torch"], DTYPES, list(shapes), THREADS)
+
+
 class DenseForward(_Function):
     shapes = DENSE_SHAPES
     params = (["fastsig", "fastsig-fast", "numpy", "torch"], DTYPES, list(shapes), THREADS)

@@ -13,6 +13,8 @@
 #    (_reads_b_in_place), B is read where it lies: by the few-rows kernel (few_rows.h)
 #    for up to FEW_ROWS_MAX rows, else by the register tile, all but B's ragged last
 #    panel.
+#    A packed B larger than B_SLAB_BYTES is packed a slab at a time instead
+#    (_gemm_slabs), so that the scratch has a ceiling.
 # 2. C is cut into tasks (_plan_product): whole rows, or rows × NC columns where rows
 #    are too few to give every thread work; prange hands them out statically.
 # 3. The register tile's task walks the depth in blocks of KC: it packs its block of A
@@ -66,14 +68,15 @@ cdef void _epilogue_rows(floating* c, Py_ssize_t ldc, Py_ssize_t i0, Py_ssize_t 
 
 cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                               const floating* b_packed, const floating* b, Py_ssize_t b_rs,
-                              floating* c, Py_ssize_t k, Py_ssize_t m,
+                              floating* c, Py_ssize_t ldc, Py_ssize_t k, Py_ssize_t m,
                               Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
                               floating* a_packed, const floating* bias, int epilogue,
                               bint accumulate) noexcept nogil:
     """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1] by the register
-    tile, then the epilogue; j0 is a multiple of NR. Any width: the columns go in blocks
-    of NC. A ragged last row panel is packed even where A is read in place, so nothing
-    past A's rows is read.
+    tile, then the epilogue; B is k×m, C's rows ldc apart (m, or more for a slab of B's
+    columns: gemm's slabs), j0 a multiple of NR. Any width: the columns go in blocks of
+    NC. A ragged last row panel is packed even where A is read in place, so nothing past
+    A's rows is read.
 
     B is packed in `b_packed` (see _b_panel), or, where `b` is not NULL, read where it
     lies (row-major, rows b_rs apart) except its ragged last panel, which `b_packed` then
@@ -95,8 +98,8 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
     if k == 0 and not accumulate:
         for i in range(i0, i1):
             for j in range(j0, j1):
-                c[i * m + j] = 0
-        _epilogue_rows(c, m, i0, i1, j0, j1, bias, epilogue)
+                c[i * ldc + j] = 0
+        _epilogue_rows(c, ldc, i0, i1, j0, j1, bias, epilogue)
         return
     for pb in range(blocks):
         pc = pb * depth
@@ -137,15 +140,15 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
                         ldb = b_rs
                     else:
                         b_panel = b_packed + pc * nr
-                    c_tile = c + ir * m + jr
-                    _register_tile(kc, a_panel, a_rs if direct else 0, b_panel, ldb, c_tile, m,
+                    c_tile = c + ir * ldc + jr
+                    _register_tile(kc, a_panel, a_rs if direct else 0, b_panel, ldb, c_tile, ldc,
                                    rows, cols, accumulate or pc > 0,
                                    tile_bias + jr if tile_bias != NULL else NULL,
                                    a_next if jb == 0 else NULL)
                 if pb == blocks - 1:
                     # The epilogue on this panel's rows while they are in L1 (over a
                     # whole task they would have left it).
-                    _epilogue_rows(c, m, ir, ir + rows, jc0, jc1, NULL, epilogue)
+                    _epilogue_rows(c, ldc, ir, ir + rows, jc0, jc1, NULL, epilogue)
 
 
 cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
@@ -308,7 +311,7 @@ cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef int kernel = _kernel_for(c, m, a_transposed)
     for blk in range((n + mc - 1) // mc):
         if kernel == KERNEL_REGISTER_TILE:
-            _register_tile_task(a, a_rs, a_cs, b_packed, NULL, 0, c, k, m, blk * mc,
+            _register_tile_task(a, a_rs, a_cs, b_packed, NULL, 0, c, m, k, m, blk * mc,
                                 min(n, (blk + 1) * mc), 0, m, a_packed, NULL, EPILOGUE_NONE,
                                 accumulate)
         else:
@@ -386,11 +389,84 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
         _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
                        scratch, bias, epilogue)
     elif plan.kernel == KERNEL_REGISTER_TILE:
-        _register_tile_task(a, a_rs, a_cs, b_packed, b, b_rs, c, k, m, i0, i1, tj * nc,
+        _register_tile_task(a, a_rs, a_cs, b_packed, b, b_rs, c, m, k, m, i0, i1, tj * nc,
                             min(m, (tj + 1) * nc), scratch, bias, epilogue, False)
     else:
         _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue, False,
                      plan.kernel)
+
+
+cdef int _gemm_slabs(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                     const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                     floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                     const floating* bias, int epilogue, ProductPlan plan) except -1:
+    """C = A @ B (+ epilogue) by the register tile with B packed a slab at a time
+    (_plan_slabs): for each slab of columns, for each slab of depth in order, the threads
+    pack the slab together, then run every row task over it, adding into C after the
+    first depth slab; the epilogue comes with the last. Scratch: one slab and one block of
+    A per thread, whatever the shapes."""
+    cdef Py_ssize_t nr = plan.panel_width
+    cdef Py_ssize_t kb_max = plan.slab_depth, nb_max = plan.slab_width
+    cdef Py_ssize_t nc = min(plan.block_width, nb_max)
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t b_size = ((nb_max + nr - 1) // nr * nr * kb_max + per_line - 1) \
+        // per_line * per_line
+    cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
+    cdef Py_ssize_t js, ps, j0, p0, nb, kb, panels, panel, col_blocks, tasks, task
+    cdef int threads = plan.threads
+    cdef void* base
+    cdef floating* b_packed
+    cdef floating* scratch
+    base = scratch_malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
+    if base == NULL:
+        raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
+    b_packed = <floating*>_aligned(base)
+    scratch = b_packed + b_size
+    with nogil:
+        for js in range((m + nb_max - 1) // nb_max):
+            j0 = js * nb_max
+            nb = min(nb_max, m - j0)
+            panels = (nb + nr - 1) // nr
+            col_blocks = (nb + nc - 1) // nc
+            tasks = plan.row_tasks * col_blocks
+            for ps in range((k + kb_max - 1) // kb_max):
+                p0 = ps * kb_max
+                kb = min(kb_max, k - p0)
+                if threads == 1:
+                    _pack_b(b + p0 * b_rs + j0 * b_cs, b_rs, b_cs, kb, nb, b_packed, 0,
+                            panels, nr)
+                    for task in range(tasks):
+                        _slab_task(a, a_rs, a_cs, b_packed, c, n, k, m, p0, kb, j0, nb, nc,
+                                   task, &plan, scratch, bias, epilogue)
+                else:
+                    for panel in prange(panels, schedule='static', num_threads=threads):
+                        _pack_b(b + p0 * b_rs + j0 * b_cs, b_rs, b_cs, kb, nb, b_packed,
+                                panel, panel + 1, nr)
+                    for task in prange(tasks, schedule='static', num_threads=threads):
+                        _slab_task(a, a_rs, a_cs, b_packed, c, n, k, m, p0, kb, j0, nb, nc,
+                                   task, &plan, scratch + threadid() * scratch_size, bias,
+                                   epilogue)
+    free(base)
+    return 0
+
+
+cdef inline void _slab_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                            const floating* b_packed, floating* c, Py_ssize_t n,
+                            Py_ssize_t k, Py_ssize_t m, Py_ssize_t p0, Py_ssize_t kb,
+                            Py_ssize_t j0, Py_ssize_t nb, Py_ssize_t nc, Py_ssize_t task,
+                            const ProductPlan* plan, floating* scratch,
+                            const floating* bias, int epilogue) noexcept nogil:
+    """Task `task` of the slab at depth p0 (kb deep) and column j0 (nb wide): a row task
+    of the plan's over a block of nc of the slab's columns."""
+    cdef Py_ssize_t col_blocks = (nb + nc - 1) // nc
+    cdef Py_ssize_t ti = task // col_blocks, tj = task % col_blocks
+    cdef Py_ssize_t i0 = _task_start(ti, plan.row_tasks, plan.row_grain, n)
+    cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
+    cdef bint last = p0 + kb == k
+    _register_tile_task(a + p0 * a_cs, a_rs, a_cs, b_packed, NULL, 0, c + j0, m, kb, nb,
+                        i0, i1, tj * nc, min(nb, (tj + 1) * nc), scratch,
+                        bias + j0 if last and bias != NULL else NULL,
+                        epilogue if last else EPILOGUE_NONE, p0 > 0)
 
 
 cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -399,8 +475,9 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
               const floating* bias, int epilogue, int num_threads) except -1:
     """C = A @ B (+ epilogue); called with the GIL, which it releases for the work.
 
-    Allocates the packed B (where B is read in place, only its ragged last panel) and one
-    bounded block of scratch per thread, raising MemoryError if it cannot."""
+    Allocates the packed B (where B is read in place, only its ragged last panel; where it
+    is large, one slab of it: _gemm_slabs) and one bounded block of scratch per thread,
+    raising MemoryError if it cannot."""
     cdef ProductPlan plan = _plan_product(c, n, k, m, num_threads)
     cdef Py_ssize_t nr = plan.panel_width
     cdef Py_ssize_t panels = (m + nr - 1) // nr
@@ -427,6 +504,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     if plan.depth_chunks > 1:
         return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
                                  plan)
+    if plan.slab_depth < k or plan.slab_width < m:
+        return _gemm_slabs(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue, plan)
     base = scratch_malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")

@@ -32,6 +32,8 @@ cdef enum:
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     FEW_ROWS = 16       # products of at most this many rows read B where it lies
+    B_SLAB_BYTES = 8388608  # a packed B larger than this is packed a slab at a time,
+    SLAB_DEPTH_BLOCKS = 8   # each at most this many depth blocks deep (_plan_slabs)
     SPLIT_TASKS = 4     # fewer tasks than this, and a depth of at least
     SPLIT_DEPTH = 2048  # 2 × this: the depth is split into chunks (_depth_chunks)
     SPLIT_CHUNKS = 32   # at most this many chunks,
@@ -263,6 +265,8 @@ cdef struct ProductPlan:
     Py_ssize_t tasks        # row_tasks × column blocks
     Py_ssize_t depth_chunks # > 1: the depth is split (_depth_chunks), tasks unused
     Py_ssize_t chunk_depth  # the depth of each chunk
+    Py_ssize_t slab_depth   # B packed in slabs of slab_depth × slab_width (_plan_slabs);
+    Py_ssize_t slab_width   # k × m: all of B at once
     int threads             # threads that get work
 
 
@@ -300,7 +304,28 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.chunk_depth = _split_depth_chunk(dtype, k, plan.depth_chunks)
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
+    _plan_slabs(dtype, k, m, &plan)
     return plan
+
+
+cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                             ProductPlan* plan) noexcept nogil:
+    """The slabs B is packed in, so that the scratch has a ceiling whatever the shapes
+    (BLIS packs B a KC × NC block at a time for the same reason). Where the register tile
+    would pack more than B_SLAB_BYTES of B, gemm() packs one slab at a time, SLAB_DEPTH_BLOCKS
+    depth blocks deep and as many NC-column blocks wide as fit, shared by the threads, and
+    runs every row task over it before the next; a slab's depth starts at a multiple of KC,
+    so each element's sums are those of the whole product (the same bits)."""
+    cdef Py_ssize_t nr = plan.panel_width
+    cdef Py_ssize_t nc = _register_block_width(dtype)
+    cdef Py_ssize_t limit = B_SLAB_BYTES // <Py_ssize_t>sizeof(floating)
+    plan.slab_depth = k
+    plan.slab_width = m
+    if (plan.kernel != KERNEL_REGISTER_TILE or plan.b_in_place or plan.depth_chunks > 1
+            or (m + nr - 1) // nr * nr * k <= limit):
+        return
+    plan.slab_depth = min(k, SLAB_DEPTH_BLOCKS * _depth_block(dtype))
+    plan.slab_width = min(m, max(nc, limit // plan.slab_depth // nc * nc))
 
 
 cdef inline bint _db_by_column_sums(floating* dtype, Py_ssize_t m) noexcept nogil:
@@ -385,6 +410,8 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
         "threads": p.threads,
         "depth_chunks": p.depth_chunks,
+        "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
+                  if k > 0 and m > 0 else 1),
         "tiny_call": 1 <= n and 1 <= k and 1 <= m and n * k * m <= SMALL_MAX_WORK,
     }
 
@@ -421,7 +448,7 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (the register tile reads w where it lies: few rows),
     "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
-    is split), "tiny_call" (the tiny-call path takes it when neither out= nor num_threads
+    is split), "slabs" (> 1: w is packed a slab at a time), "tiny_call" (the tiny-call path takes it when neither out= nor num_threads
     is given). The backward: "dw_kernel", "db_kernel", "dx_kernel" (the kernel of dy @
     wᵀ), "parts", "threads", "tiny_call"."""
     import numpy as np
