@@ -7,7 +7,7 @@ shape sweep in ``_sweep``.
 import argparse
 import sys
 
-from . import _bench, _check, _sweep, get_accuracy, set_accuracy, show_config
+from . import _bench, _check, _dispatch, _peak, _sweep, get_accuracy, set_accuracy, show_config
 from ._config import ACCURACY_MODES
 
 
@@ -76,6 +76,9 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "info":
         show_config()
+        peak = _peak.fma_peak()
+        print(f"FMA peak, one core ({_dispatch.ISA} kernels, measured now): "
+              + ", ".join(f"{dtype} {gflops:.0f} GFLOP/s" for dtype, gflops in peak.items()))
         return 0
     if args.command == "check":
         return _check.run_check(sys.stdout)

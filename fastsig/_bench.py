@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import sys
 import textwrap
@@ -31,6 +32,7 @@ import fastsig
 
 from . import _api, _dispatch, _reference
 from ._check import config_summary
+from ._peak import fma_peak
 
 DTYPES = (np.float32, np.float64)
 # Agreement: a relative tolerance, with the absolute one scaled to the largest result, since
@@ -462,6 +464,7 @@ def _load_average():
 
 def _machine(threads, notes, peers, missing):
     config = config_summary()
+    peak = fma_peak()
     versions = {"numpy": np.__version__}
     versions.update((name, _version(PEER_MODULES[name][1])) for name in peers)
     return {
@@ -476,6 +479,7 @@ def _machine(threads, notes, peers, missing):
         "peers": {name: {"version": v, "threads": notes[name]} for name, v in versions.items()},
         "missing_peers": missing,
         "load_average": {"start": _load_average()},
+        "fma_peak_gflops": peak,
     }
 
 
@@ -574,6 +578,38 @@ def _row_lines(row, peers):
         f"  {_peer_cells(row['peers'].get(name))}" for name in peers
     )
     return problems + [line.rstrip()]
+
+
+def _matmul_gflops(row):
+    """{library: GFLOP/s} of a matmul row (a multiply-add counts two), or None."""
+    if row["operation"] != "matmul" or row["error"]:
+        return None
+    n, k, m = map(int, re.fullmatch(r"(\d+)x(\d+) @ \d+x(\d+)", row["shape"]).groups())
+    flops = 2 * n * k * m
+    rates = {"fastsig": flops / (row["fastsig_ms"] * 1e6)}
+    rates.update((name, flops / (result["ms"] * 1e6))
+                 for name, result in row["peers"].items() if result["ms"])
+    return rates
+
+
+def _peak_lines(rows, machine):
+    """Each matmul row's GFLOP/s and its fraction of the FMA peak of the threads it ran on."""
+    peak = machine["fma_peak_gflops"]
+    threads = machine["threads"]
+    lines = [
+        "",
+        f"matmul against the FMA peak: the probe measured {peak['float32']:.0f} (float32) and"
+        f" {peak['float64']:.0f} (float64) GFLOP/s on one core; x {threads} thread(s)",
+    ]
+    for row in rows:
+        rates = row.get("gflops")
+        if not rates:
+            continue
+        ceiling = peak[row["dtype"]] * threads
+        cells = "  ".join(f"{name} {rate:.3g} GF/s ({rate / ceiling:.0%})"
+                          for name, rate in rates.items())
+        lines.append(f"  {row['shape']:<{CASE_COLUMNS[1][1]}}  {row['dtype']:<7}  {cells}")
+    return lines
 
 
 def _failed(row):
@@ -693,10 +729,15 @@ def run_bench(quick, threads, json_path, plot_path=None):
             rows.append(_run_case(operation, label, dtype, make, count, TIME_BUDGET_S[quick],
                                   MIN_ROUNDS[quick]))
         machine["load_average"]["end"] = _load_average()
+    for row in rows:
+        gflops = _matmul_gflops(row)
+        if gflops:
+            row["gflops"] = gflops
     table_peers = _table_peers(rows)
     print("\n".join(_header(machine, table_peers)))
     for row in rows:
         print("\n".join(_row_lines(row, table_peers)))
+    print("\n".join(_peak_lines(rows, machine)))
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"machine": machine, "rows": rows}, f, indent=2)

@@ -114,3 +114,6 @@ MIN_MULADDS_FOR_THREADS: int
 def plan(
     dtype: Any, operation: str, n: int, k: int, m: int, num_threads: int = 1
 ) -> dict[str, Any]: ...
+
+# The FMA peak probe (_kernels/probe.pxi): floating-point operations done, for fastsig._peak.
+def fma_probe(dtype: Any, iterations: int) -> float: ...

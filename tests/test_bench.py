@@ -78,6 +78,18 @@ def test_json_has_the_machine_and_a_row_per_case(untimed, tmp_path, capsys):
     assert "ratio" in out and machine["cpu"] in out and f"isa={machine['isa']}" in out
     assert "[1/8] matmul" in err and "[1/8]" not in out  # progress on stderr only
 
+    # Each matmul row's GFLOP/s (2·n·k·m a call), beside the measured FMA peak.
+    peak = machine["fma_peak_gflops"]
+    assert set(peak) == {"float32", "float64"} and all(v > 0 for v in peak.values())
+    for row in rows:
+        if row["operation"] != "matmul":
+            assert "gflops" not in row
+            continue
+        assert row["gflops"]["fastsig"] == pytest.approx(2 * 2 * 2 * 3 / 1e-3 / 1e9)
+        assert row["gflops"]["numpy"] == pytest.approx(row["gflops"]["fastsig"] / 2)
+    assert "matmul against the FMA peak" in out
+    assert f"{peak['float32']:.0f} (float32)" in out
+
 
 def test_agreement_check_flags_a_wrong_peer(one_case, capsys):
     y = np.linspace(-8, 8, 11)

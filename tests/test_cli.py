@@ -5,6 +5,7 @@ import re
 import pytest
 
 import fastsig
+from fastsig import _dispatch
 
 PUBLIC_FUNCTIONS = ("matmul", "sigmoid", "sigmoid_backward", "dense_forward", "dense_backward")
 
@@ -15,6 +16,11 @@ def test_info(tmp_path, helpers):
     assert p.returncode == 0, p.stderr
     assert fastsig.__version__ in p.stdout
     assert "isa" in p.stdout.lower() and "openmp" in p.stdout.lower()
+    peak = re.search(r"FMA peak, one core \((\w+) kernels, measured now\): "
+                     r"float32 (\d+) GFLOP/s, float64 (\d+) GFLOP/s", p.stdout)
+    assert peak, p.stdout
+    assert peak.group(1) == _dispatch.ISA
+    assert int(peak.group(2)) > 0 and int(peak.group(3)) > 0
 
 
 @pytest.mark.quick

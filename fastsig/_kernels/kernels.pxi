@@ -31,6 +31,7 @@
 #   gemm.pxi                the matmul's loops and tasks, with the fused epilogue
 #   layer.pxi               dense_forward and dense_backward (C: column_sums.h)
 #   small.pxi               the tiny-call paths
+#   probe.pxi               the FMA peak probe (C: fma_peak.h)
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -80,3 +81,4 @@ include "tiles.pxi"
 include "gemm.pxi"
 include "layer.pxi"
 include "small.pxi"
+include "probe.pxi"

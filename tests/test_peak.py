@@ -1,0 +1,41 @@
+"""The FMA peak probe (fastsig._peak, _kernels/fma_peak.h): what it counts and what it reports."""
+
+import math
+
+import numpy as np
+import pytest
+
+from fastsig import _dispatch, _peak
+
+pytestmark = pytest.mark.quick
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_probe_counts_its_operations(dtype):
+    """Two operations a lane a multiply-add, 12 or 24 chains, lanes of the variant's vectors
+    (one lane in a build without vector extensions): linear in the iterations."""
+    one = _dispatch.kernels.fma_probe(dtype, 1000) / 1000
+    assert _dispatch.kernels.fma_probe(dtype, 3000) == pytest.approx(3000 * one)
+    itemsize = np.dtype(dtype).itemsize
+    per_step = {2 * chains * lanes for chains in (12, 24) for lanes in (1, 16 // itemsize,
+                                                                       32 // itemsize,
+                                                                       64 // itemsize)}
+    assert one in per_step, one
+
+
+def test_the_probe_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="iterations must be >= 1"):
+        _dispatch.kernels.fma_probe("float32", 0)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _dispatch.kernels.fma_probe(np.int32, 10)
+
+
+def test_the_peak_is_measured_once_per_process():
+    first = _peak.fma_peak()
+    assert set(first) == {"float32", "float64"}
+    assert all(math.isfinite(v) and v > 0 for v in first.values())
+    # float32 fills twice the lanes of float64 in the same vectors (equal in a scalar build)
+    assert first["float32"] >= 0.8 * first["float64"]
+    assert _peak.fma_peak() == first
+    _peak.fma_peak()["float32"] = -1.0   # a copy: the cache cannot be changed from outside
+    assert _peak.fma_peak() == first
