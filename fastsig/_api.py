@@ -23,14 +23,16 @@ _kernels = _dispatch.kernels
 # Below this much work (elements for the elementwise kernels, multiply-adds for the
 # products) a call with num_threads=None runs on one thread; the kernels' plan
 # (_kernels/plan.pxi) holds the thresholds, beside its other decisions.
-_MIN_ELEMENTS_FOR_THREADS = _kernels.MIN_ELEMENTS_FOR_THREADS
-_MIN_MULADDS_FOR_THREADS = _kernels.MIN_MULADDS_FOR_THREADS
-
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
+_MIN_ELEMENTS_FOR_THREADS = _kernels.MIN_ELEMENTS_FOR_THREADS
+_MIN_MULADDS_FOR_THREADS = {np.dtype(name): work
+                            for name, work in _kernels.MIN_MULADDS_FOR_THREADS.items()}
 
-def _resolve_num_threads(num_threads, work, min_work=_MIN_MULADDS_FOR_THREADS):
-    """The thread count a call with `work` units of work runs on."""
+
+def _resolve_num_threads(num_threads, work, min_work=_MIN_MULADDS_FOR_THREADS[_FLOAT32]):
+    """The thread count a call with `work` units of work runs on (`min_work`: the least
+    work that num_threads=None runs threaded)."""
     if num_threads is None:
         n = _config.get_num_threads()
         if work < min_work:
@@ -182,7 +184,7 @@ def matmul(x, w, *, out=None, num_threads=None):
     n, k = x_in.shape
     m = w_in.shape[1]
     result = _output("matmul", out, dtype, (n, m), [("x", x_in), ("w", w_in)])
-    threads = _resolve_num_threads(num_threads, n * k * m)
+    threads = _resolve_num_threads(num_threads, n * k * m, _MIN_MULADDS_FOR_THREADS[dtype])
     _kernels.matmul(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype), result, threads)
     return result
 
@@ -365,7 +367,8 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     dtype = _compute_dtype("dense_forward", *(a for _, a in arrays))
     n, k = x_in.shape
     result = _output("dense_forward", out, dtype, (n, m), arrays)
-    threads = _resolve_num_threads(num_threads, n * max(k, 1) * m)
+    threads = _resolve_num_threads(num_threads, n * max(k, 1) * m,
+                                   _MIN_MULADDS_FOR_THREADS[dtype])
     bias = _as_kernel_input(b_in, dtype) if b is not None else np.empty(0, dtype)
     _kernels.dense_forward(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype),
                          bias, b is not None, result, threads, fast)
@@ -448,7 +451,8 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     dtype = _compute_dtype("dense_backward", g_in, x_in, w_in, s_in)
     dx, dw, db = _backward_outputs(out, dtype, (n, k, m), bool(compute_dx),
                                    [("grad", g_in), ("x", x_in), ("w", w_in), ("s", s_in)])
-    threads = _resolve_num_threads(num_threads, n * max(k, 1) * m)
+    threads = _resolve_num_threads(num_threads, n * max(k, 1) * m,
+                                   _MIN_MULADDS_FOR_THREADS[dtype])
     _kernels.dense_backward(*(_as_kernel_input(a, dtype) for a in (g_in, x_in, w_in, s_in)),
                             np.empty((0, 0), dtype) if dx is None else dx, dx is not None,
                             dw, db, threads)

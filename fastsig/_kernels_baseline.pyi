@@ -109,7 +109,7 @@ def dense_backward_small(
 # The plan (_kernels/plan.pxi): the thresholds for threads, and the kernels' decisions for
 # a shape, as the kernels make them (for tests and for reading).
 MIN_ELEMENTS_FOR_THREADS: int
-MIN_MULADDS_FOR_THREADS: int
+MIN_MULADDS_FOR_THREADS: dict[str, int]
 
 def plan(
     dtype: Any, operation: str, n: int, k: int, m: int, num_threads: int = 1

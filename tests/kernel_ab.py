@@ -3,8 +3,8 @@
 Two builds timed in two processes differ by the machine's drift (up to 2x over minutes on a
 shared 2-vCPU machine); in one process, alternating, they see the same machine. Each build's
 compiled kernel module (``_kernels_<isa>``) is loaded under a package name of its own, and
-the kernels are called directly, as fastsig's API calls them after its checks (the same
-thread count rule for num_threads=None).
+the kernels are called directly, as fastsig's API calls them after its checks (the new
+build's thread count rule for num_threads=None, for both).
 
     python tests/kernel_ab.py OLD_FASTSIG_DIR NEW_FASTSIG_DIR [--isa avx2] [--dtype float32]
         [--shapes 262144x16x16,5000x1000x16] [--ops matmul,dense_forward,dense_backward]
@@ -23,8 +23,6 @@ import os
 import time
 
 import numpy as np
-
-MIN_MULADDS_FOR_THREADS = 65536
 
 
 def load(label, fastsig_dir, isa):
@@ -77,10 +75,15 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     old, new = load("fastsig_old", args.old, args.isa), load("fastsig_new", args.new, args.isa)
+    # The new build's rule for num_threads=None, for both builds (older builds had one
+    # threshold for both dtypes, newer ones one per dtype).
+    threshold = new.MIN_MULADDS_FOR_THREADS
+    if isinstance(threshold, dict):
+        threshold = threshold[np.dtype(args.dtype).name]
     rows = []
     for shape in args.shapes.split(","):
         n, k, m = (int(v) for v in shape.split("x"))
-        threads = args.threads if n * k * m >= MIN_MULADDS_FOR_THREADS else 1
+        threads = args.threads if n * k * m >= threshold else 1
         budget = 0.02 if n * k * m < 1e6 else 0.1
         for op in args.ops.split(","):
             call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads)

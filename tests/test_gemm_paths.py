@@ -108,6 +108,10 @@ def test_the_plan_answers_for_every_operation(dtype):
         one_row = kernels.plan(dtype, operation, 1, 256, 256, 2)
         assert one_row["kernel"] == "few_rows" and one_row["b_in_place"]
         assert kernels.plan(dtype, operation, 2, 2, 3)["tiny_call"]
+        # The tiny-call paths take what num_threads=None runs on one thread, per dtype.
+        limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
+        assert kernels.plan(dtype, operation, 1, 1, limit - 1)["tiny_call"]
+        assert not kernels.plan(dtype, operation, 1, 1, limit)["tiny_call"]
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
         assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
     back = kernels.plan(dtype, "dense_backward", 262144, 16, 16, 2)
@@ -302,7 +306,7 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
         "shapes do not fit": (x, w.T.copy()),
         "empty": (x[:0], w),
         "unaligned": (unaligned, w),
-        "too much work": (rng.uniform(-1, 1, (100, 30)), rng.uniform(-1, 1, (30, 30))),
+        "too much work": (rng.uniform(-1, 1, (400, 30)), rng.uniform(-1, 1, (30, 30))),
     }
     for what, (a, c) in refused.items():
         assert small(a, c, None) is None, what

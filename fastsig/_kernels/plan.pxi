@@ -46,14 +46,23 @@ cdef enum:
 
 # Below this much work a call with num_threads=None runs on one thread (_api.py): waking
 # threads costs more than the work. Elements for the elementwise kernels, multiply-adds
-# for the products. The tiny-call paths (small.pxi) take only products below the second,
-# so everything they take would run on one thread on the full path too.
+# for the products, per dtype (a float64 multiply-add costs about two float32 ones). The
+# tiny-call paths (small.pxi) take only products below these, so everything they take
+# would run on one thread on the full path too. Measured per shape class, one thread
+# against two (docs/performance.md, "Threads for the products"): below these, a second
+# thread made some call slower by more than 10 %.
 cdef enum:
     ELEMENTS_FOR_THREADS = 16384
-    MULADDS_FOR_THREADS = 65536
+    MULADDS_FOR_THREADS_F32 = 524288
+    MULADDS_FOR_THREADS_F64 = 131072
 MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
-MIN_MULADDS_FOR_THREADS = MULADDS_FOR_THREADS
-cdef Py_ssize_t SMALL_MAX_WORK = MULADDS_FOR_THREADS - 1
+MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
+                           "float64": MULADDS_FOR_THREADS_F64}
+
+
+cdef inline Py_ssize_t _small_max_work(floating* dtype) noexcept nogil:
+    """The most multiply-adds a product of the tiny-call paths has."""
+    return (MULADDS_FOR_THREADS_F32 if floating is float else MULADDS_FOR_THREADS_F64) - 1
 
 
 cdef enum Kernel:
@@ -412,7 +421,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "depth_chunks": p.depth_chunks,
         "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
                   if k > 0 and m > 0 else 1),
-        "tiny_call": 1 <= n and 1 <= k and 1 <= m and n * k * m <= SMALL_MAX_WORK,
+        "tiny_call": 1 <= n and 1 <= k and 1 <= m and n * k * m <= _small_max_work(dtype),
     }
 
 
@@ -432,7 +441,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         "dx_kernel": dx,
         "parts": p.parts,
         "threads": p.threads,
-        "tiny_call": k > 0 and n * k * m <= SMALL_MAX_WORK,
+        "tiny_call": k > 0 and n * k * m <= _small_max_work(dtype),
     }
 
 

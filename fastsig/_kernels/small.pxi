@@ -4,15 +4,15 @@
 #   def sigmoid_small, def sigmoid_backward_small; each returns None for a call it does
 #   not take.
 # Uses: gemm.pxi (gemm), layer.pxi (_backward), elementwise.pxi (sigmoid_span,
-#   _sigmoid_backward_span), plan.pxi (SMALL_MAX_WORK, ELEMENTS_FOR_THREADS), numpy's
+#   _sigmoid_backward_span), plan.pxi (_small_max_work, ELEMENTS_FOR_THREADS), numpy's
 #   C API.
 #
 # A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic: the
 # Python checks of _api.py and the acquisition of typed memoryviews. These functions
 # take the objects as given and check, through numpy's C API and before any arithmetic,
 # that every one is an exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in
-# native byte order, of one float dtype, with shapes that fit and at most SMALL_MAX_WORK
-# multiply-adds (one thread's work on the full path too); an `out` likewise, of the
+# native byte order, of one float dtype, with shapes that fit and fewer multiply-adds
+# than the dtype's MULADDS_FOR_THREADS (one thread's work on the full path too); an `out` likewise, of the
 # result's shape, writeable, sharing no memory with an input (nor, for dense_backward's
 # three, with each other). If anything is otherwise they return None and the caller
 # (_api.py) takes its full path, which checks and converts everything and raises the
@@ -46,6 +46,11 @@ cdef inline int _small_typenum(object a, int ndim) noexcept:
     return -1
 
 
+cdef inline Py_ssize_t _small_max_work_of(int typenum) noexcept:
+    return (_small_max_work(<float*>NULL) if typenum == cnp.NPY_FLOAT
+            else _small_max_work(<double*>NULL))
+
+
 cdef object _small_product(object x, object w, object b, bint with_bias, int epilogue,
                            object out_given):
     cdef int typenum = _small_typenum(x, 2)
@@ -56,7 +61,8 @@ cdef object _small_product(object x, object w, object b, bint with_bias, int epi
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w
     cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), k = cnp.PyArray_DIM(xa, 1)
     cdef Py_ssize_t m = cnp.PyArray_DIM(wa, 1)
-    if cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1 or n * k * m > SMALL_MAX_WORK:
+    if (cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1
+            or n * k * m > _small_max_work_of(typenum)):
         return None
     if with_bias and cnp.PyArray_DIM(<cnp.ndarray>b, 0) != m:
         return None
@@ -144,7 +150,8 @@ def dense_backward_small(grad, x, w, s, bint compute_dx, out):
     cdef cnp.ndarray ga = <cnp.ndarray>grad, sa = <cnp.ndarray>s
     cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), k = cnp.PyArray_DIM(xa, 1)
     cdef Py_ssize_t m = cnp.PyArray_DIM(wa, 1)
-    if cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1 or n * k * m > SMALL_MAX_WORK:
+    if (cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1
+            or n * k * m > _small_max_work_of(typenum)):
         return None
     if (cnp.PyArray_DIM(ga, 0) != n or cnp.PyArray_DIM(ga, 1) != m
             or cnp.PyArray_DIM(sa, 0) != n or cnp.PyArray_DIM(sa, 1) != m):
