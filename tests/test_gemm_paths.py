@@ -189,18 +189,40 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 """
 
 
-def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype):
+def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path):
     """A product whose w is 64 MB packs it a slab at a time: the process's peak memory
-    rises by a few MB (the slab, 8 MB, and A's blocks), not by a second copy of w."""
+    rises by a few MB (the slab, 8 MB, and A's blocks), not by a second copy of w. (In a
+    child process, started outside the source tree, so that it imports the installed
+    fastsig.)"""
     pytest.importorskip("resource")
-    import subprocess
-    import sys
     k = m = 4096 if dtype == np.float32 else 2896     # w: 64 MB either way
     assert _plan(dtype, 32, k, m)["slabs"] > 1
-    rise = float(subprocess.run(
-        [sys.executable, "-c", _PEAK_MEMORY, np.dtype(dtype).name, "32", str(k), str(m)],
-        capture_output=True, text=True, check=True).stdout)
+    child = helpers.run_python(
+        ["-c", _PEAK_MEMORY, np.dtype(dtype).name, "32", str(k), str(m)], tmp_path)
+    assert child.returncode == 0, child.stderr
+    rise = float(child.stdout)
     assert rise < 24, f"peak memory rose by {rise:.1f} MB for a 64 MB w"
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("k,m", [(256, 256), (3, 2), (7, 5), (13, 300), (300, 13), (64, 4),
+                                 (2, 3), (17, 1), (1000, 40)], ids=str)
+def test_the_backward_dx_of_one_or_two_rows_has_the_batch_bits(dtype, rng, helpers, k, m):
+    """dx of one or two rows reads w where it lies (few_rows.h), where a batch packs wᵀ for
+    its tiles: each row of dx has the same bits either way, on any thread count."""
+    n = 300
+    x = rng.uniform(-1, 1, (n, k)).astype(dtype)
+    w = rng.uniform(-1, 1, (k, m)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.normal(size=(n, m)).astype(dtype)
+    whole = fastsig.dense_backward(g, x, w, s, num_threads=1)[0]
+    for lo, hi in ((0, 1), (5, 7), (10, 13), (299, 300)):
+        kernel = _dispatch.kernels.plan(dtype, "dense_backward", hi - lo, k, m)["dx_kernel"]
+        assert (kernel == "few_rows_transposed") == (hi - lo <= 2), (lo, hi, kernel)
+        for threads in (1, 2, None):
+            dx = fastsig.dense_backward(g[lo:hi], x[lo:hi], w, s[lo:hi],
+                                        num_threads=threads)[0]
+            helpers.assert_bitwise_equal(dx, whole[lo:hi], f"dx of rows {lo}:{hi}")
 
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):

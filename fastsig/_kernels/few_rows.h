@@ -2,9 +2,10 @@
  *
  * Provides, per dtype (F32, F64):
  *   fastsig_few_rows_F32(rows, kc, a, lda, b, ldb, acc, c, ldc, cols, accumulate, bias)
+ *   fastsig_few_rows_transposed_F32(rows, m, k, depth, dy, w, dx)   (dx = dy @ wT: below)
  * Uses: plain C loops (every compiler and build, FASTSIG_PORTABLE included), which the
  *   compiler vectorizes along the columns (lane by lane, so the bits are those of scalar
- *   code).
+ *   code); __builtin_fma where the variant has FMA.
  *
  * C[rows, cols] (= or, with `accumulate`, +=) A[rows, kc] @ B[kc, cols] (+ bias[:cols]),
  * rows <= FASTSIG_FEW_ROWS_MAX, for products too short to pay for packing B (one row:
@@ -13,8 +14,9 @@
  *    at a time: a contiguous stream, which the hardware prefetches (the register tile
  *    would read NR columns of each row of B, a stride through memory).
  * 2. The sums are kept in `acc` (rows x cols, in L1), started at 0; each row p of B adds
- *    A[i, p] * B[p, j] to every row's sum, one multiply-add per element, in increasing
- *    p: the order, and so the bits, of the register tile.
+ *    A[i, p] * B[p, j] to every row's sum, one multiply-add per element (fused where the
+ *    variant has FMA: FASTSIG_MULADD), in increasing p: the order, and so the bits, of
+ *    the register tile.
  * 3. Then C = sum, or C + sum with `accumulate`, then + bias: again the register tile's
  *    order. */
 #ifndef FASTSIG_FEW_ROWS_H
@@ -23,6 +25,17 @@
 #include <stddef.h>
 
 #define FASTSIG_FEW_ROWS_MAX 4
+
+/* One multiply-add as the tiles do it: fused where the variant has FMA (where gcc
+   contracts the tiles' a * b + c), else a multiply and an add. Written out, because gcc
+   left some of these loops' multiply-adds unfused once it vectorized them. */
+#if defined(__GNUC__) && defined(__FMA__)
+#define FASTSIG_MULADD_float(a, b, c) __builtin_fmaf((a), (b), (c))
+#define FASTSIG_MULADD_double(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define FASTSIG_MULADD_float(a, b, c) ((a) * (b) + (c))
+#define FASTSIG_MULADD_double(a, b, c) ((a) * (b) + (c))
+#endif
 
 /* The body is inlined into each row count, so that `rows` is a constant there. */
 #if defined(__GNUC__)
@@ -48,10 +61,13 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
         const T a3 = rows > 3 ? a[3 * lda + p] : 0;                                        \
         for (j = 0; j < cols; j++) {                                                       \
             const T bj = brow[j];                                                          \
-            acc[j] += a0 * bj;                                                             \
-            if (rows > 1) acc[cols + j] += a1 * bj;                                        \
-            if (rows > 2) acc[2 * cols + j] += a2 * bj;                                    \
-            if (rows > 3) acc[3 * cols + j] += a3 * bj;                                    \
+            acc[j] = FASTSIG_MULADD_##T(a0, bj, acc[j]);                                   \
+            if (rows > 1)                                                                  \
+                acc[cols + j] = FASTSIG_MULADD_##T(a1, bj, acc[cols + j]);                 \
+            if (rows > 2)                                                                  \
+                acc[2 * cols + j] = FASTSIG_MULADD_##T(a2, bj, acc[2 * cols + j]);         \
+            if (rows > 3)                                                                  \
+                acc[3 * cols + j] = FASTSIG_MULADD_##T(a3, bj, acc[3 * cols + j]);         \
         }                                                                                  \
     }                                                                                      \
 }                                                                                          \
@@ -75,9 +91,57 @@ static void fastsig_few_rows_##SUFFIX(                                          
         }                                                                                  \
 }
 
+/* dx[rows, 0:k] = dy[rows, 0:m] @ wT, w (k x m) row-major where it lies, for the
+ * backward of few rows (packing wT would cost more than the product): dx[i, p] is
+ * sum_j dy[i, j] w[p, j], the depth m cut into blocks of `depth` (KC). Each block's sum
+ * starts at 0 and runs in increasing j, one multiply-add a step; the first block stores
+ * it, the later ones add it to dx: the register tile's order, so the bits of the packed
+ * path. Eight rows of w at a time, each a contiguous stream, give eight independent
+ * chains (the vectors would have to run along j, which would reorder the sums). */
+#define FASTSIG_FEW_ROWS_TRANSPOSED(T, SUFFIX)                                             \
+static void fastsig_few_rows_transposed_##SUFFIX(                                          \
+        ptrdiff_t rows, ptrdiff_t m, ptrdiff_t k, ptrdiff_t depth, const T* dy,           \
+        const T* w, T* dx) {                                                               \
+    enum { W_ROWS = 8 };                                                                   \
+    ptrdiff_t i, p0, q, rows_of_w, j0, j1, j;                                              \
+    T acc[W_ROWS];                                                                         \
+    for (i = 0; i < rows; i++) {                                                           \
+        const T* dyrow = dy + i * m;                                                       \
+        for (p0 = 0; p0 < k; p0 += W_ROWS) {                                               \
+            rows_of_w = FASTSIG_FEW_ROWS_MIN(W_ROWS, k - p0);                              \
+            for (j0 = 0; j0 < m; j0 = j1) {                                                \
+                j1 = FASTSIG_FEW_ROWS_MIN(m, j0 + depth);                                  \
+                for (q = 0; q < W_ROWS; q++)                                               \
+                    acc[q] = 0;                                                            \
+                if (rows_of_w == W_ROWS) {                                                 \
+                    for (j = j0; j < j1; j++)                                              \
+                        for (q = 0; q < W_ROWS; q++)                                       \
+                            acc[q] = FASTSIG_MULADD_##T(dyrow[j], w[(p0 + q) * m + j],     \
+                                                        acc[q]);                           \
+                } else {                                                                   \
+                    for (q = 0; q < rows_of_w; q++)                                        \
+                        for (j = j0; j < j1; j++)                                          \
+                            acc[q] = FASTSIG_MULADD_##T(dyrow[j], w[(p0 + q) * m + j],     \
+                                                        acc[q]);                           \
+                }                                                                          \
+                for (q = 0; q < rows_of_w; q++)                                            \
+                    dx[i * k + p0 + q] = j0 == 0 ? acc[q] : dx[i * k + p0 + q] + acc[q];  \
+            }                                                                              \
+        }                                                                                  \
+    }                                                                                      \
+}
+
+#define FASTSIG_FEW_ROWS_MIN(x, y) ((x) < (y) ? (x) : (y))
+
 FASTSIG_FEW_ROWS(float, F32)
 FASTSIG_FEW_ROWS(double, F64)
+FASTSIG_FEW_ROWS_TRANSPOSED(float, F32)
+FASTSIG_FEW_ROWS_TRANSPOSED(double, F64)
 #undef FASTSIG_FEW_ROWS
+#undef FASTSIG_FEW_ROWS_TRANSPOSED
+#undef FASTSIG_FEW_ROWS_MIN
+#undef FASTSIG_MULADD_float
+#undef FASTSIG_MULADD_double
 #undef FASTSIG_FEW_ROWS_INLINE
 
 #endif /* FASTSIG_FEW_ROWS_H */

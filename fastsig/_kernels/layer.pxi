@@ -11,7 +11,8 @@
 # Backward, with dy = grad ⊙ s ⊙ (1 − s), block by block (_plan_backward: blocks of dy
 # fixed by m, parts of consecutive blocks fixed by n, a part one parallel task). For each
 # of its blocks a part forms dy in a scratch buffer of its thread, then
-#   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call;
+#   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call (for few rows,
+#                                 few_rows.h's kernel reading w where it lies);
 #   dw_part  += x[block]ᵀ @ dy    the column-sum kernel, the matmul on the packed dy, or
 #                                 plain loops (_dw_kernel);
 #   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
@@ -46,12 +47,13 @@ cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
 
 
 cdef void _backward_part(const floating* grad, const floating* s, const floating* x,
-                         const floating* wt_packed, floating* dx,
+                         const floating* w, const floating* wt_packed, floating* dx,
                          floating* dw_part, floating* db_part,
                          Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t block_rows,
                          Py_ssize_t k, Py_ssize_t m, int dw_kernel,
                          floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
-    """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials."""
+    """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials. dx
+    from the packed wᵀ, or where `wt_packed` is NULL (few rows) from w where it lies."""
     cdef Py_ssize_t blk, b0, rows, i, j
     cdef Py_ssize_t dy_nr = _panel_width(dy, m, True)   # dy is B of dw's product (A: xᵀ)
     cdef bint sums = _db_by_column_sums(dy, m)
@@ -80,7 +82,13 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                     db_part[j] += dy[i * m + j]
         if k == 0:
             continue
-        if dx != NULL:
+        if dx != NULL and wt_packed == NULL:
+            # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k), w read where it lies
+            if floating is float:
+                _few_rows_transposed_f32(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k)
+            else:
+                _few_rows_transposed_f64(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k)
+        elif dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
         if dw_kernel == DW_GEMM:
@@ -144,36 +152,46 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t part, i, j
     cdef int dw_kernel = plan.dw_kernel
     cdef int threads = plan.threads
-    # Scratch, per thread: a block of dy, its packed copy, one packed block of A;
-    # shared: wᵀ packed, and the parts' partial sums.
+    # Scratch, per thread: a block of dy (of at most n rows), its packed copy, one packed
+    # block of A; shared: wᵀ packed, and the parts' partial sums. One part writes dw and
+    # db itself: they are its partials (zeroed first, so the bits of 0 + the partial).
+    cdef Py_ssize_t dy_rows = min(block_rows, n)
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
-    cdef Py_ssize_t dy_size = (block_rows * m + DY_PAD + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, block_rows, m, True) + per_line - 1)
+    cdef Py_ssize_t dy_size = (dy_rows * m + DY_PAD + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, dy_rows, m, True) + per_line - 1)
                                       // per_line * per_line if dw_kernel == DW_GEMM else 0)
-    # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, block_rows deep, output m wide.
+    # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, dy_rows deep, output m wide.
     cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k),
-                                 _packed_a_size(dbp, block_rows, m, True))
+                                 _packed_a_size(dbp, dy_rows, m, True))
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
+    cdef bint direct = parts == 1 and k > 0
     cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t wt_size = (_packed_b_size(dbp, m, k) + per_line - 1) // per_line * per_line
-    cdef void* base = scratch_malloc((wt_size + parts * partial_size + threads * thread_size)
+    cdef Py_ssize_t partials_size = 0 if direct else parts * partial_size
+    cdef Py_ssize_t wt_size = (0 if plan.dx_in_place else
+                               (_packed_b_size(dbp, m, k) + per_line - 1) // per_line * per_line)
+    cdef void* base = scratch_malloc((wt_size + partials_size + threads * thread_size)
                                      * sizeof(floating) + ALIGN)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
     cdef floating* wt_packed = <floating*>_aligned(base)
     cdef floating* partials = wt_packed + wt_size
-    cdef floating* scratch = partials + parts * partial_size
+    cdef const floating* wt = NULL if plan.dx_in_place else wt_packed
+    cdef floating* scratch = partials + partials_size
     cdef floating* th
     cdef floating acc
     if k == 0:
         dxp = NULL
     with nogil:
-        if dxp != NULL:
+        if dxp != NULL and wt != NULL:
             # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
             _pack_b(wp, 1, m, m, k, wt_packed, 0, (k + wt_nr - 1) // wt_nr, wt_nr)
-        if threads == 1:
+        if direct:
+            _backward_part(gp, sp, xp, wp, wt, dxp, dwp, dbp, 0, n, block_rows, k, m,
+                           dw_kernel, scratch, scratch + dy_size,
+                           scratch + dy_size + dy_packed_size)
+        elif threads == 1:
             for part in range(parts):
-                _backward_part(gp, sp, xp, wt_packed, dxp,
+                _backward_part(gp, sp, xp, wp, wt, dxp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
@@ -182,14 +200,14 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
         else:
             for part in prange(parts, schedule='static', num_threads=threads):
                 th = scratch + threadid() * thread_size
-                _backward_part(gp, sp, xp, wt_packed, dxp,
+                _backward_part(gp, sp, xp, wp, wt, dxp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
                                k, m, dw_kernel,
                                th, th + dy_size, th + dy_size + dy_packed_size)
         # dw and db: the parts' partials summed in part order.
-        for j in range(k * m + m):
+        for j in range(0 if direct else k * m + m):
             acc = 0
             for part in range(parts):
                 acc = acc + partials[part * partial_size + j]

@@ -32,6 +32,7 @@ cdef enum:
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     FEW_ROWS = 16       # products of at most this many rows read B where it lies
+    DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
     B_SLAB_BYTES = 8388608  # a packed B larger than this is packed a slab at a time,
     SLAB_DEPTH_BLOCKS = 8   # each at most this many depth blocks deep (_plan_slabs)
     SPLIT_TASKS = 4     # fewer tasks than this, and a depth of at least
@@ -369,6 +370,8 @@ cdef struct BackwardPlan:
     Py_ssize_t block_rows   # rows of a block of dy
     Py_ssize_t part_rows    # rows of a part (a whole number of blocks)
     Py_ssize_t parts        # parts, each with its partial dw and db: fixed by n and m
+    bint dx_in_place        # dx = dy @ wᵀ reads w where it lies, no wᵀ packed: for one
+                            # or two rows, where packing wᵀ costs more than the product
     int threads
 
 
@@ -387,6 +390,7 @@ cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_
     plan.part_rows = (blocks + plan.parts - 1) // plan.parts * plan.block_rows
     plan.threads = max(<int>min(<Py_ssize_t>num_threads, plan.parts), 1)
     plan.parts = (n + plan.part_rows - 1) // plan.part_rows
+    plan.dx_in_place = n <= DX_IN_PLACE_ROWS
     return plan
 
 
@@ -435,6 +439,8 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
     dx = _product_plan_dict(dtype, p.block_rows, m, k, 1)["kernel"] if k > 0 else "none"
+    if p.dx_in_place and k > 0:
+        dx = "few_rows_transposed"
     return {
         "dw_kernel": _DW_NAMES[p.dw_kernel] if k > 0 else "none",
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
@@ -457,9 +463,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (the register tile reads w where it lies: few rows),
     "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
-    is split), "slabs" (> 1: w is packed a slab at a time), "tiny_call" (the tiny-call path takes it when neither out= nor num_threads
-    is given). The backward: "dw_kernel", "db_kernel", "dx_kernel" (the kernel of dy @
-    wᵀ), "parts", "threads", "tiny_call"."""
+    is split), "slabs" (> 1: w is packed a slab at a time), "tiny_call" (the tiny-call
+    path takes it when neither out= nor num_threads is given). The backward: "dw_kernel", "db_kernel", "dx_kernel" (the kernel of dy @
+    wᵀ; few_rows_transposed: w read where it lies), "parts", "threads", "tiny_call"."""
     import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
         raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")
