@@ -138,10 +138,10 @@ class BuildExt(build_ext):
             # -fno-trapping-math changes no result (numpy never enables FP
             # traps); it lets gcc turn selects into vector blends.
             compile_args, link_args = ["-O3", "-g0", "-fno-trapping-math"], []
-            # Hot loops start on a 32-byte boundary. Otherwise where a tile's inner loop
-            # lands in the .so decides how many 64-byte fetch windows it spans, and an
-            # unrelated change elsewhere moved the float64 register tile's speed by 20 %
-            # (docs/performance.md, "Loop alignment"). Changes no result.
+            # Hot loops start on a 32-byte boundary, so that a tile's speed does not depend
+            # on where an unrelated change moves its inner loop in the .so (the number of
+            # 64-byte fetch windows it spans; docs/performance.md, "Loop alignment").
+            # Changes no result.
             if self._compiles_and_links("int main(void) { return 0; }\n",
                                         ["-falign-loops=32"], []):
                 compile_args.append("-falign-loops=32")

@@ -15,8 +15,8 @@
  *    so no step takes a slow path; the compiler may not reassociate (no -ffast-math) and
  *    contracts each step into one FMA where the ISA has it (the baseline: a multiply and
  *    an add, counted as the same two operations).
- * 3. The sums are folded into the result's bit pattern, so that the loop cannot be
- *    dropped as dead. */
+ * 3. The sums decide the sign of the result, so that the loop cannot be dropped as
+ *    dead. */
 #ifndef FASTSIG_FMA_PEAK_H
 #define FASTSIG_FMA_PEAK_H
 

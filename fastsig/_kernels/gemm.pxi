@@ -379,13 +379,14 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
                                 const floating* bias, int epilogue) noexcept nogil:
     """Task `task` of gemm(): row task task // column blocks, column block task % column
     blocks (of plan.block_width columns; the narrow tiles' tasks are whole rows). `b`:
-    B where it lies, for plan.b_in_place (see _register_tile_task), else NULL."""
+    B where it lies, for plan.b_in_place (see _register_tile_task; by the few-rows kernel
+    for plan.few_rows), else NULL."""
     cdef Py_ssize_t nc = plan.block_width
     cdef Py_ssize_t col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t ti = task // col_tasks, tj = task % col_tasks
     cdef Py_ssize_t i0 = _task_start(ti, plan.row_tasks, plan.row_grain, n)
     cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
-    if b != NULL and n <= FEW_ROWS_MAX and a_cs == 1:
+    if b != NULL and plan.few_rows and a_cs == 1:
         _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
                        scratch, bias, epilogue)
     elif plan.kernel == KERNEL_REGISTER_TILE:
@@ -486,7 +487,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
     cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
     cdef bint b_in_place = plan.b_in_place and b_cs == 1 and k > 0
-    cdef bint few_rows = b_in_place and n <= FEW_ROWS_MAX and a_cs == 1
+    cdef bint few_rows = b_in_place and plan.few_rows and a_cs == 1
     cdef Py_ssize_t ragged = 0 if few_rows else m % nr
     cdef const floating* b_direct = b if b_in_place else NULL
     cdef int threads = plan.threads

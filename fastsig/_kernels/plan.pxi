@@ -267,7 +267,9 @@ cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t m) 
 
 cdef struct ProductPlan:
     int kernel              # Kernel
-    bint b_in_place         # the register tile reads B where it lies (_reads_b_in_place)
+    bint b_in_place         # B is read where it lies (_reads_b_in_place)
+    bint few_rows           # and by the few-rows kernel (at most FEW_ROWS_MAX rows), not
+                            # the register tile
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
     Py_ssize_t row_grain    # rows shared out whole (_row_grain)
     Py_ssize_t row_tasks    # tasks along the rows of C
@@ -314,6 +316,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.chunk_depth = _split_depth_chunk(dtype, k, plan.depth_chunks)
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
+    plan.few_rows = plan.b_in_place and n <= FEW_ROWS_MAX
     _plan_slabs(dtype, k, m, &plan)
     return plan
 
@@ -408,7 +411,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
     if p.kernel == KERNEL_VECTOR_TILE and k > 0 and _takes_row_kernel(dtype, k, m, False):
         kernel = ("column_kernel" if _takes_column_kernel(dtype, k, k, 1, m, m)
                   else "row_kernel")
-    if p.b_in_place and n <= FEW_ROWS_MAX and k > 0:
+    if p.few_rows and k > 0:
         kernel = "few_rows"
     if n == 0 or m == 0:
         kernel = "none"
@@ -418,7 +421,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "kernel": kernel,
         "a_in_place": (p.kernel == KERNEL_REGISTER_TILE and not p.b_in_place
                        and bool(_reads_a_in_place(dtype, k, 1, p.block_width))),
-        "b_in_place": bool(p.b_in_place) and p.depth_chunks == 1 and k > 0,
+        "b_in_place": bool(p.b_in_place) and k > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
         "threads": p.threads,
@@ -457,15 +460,16 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     dict, for tests and for reading: the kernels make the same decisions from the same
     functions.
 
-    Products: "kernel" (register_tile, few_rows, transposed_tile, vector_tile, or the vector tile's
-    row_kernel or column_kernel -- the column kernel takes whole groups of a vector's
-    lanes of rows, the row kernel the rest; "zeros" for k = 0, "none" for an empty
-    result), "a_in_place" (the register tile's first task reads x where it lies),
+    Products: "kernel" (register_tile, few_rows, transposed_tile, vector_tile, or the
+    vector tile's row_kernel or column_kernel -- the column kernel takes whole groups of a
+    vector's lanes of rows, the row kernel the rest; "zeros" for k = 0, "none" for an
+    empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (the register tile reads w where it lies: few rows),
     "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
     is split), "slabs" (> 1: w is packed a slab at a time), "tiny_call" (the tiny-call
-    path takes it when neither out= nor num_threads is given). The backward: "dw_kernel", "db_kernel", "dx_kernel" (the kernel of dy @
-    wᵀ; few_rows_transposed: w read where it lies), "parts", "threads", "tiny_call"."""
+    path takes it when neither out= nor num_threads is given). The backward: "dw_kernel",
+    "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
+    lies), "parts", "threads", "tiny_call"."""
     import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
         raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")

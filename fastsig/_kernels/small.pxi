@@ -12,9 +12,10 @@
 # take the objects as given and check, through numpy's C API and before any arithmetic,
 # that every one is an exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in
 # native byte order, of one float dtype, with shapes that fit and fewer multiply-adds
-# than the dtype's MULADDS_FOR_THREADS (one thread's work on the full path too); an `out` likewise, of the
-# result's shape, writeable, sharing no memory with an input (nor, for dense_backward's
-# three, with each other). If anything is otherwise they return None and the caller
+# than the dtype's MULADDS_FOR_THREADS (one thread's work on the full path too); an
+# `out` likewise, of the result's shape, writeable, sharing no memory with an input
+# (nor, for dense_backward's three, with each other). If anything is otherwise they
+# return None and the caller
 # (_api.py) takes its full path, which checks and converts everything and raises the
 # errors. The arithmetic is the same gemm() (or _backward())
 # on one thread, so the bits are the full path's.
