@@ -206,23 +206,70 @@ def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path)
 
 @pytest.mark.quick
 @pytest.mark.parametrize("k,m", [(256, 256), (3, 2), (7, 5), (13, 300), (300, 13), (64, 4),
-                                 (2, 3), (17, 1), (1000, 40)], ids=str)
-def test_the_backward_dx_of_one_or_two_rows_has_the_batch_bits(dtype, rng, helpers, k, m):
-    """dx of one or two rows reads w where it lies (few_rows.h), where a batch packs wᵀ for
-    its tiles: each row of dx has the same bits either way, on any thread count."""
+                                 (2, 3), (17, 1), (1000, 40), (40, 1000), (130, 513)],
+                         ids=str)
+def test_the_backward_dx_of_few_rows_has_the_batch_bits(dtype, rng, helpers, k, m):
+    """dx of one or two rows reads w where it lies (few_rows.h); of up to 64, where w is
+    large beside them, it is (w @ dyᵀ)ᵀ, w again where it lies; a batch packs wᵀ for its
+    tiles. Each row of dx has the same bits any way, on any thread count (two or more
+    share the steps of a one-block backward)."""
     n = 300
     x = rng.uniform(-1, 1, (n, k)).astype(dtype)
     w = rng.uniform(-1, 1, (k, m)).astype(dtype)
     s = rng.uniform(0, 1, (n, m)).astype(dtype)
     g = rng.normal(size=(n, m)).astype(dtype)
     whole = fastsig.dense_backward(g, x, w, s, num_threads=1)[0]
-    for lo, hi in ((0, 1), (5, 7), (10, 13), (299, 300)):
-        kernel = _dispatch.kernels.plan(dtype, "dense_backward", hi - lo, k, m)["dx_kernel"]
-        assert (kernel == "few_rows_transposed") == (hi - lo <= 2), (lo, hi, kernel)
-        for threads in (1, 2, None):
+    assert _dispatch.kernels.plan(dtype, "dense_backward", n, k, m)["dx_kernel"] not in (
+        "few_rows_transposed", "swapped")
+    for lo, hi in ((0, 1), (5, 7), (10, 13), (20, 36), (100, 164), (299, 300)):
+        rows = hi - lo
+        kernel = _dispatch.kernels.plan(dtype, "dense_backward", rows, k, m)["dx_kernel"]
+        assert (kernel == "few_rows_transposed") == (rows <= 2), (lo, hi, kernel)
+        assert (kernel == "swapped") == (2 < rows <= 64 and rows * (k + m) < k * m), kernel
+        for threads in (1, 2, 3, None):
             dx = fastsig.dense_backward(g[lo:hi], x[lo:hi], w, s[lo:hi],
                                         num_threads=threads)[0]
             helpers.assert_bitwise_equal(dx, whole[lo:hi], f"dx of rows {lo}:{hi}")
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k,m", [(1, 300, 700), (2, 1000, 64), (5, 300, 33), (16, 256, 256),
+                                   (40, 64, 1000), (64, 1000, 64), (256, 256, 256),
+                                   (100, 3000, 20), (7, 5, 400)], ids=str)
+def test_a_one_block_backward_shares_its_steps_with_the_same_bits(dtype, rng, helpers,
+                                                                   n, k, m):
+    """A backward of one block of dy with dw by the matmul runs every step on all the
+    threads (_backward_shared_block): dx, dw and db have the bits of one thread, with and
+    without dx."""
+    plan = _dispatch.kernels.plan(dtype, "dense_backward", n, k, m, 2)
+    assert plan["parts"] == 1 and plan["shared_block"] and plan["threads"] == 2, plan
+    assert not _dispatch.kernels.plan(dtype, "dense_backward", n, k, m, 1)["shared_block"]
+    x = rng.uniform(-1, 1, (n, k)).astype(dtype)
+    w = rng.uniform(-1, 1, (k, m)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.normal(size=(n, m)).astype(dtype)
+    one = fastsig.dense_backward(g, x, w, s, num_threads=1)
+    reference = _reference_backward(g, x, w, s)
+    for got, want, name in zip(one, reference, ("dx", "dw", "db")):
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                                   atol=(1e-4 if dtype == np.float32 else 1e-10)
+                                   * np.abs(want).max(), err_msg=name)
+    for threads in (2, 3, 7):
+        for compute_dx in (True, False):
+            got = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx,
+                                         num_threads=threads)
+            for a, b, name in zip(got, one, ("dx", "dw", "db")):
+                if a is None:
+                    assert not compute_dx
+                    continue
+                helpers.assert_bitwise_equal(a, b, f"{name}, {threads} threads")
+
+
+def _reference_backward(g, x, w, s):
+    """dx, dw, db in float64 numpy."""
+    g, x, w, s = (a.astype(np.float64) for a in (g, x, w, s))
+    dy = g * s * (1 - s)
+    return dy @ w.T, x.T @ dy, dy.sum(axis=0)
 
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):

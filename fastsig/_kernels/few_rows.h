@@ -2,7 +2,8 @@
  *
  * Provides, per dtype (F32, F64):
  *   fastsig_few_rows_F32(rows, kc, a, lda, b, ldb, acc, c, ldc, cols, accumulate, bias)
- *   fastsig_few_rows_transposed_F32(rows, m, k, depth, dy, w, dx)   (dx = dy @ wT: below)
+ *   fastsig_few_rows_transposed_F32(rows, m, k, depth, dy, w, dx, ldx)   (dx = dy @ wT:
+ *     below)
  * Uses: plain C loops (every compiler and build, FASTSIG_PORTABLE included), which the
  *   compiler vectorizes along the columns (lane by lane, so the bits are those of scalar
  *   code); __builtin_fma where the variant has FMA.
@@ -91,7 +92,8 @@ static void fastsig_few_rows_##SUFFIX(                                          
         }                                                                                  \
 }
 
-/* dx[rows, 0:k] = dy[rows, 0:m] @ wT, w (k x m) row-major where it lies, for the
+/* dx[rows, 0:k] = dy[rows, 0:m] @ wT, w (k x m, rows m apart) row-major where it lies,
+ * dx's rows ldx apart (a slice of k of w's rows and dx's columns is a call of its own), for the
  * backward of few rows (packing wT would cost more than the product): dx[i, p] is
  * sum_j dy[i, j] w[p, j], the depth m cut into blocks of `depth` (KC). Each block's sum
  * starts at 0 and runs in increasing j, one multiply-add a step; the first block stores
@@ -101,7 +103,7 @@ static void fastsig_few_rows_##SUFFIX(                                          
 #define FASTSIG_FEW_ROWS_TRANSPOSED(T, SUFFIX)                                             \
 static void fastsig_few_rows_transposed_##SUFFIX(                                          \
         ptrdiff_t rows, ptrdiff_t m, ptrdiff_t k, ptrdiff_t depth, const T* dy,           \
-        const T* w, T* dx) {                                                               \
+        const T* w, T* dx, ptrdiff_t ldx) {                                                \
     enum { W_ROWS = 8 };                                                                   \
     ptrdiff_t i, p0, q, rows_of_w, j0, j1, j;                                              \
     T acc[W_ROWS];                                                                         \
@@ -125,7 +127,7 @@ static void fastsig_few_rows_transposed_##SUFFIX(                               
                                                         acc[q]);                           \
                 }                                                                          \
                 for (q = 0; q < rows_of_w; q++)                                            \
-                    dx[i * k + p0 + q] = j0 == 0 ? acc[q] : dx[i * k + p0 + q] + acc[q];  \
+                    dx[i * ldx + p0 + q] = j0 == 0 ? acc[q] : dx[i * ldx + p0 + q] + acc[q]; \
             }                                                                              \
         }                                                                                  \
     }                                                                                      \

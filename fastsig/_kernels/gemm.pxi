@@ -1,7 +1,8 @@
 # The matmul: C (n×m) = A (n×k) @ B (k×m), BLIS-style, with a fused epilogue.
 #
 # Provides: gemm (C = A @ B (+ epilogue), threaded, called with the GIL), gemm_serial
-#   (on the calling thread, B already packed: the backward's products), the Epilogue
+#   (on the calling thread, B already packed: the backward's products) and gemm_share
+#   (a share of gemm_serial's work, for the backward's threads), the Epilogue
 #   enum, _epilogue_rows, def matmul.
 # Uses: plan.pxi (every decision: kernel, tasks, threads, depth split, A in place),
 #   packing.pxi, tiles.pxi, elementwise.pxi (sigmoid_span, the epilogue), scratch.h.
@@ -307,13 +308,47 @@ cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     """C (= or +=) A @ B on the calling thread, B already packed in panels of
     _panel_width(c, m, a_transposed) columns; no epilogue. `a_packed` holds
     _packed_a_size(c, k, m, a_transposed). `a_transposed`: A is xᵀ (see _kernel_for)."""
+    cdef Py_ssize_t rect[4]
+    gemm_share(a, a_rs, a_cs, b_packed, c, n, k, m, 0, 1, a_packed, accumulate, a_transposed,
+               rect)
+
+
+cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                     const floating* b_packed, floating* c,
+                     Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, Py_ssize_t share,
+                     Py_ssize_t shares, floating* a_packed, bint accumulate,
+                     bint a_transposed, Py_ssize_t* rect) noexcept nogil:
+    """Share `share` of `shares` of gemm_serial's product, on the calling thread: the
+    tasks of rows of C dealt out in order, or, where there are fewer than `shares` of them
+    and the register tile takes B, the NR-column panels (so that few rows still share
+    out). `rect` receives the share's rows and columns of C: [i0, i1, j0, j1]. Each
+    element's sums are those of the whole product (the same bits)."""
     cdef Py_ssize_t mc = _task_rows(c, m, a_transposed), blk
+    cdef Py_ssize_t blocks = (n + mc - 1) // mc, b0, b1, nr, panels, j0, j1
     cdef int kernel = _kernel_for(c, m, a_transposed)
-    for blk in range((n + mc - 1) // mc):
+    if blocks >= shares or kernel != KERNEL_REGISTER_TILE:
+        b0 = share * blocks // shares
+        b1 = (share + 1) * blocks // shares
+        j0 = 0
+        j1 = m
+    else:
+        nr = _panel_width(c, m, a_transposed)
+        panels = (m + nr - 1) // nr
+        b0 = 0
+        b1 = blocks
+        j0 = share * panels // shares * nr
+        j1 = min(m, (share + 1) * panels // shares * nr)
+    rect[0] = min(n, b0 * mc)
+    rect[1] = min(n, b1 * mc)
+    rect[2] = j0
+    rect[3] = j1
+    if j0 >= j1:
+        return
+    for blk in range(b0, b1):
         if kernel == KERNEL_REGISTER_TILE:
             _register_tile_task(a, a_rs, a_cs, b_packed, NULL, 0, c, m, k, m, blk * mc,
-                                min(n, (blk + 1) * mc), 0, m, a_packed, NULL, EPILOGUE_NONE,
-                                accumulate)
+                                min(n, (blk + 1) * mc), j0, j1, a_packed, NULL,
+                                EPILOGUE_NONE, accumulate)
         else:
             _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc),
                          a_packed, NULL, EPILOGUE_NONE, accumulate, kernel)

@@ -50,11 +50,14 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          const floating* w, const floating* wt_packed, floating* dx,
                          floating* dw_part, floating* db_part,
                          Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t block_rows,
-                         Py_ssize_t k, Py_ssize_t m, int dw_kernel,
+                         Py_ssize_t k, Py_ssize_t m, int dw_kernel, int dx_kernel,
                          floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials. dx
-    from the packed wᵀ, or where `wt_packed` is NULL (few rows) from w where it lies."""
+    by dx_kernel (_dx_kernel): from the packed wᵀ, or from w where it lies; for
+    DX_SWAPPED `dy_packed` holds dyᵀ packed and then dxᵀ (see _backward's scratch)."""
     cdef Py_ssize_t blk, b0, rows, i, j
+    cdef Py_ssize_t dyt_nr
+    cdef floating* dxt
     cdef Py_ssize_t dy_nr = _panel_width(dy, m, True)   # dy is B of dw's product (A: xᵀ)
     cdef bint sums = _db_by_column_sums(dy, m)
     cdef Py_ssize_t sums_k = k if dw_kernel == DW_COLUMN_SUMS else 0
@@ -82,12 +85,21 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                     db_part[j] += dy[i * m + j]
         if k == 0:
             continue
-        if dx != NULL and wt_packed == NULL:
+        if dx != NULL and dx_kernel == DX_SWAPPED:
+            # dxᵀ (k×rows) = w (k×m) @ dyᵀ (m×rows), then transposed into dx[b0:b0+rows]
+            dyt_nr = _panel_width(dy, rows)
+            dxt = dy_packed + _packed_b_size(dy, m, rows)
+            _pack_b(dy, 1, m, m, rows, dy_packed, 0, (rows + dyt_nr - 1) // dyt_nr, dyt_nr)
+            gemm_serial(w, m, 1, dy_packed, dxt, k, m, rows, a_packed, False, False)
+            for i in range(rows):
+                for j in range(k):
+                    dx[(b0 + i) * k + j] = dxt[j * rows + i]
+        elif dx != NULL and dx_kernel == DX_FEW_ROWS:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k), w read where it lies
             if floating is float:
-                _few_rows_transposed_f32(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k)
+                _few_rows_transposed_f32(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k, k)
             else:
-                _few_rows_transposed_f64(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k)
+                _few_rows_transposed_f64(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k, k)
         elif dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
@@ -146,6 +158,8 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     dw (k×m), db (m), every array C-contiguous; xp, wp, dwp may be NULL when k == 0.
     Called with the GIL, which it releases for the work."""
     cdef BackwardPlan plan = _plan_backward(dbp, n, k, m, num_threads)
+    if plan.shared_block:
+        return _backward_shared_block(gp, xp, wp, sp, dxp, dwp, dbp, n, k, m, plan)
     cdef Py_ssize_t wt_nr = _panel_width(dbp, k)   # panels of wᵀ, which is m×k
     cdef Py_ssize_t block_rows = plan.block_rows, part_rows = plan.part_rows
     cdef Py_ssize_t parts = plan.parts
@@ -160,14 +174,21 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t dy_size = (dy_rows * m + DY_PAD + per_line - 1) // per_line * per_line
     cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, dy_rows, m, True) + per_line - 1)
                                       // per_line * per_line if dw_kernel == DW_GEMM else 0)
-    # A of dx's product: dy, m deep, output k wide; of dw's: xᵀ, dy_rows deep, output m wide.
+    # A of dx's product: dy, m deep, output k wide (for DX_SWAPPED: w, m deep, output n
+    # wide); of dw's: xᵀ, dy_rows deep, output m wide.
     cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k),
                                  _packed_a_size(dbp, dy_rows, m, True))
+    if plan.dx_kernel == DX_SWAPPED:
+        # dy_packed then holds dyᵀ packed (m×n) and dxᵀ (k×n) for dx's product; n is
+        # one block of dy.
+        dy_packed_size = max(dy_packed_size, (_packed_b_size(dbp, m, n) + k * n + per_line - 1)
+                             // per_line * per_line)
+        a_size = max(a_size, _packed_a_size(dbp, m, n))
     cdef Py_ssize_t thread_size = dy_size + dy_packed_size + a_size
     cdef bint direct = parts == 1 and k > 0
     cdef Py_ssize_t partial_size = (k * m + m + per_line - 1) // per_line * per_line
     cdef Py_ssize_t partials_size = 0 if direct else parts * partial_size
-    cdef Py_ssize_t wt_size = (0 if plan.dx_in_place else
+    cdef Py_ssize_t wt_size = (0 if plan.dx_kernel != DX_PACKED else
                                (_packed_b_size(dbp, m, k) + per_line - 1) // per_line * per_line)
     cdef void* base = scratch_malloc((wt_size + partials_size + threads * thread_size)
                                      * sizeof(floating) + ALIGN)
@@ -175,7 +196,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
     cdef floating* wt_packed = <floating*>_aligned(base)
     cdef floating* partials = wt_packed + wt_size
-    cdef const floating* wt = NULL if plan.dx_in_place else wt_packed
+    cdef const floating* wt = wt_packed if plan.dx_kernel == DX_PACKED else NULL
     cdef floating* scratch = partials + partials_size
     cdef floating* th
     cdef floating acc
@@ -187,7 +208,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
             _pack_b(wp, 1, m, m, k, wt_packed, 0, (k + wt_nr - 1) // wt_nr, wt_nr)
         if direct:
             _backward_part(gp, sp, xp, wp, wt, dxp, dwp, dbp, 0, n, block_rows, k, m,
-                           dw_kernel, scratch, scratch + dy_size,
+                           dw_kernel, plan.dx_kernel, scratch, scratch + dy_size,
                            scratch + dy_size + dy_packed_size)
         elif threads == 1:
             for part in range(parts):
@@ -195,7 +216,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
-                               k, m, dw_kernel,
+                               k, m, dw_kernel, plan.dx_kernel,
                                scratch, scratch + dy_size, scratch + dy_size + dy_packed_size)
         else:
             for part in prange(parts, schedule='static', num_threads=threads):
@@ -204,7 +225,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
-                               k, m, dw_kernel,
+                               k, m, dw_kernel, plan.dx_kernel,
                                th, th + dy_size, th + dy_size + dy_packed_size)
         # dw and db: the parts' partials summed in part order.
         for j in range(0 if direct else k * m + m):
@@ -215,5 +236,116 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                 dwp[j] = acc
             else:
                 dbp[j - k * m] = acc
+    free(base)
+    return 0
+
+
+cdef int _backward_shared_block(const floating* gp, const floating* xp, const floating* wp,
+                                const floating* sp, floating* dxp, floating* dwp,
+                                floating* dbp, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                                BackwardPlan plan) except -1:
+    """_backward for one block of dy (plan.shared_block: n <= block_rows, dw by the
+    matmul, k >= 1) on plan.threads threads, each taking share t of T of every step:
+    1. dy's rows; wᵀ's panels (DX_PACKED);
+    2. dy's panels as dw's B, dyᵀ's (DX_SWAPPED); dw zeroed; db's columns (the
+       column-sum kernel's db: share 0);
+    3. dx's product (gemm_share; DX_SWAPPED: then its share of dxᵀ transposed into dx;
+       DX_FEW_ROWS: its rows of w), then dw += xᵀ @ dy's.
+    Every sum runs as in _backward_part's single part (dw and db zeroed, then added to),
+    so the bits are those of one thread."""
+    cdef int threads = plan.threads, dx_kernel = plan.dx_kernel
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t dy_nr = _panel_width(dbp, m, True), dy_panels = (m + dy_nr - 1) // dy_nr
+    cdef Py_ssize_t wt_nr = _panel_width(dbp, k), wt_panels = (k + wt_nr - 1) // wt_nr
+    cdef Py_ssize_t dyt_nr = _panel_width(dbp, n), dyt_panels = (n + dyt_nr - 1) // dyt_nr
+    cdef bint packed = dxp != NULL and dx_kernel == DX_PACKED
+    cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
+    cdef bint sums = _db_by_column_sums(dbp, m)
+    cdef Py_ssize_t dy_size = (n * m + DY_PAD + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, n, m, True) + per_line - 1)
+                                      // per_line * per_line)
+    cdef Py_ssize_t wt_size = ((_packed_b_size(dbp, m, k) + per_line - 1) // per_line
+                               * per_line if packed else 0)
+    cdef Py_ssize_t dyt_size = ((_packed_b_size(dbp, m, n) + per_line - 1) // per_line
+                                * per_line if swapped else 0)
+    cdef Py_ssize_t dxt_size = (k * n + per_line - 1) // per_line * per_line if swapped else 0
+    cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k), _packed_a_size(dbp, n, m, True),
+                                 _packed_a_size(dbp, m, n))
+    cdef void* base = scratch_malloc((dy_size + dy_packed_size + wt_size + dyt_size + dxt_size
+                                      + threads * a_size) * sizeof(floating) + ALIGN)
+    if base == NULL:
+        raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
+    cdef floating* dy = <floating*>_aligned(base)
+    cdef floating* dy_packed = dy + dy_size
+    cdef floating* wt = dy_packed + dy_packed_size
+    cdef floating* dyt = wt + wt_size
+    cdef floating* dxt = dyt + dyt_size
+    cdef floating* a_scratch = dxt + dxt_size
+    cdef Py_ssize_t t, i, j, p0, p1
+    cdef Py_ssize_t* rects = <Py_ssize_t*>malloc(4 * threads * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* rect
+    cdef floating* a_packed
+    if rects == NULL:
+        free(base)
+        raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
+    for i in range(n * m, n * m + DY_PAD):
+        dy[i] = 0
+    with nogil:
+        for t in prange(threads, schedule='static', num_threads=threads):
+            for i in range(t * n // threads * m, (t + 1) * n // threads * m):
+                dy[i] = sigmoid_backward_one(gp[i], sp[i])
+            if packed:
+                # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
+                _pack_b(wp, 1, m, m, k, wt, t * wt_panels // threads,
+                        (t + 1) * wt_panels // threads, wt_nr)
+        for t in prange(threads, schedule='static', num_threads=threads):
+            _pack_b(dy, m, 1, n, m, dy_packed, t * dy_panels // threads,
+                    (t + 1) * dy_panels // threads, dy_nr)
+            if swapped:
+                _pack_b(dy, 1, m, m, n, dyt, t * dyt_panels // threads,
+                        (t + 1) * dyt_panels // threads, dyt_nr)
+            for i in range(t * (k * m) // threads, (t + 1) * (k * m) // threads):
+                dwp[i] = 0
+            if sums:
+                if t == 0:
+                    for j in range(m):
+                        dbp[j] = 0
+                    if floating is float:
+                        _column_sums_f32(n, 0, xp, k, dy, m, dwp, dbp)
+                    else:
+                        _column_sums_f64(n, 0, xp, k, dy, m, dwp, dbp)
+            else:
+                p0 = t * m // threads
+                p1 = (t + 1) * m // threads
+                for j in range(p0, p1):
+                    dbp[j] = 0
+                for i in range(n):
+                    for j in range(p0, p1):
+                        dbp[j] += dy[i * m + j]
+        for t in prange(threads, schedule='static', num_threads=threads):
+            a_packed = a_scratch + threadid() * a_size
+            rect = rects + 4 * threadid()     # [i0, i1, j0, j1] of this share of C
+            if packed:
+                gemm_share(dy, m, 1, wt, dxp, n, m, k, t, threads, a_packed, False, False,
+                           rect)
+            elif swapped:
+                gemm_share(wp, m, 1, dyt, dxt, k, m, n, t, threads, a_packed, False, False,
+                           rect)
+                for i in range(rect[2], rect[3]):
+                    for j in range(rect[0], rect[1]):
+                        dxp[i * k + j] = dxt[j * n + i]
+            elif dxp != NULL:
+                p0 = t * k // threads
+                p1 = (t + 1) * k // threads
+                if p1 > p0:
+                    if floating is float:
+                        _few_rows_transposed_f32(n, m, p1 - p0, _depth_block(dy), dy,
+                                                 wp + p0 * m, dxp + p0, k)
+                    else:
+                        _few_rows_transposed_f64(n, m, p1 - p0, _depth_block(dy), dy,
+                                                 wp + p0 * m, dxp + p0, k)
+            gemm_share(xp, 1, k, dy_packed, dwp, k, n, m, t, threads, a_packed, True, True,
+                       rect)
+    free(rects)
     free(base)
     return 0

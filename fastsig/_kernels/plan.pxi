@@ -33,6 +33,7 @@ cdef enum:
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     FEW_ROWS = 16       # products of at most this many rows read B where it lies
     DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
+    DX_SWAPPED_ROWS = 64    # and of at most this many, dx as (w @ dyᵀ)ᵀ (_dx_kernel)
     B_SLAB_BYTES = 8388608  # a packed B larger than this is packed a slab at a time,
     SLAB_DEPTH_BLOCKS = 8   # each at most this many depth blocks deep (_plan_slabs)
     SPLIT_TASKS = 4     # fewer tasks than this, and a depth of at least
@@ -75,6 +76,11 @@ cdef enum VectorShape:
     VECTOR_HALF = 0     # half a vector a row (AVX-512 only)
     VECTOR_ONE = 1
     VECTOR_TWO = 2
+
+cdef enum DxKernel:
+    DX_PACKED = 0           # dy @ wᵀ, wᵀ packed once a call
+    DX_FEW_ROWS = 1         # few_rows.h's kernel, w read where it lies
+    DX_SWAPPED = 2          # dxᵀ = w @ dyᵀ, w read where it lies, dyᵀ packed
 
 cdef enum DwKernel:
     DW_COLUMN_SUMS = 0      # the column-sum kernel, with db (dy at most two vectors wide)
@@ -373,8 +379,9 @@ cdef struct BackwardPlan:
     Py_ssize_t block_rows   # rows of a block of dy
     Py_ssize_t part_rows    # rows of a part (a whole number of blocks)
     Py_ssize_t parts        # parts, each with its partial dw and db: fixed by n and m
-    bint dx_in_place        # dx = dy @ wᵀ reads w where it lies, no wᵀ packed: for one
-                            # or two rows, where packing wᵀ costs more than the product
+    int dx_kernel           # DxKernel (_dx_kernel)
+    bint shared_block       # one block of dy, whose every step the threads share
+                            # (_backward_shared_block), rather than parts a thread each
     int threads
 
 
@@ -393,8 +400,30 @@ cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_
     plan.part_rows = (blocks + plan.parts - 1) // plan.parts * plan.block_rows
     plan.threads = max(<int>min(<Py_ssize_t>num_threads, plan.parts), 1)
     plan.parts = (n + plan.part_rows - 1) // plan.part_rows
-    plan.dx_in_place = n <= DX_IN_PLACE_ROWS
+    plan.dx_kernel = _dx_kernel(dtype, n, k, m)
+    # One part gives one thread work; where its products are the matmul (k·m large), the
+    # threads share each of its steps instead: rows of dy, panels, and each product's
+    # row tasks or column panels (gemm_share), none of which changes a sum's order.
+    plan.shared_block = (plan.parts == 1 and num_threads > 1 and k > 0
+                         and plan.dw_kernel == DW_GEMM)
+    if plan.shared_block:
+        plan.threads = num_threads
     return plan
+
+
+cdef inline int _dx_kernel(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                           Py_ssize_t m) noexcept nogil:
+    """What takes dx = dy @ wᵀ. Packing wᵀ (k·m values, a transposition: each value a load
+    and a store of its own) costs as much as a product of a few dozen rows; for fewer
+    rows, where the batch is one block of dy, w is read where it lies instead: by the
+    few-rows kernel for at most DX_IN_PLACE_ROWS rows, else as the A of the product
+    dxᵀ = w @ dyᵀ, whose packed dyᵀ and transposed result are n·(m + k) values. Both sum
+    each dx[i, p] = Σ_j dy[i, j] w[p, j] as the packed path does (the same bits)."""
+    if n <= DX_IN_PLACE_ROWS:
+        return DX_FEW_ROWS
+    if n <= DX_SWAPPED_ROWS and n <= _dy_block_rows(m) and n * (k + m) < k * m:
+        return DX_SWAPPED
+    return DX_PACKED
 
 
 _KERNEL_NAMES = {KERNEL_REGISTER_TILE: "register_tile",
@@ -442,13 +471,16 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
     dx = _product_plan_dict(dtype, p.block_rows, m, k, 1)["kernel"] if k > 0 else "none"
-    if p.dx_in_place and k > 0:
+    if p.dx_kernel == DX_FEW_ROWS and k > 0:
         dx = "few_rows_transposed"
+    elif p.dx_kernel == DX_SWAPPED and k > 0:
+        dx = "swapped"
     return {
         "dw_kernel": _DW_NAMES[p.dw_kernel] if k > 0 else "none",
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
         "dx_kernel": dx,
         "parts": p.parts,
+        "shared_block": bool(p.shared_block),
         "threads": p.threads,
         "tiny_call": k > 0 and n * k * m <= _small_max_work(dtype),
     }
@@ -469,7 +501,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     is split), "slabs" (> 1: w is packed a slab at a time), "tiny_call" (the tiny-call
     path takes it when neither out= nor num_threads is given). The backward: "dw_kernel",
     "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
-    lies), "parts", "threads", "tiny_call"."""
+    lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies), "parts", "shared_block" (the
+    threads share each step of one block), "threads", "tiny_call"."""
     import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
         raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")

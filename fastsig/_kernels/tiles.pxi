@@ -46,10 +46,10 @@ cdef extern from "_kernels/few_rows.h":
         int accumulate, const float* bias) noexcept nogil
     void _few_rows_transposed_f32 "fastsig_few_rows_transposed_F32"(
         Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k, Py_ssize_t depth, const float* dy,
-        const float* w, float* dx) noexcept nogil
+        const float* w, float* dx, Py_ssize_t ldx) noexcept nogil
     void _few_rows_transposed_f64 "fastsig_few_rows_transposed_F64"(
         Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k, Py_ssize_t depth, const double* dy,
-        const double* w, double* dx) noexcept nogil
+        const double* w, double* dx, Py_ssize_t ldx) noexcept nogil
     void _few_rows_f64 "fastsig_few_rows_F64"(
         Py_ssize_t rows, Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b,
         Py_ssize_t ldb, double* acc, double* c, Py_ssize_t ldc, Py_ssize_t cols,
