@@ -3,9 +3,9 @@
 Everything a user can get wrong is checked here, in Python, before any kernel
 releases the GIL; the kernels below (_kernels/, in the variant _dispatch
 chose for this CPU) only do arithmetic on aligned, C-contiguous buffers of the
-compute dtype. The exception is the common small call (native arrays, one thread):
-the tiny-call paths of _kernels/small.pxi check it in compiled code and compute it,
-or return None for anything else, which then takes the checks here.
+compute dtype. The exception is the common call (native arrays, num_threads=None):
+the native fast paths of _kernels/native.pxi check it in compiled code and compute
+it, or return None for anything else, which then takes the checks here.
 
 The compute dtype is numpy's ``result_type`` over all array inputs, then
 integer/bool -> float64 and float16 -> float32; anything else but float32 and
@@ -19,6 +19,8 @@ import numpy as np
 from . import _config, _dispatch
 
 _kernels = _dispatch.kernels
+# The native fast paths note their threaded calls themselves; a fork consults them too.
+_config._thread_probes.append(_kernels.ran_threaded)
 
 # Below this much work (elements for the elementwise kernels, multiply-adds for the
 # products) a call with num_threads=None runs on one thread; the kernels' plan
@@ -175,7 +177,8 @@ def matmul(x, w, *, out=None, num_threads=None):
            [3., 3., 3., 3.]])
     """
     if num_threads is None:
-        result = _kernels.matmul_small(x, w, out)  # None unless tiny and native: _kernels/small.pxi
+        # None unless native: _kernels/native.pxi
+        result = _kernels.matmul_native(x, w, out, _config.get_num_threads())
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -234,7 +237,7 @@ def sigmoid(y, *, out=None, num_threads=None, accuracy=None):
     """
     fast = _is_fast(accuracy)
     if num_threads is None:
-        result = _kernels.sigmoid_small(y, out, fast)  # None unless small and native
+        result = _kernels.sigmoid_native(y, out, fast, _config.get_num_threads())
         if result is not None:
             return result
     y_in = _as_array(y)
@@ -286,7 +289,7 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     array([0.5])
     """
     if num_threads is None:
-        result = _kernels.sigmoid_backward_small(grad, s, out)  # None unless small and native
+        result = _kernels.sigmoid_backward_native(grad, s, out, _config.get_num_threads())
         if result is not None:
             return result
     g_in, s_in = _as_array(grad), _as_array(s)
@@ -349,7 +352,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     """
     fast = _is_fast(accuracy)
     if num_threads is None:
-        result = _kernels.dense_forward_small(x, w, b, out, fast)  # None unless tiny and native
+        result = _kernels.dense_forward_native(x, w, b, out, fast, _config.get_num_threads())
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -434,8 +437,9 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     (array([[0.5]]), array([0.5]))
     """
     if num_threads is None:
-        # None unless tiny and native: see _kernels/small.pxi
-        result = _kernels.dense_backward_small(grad, x, w, s, bool(compute_dx), out)
+        # None unless native: see _kernels/native.pxi
+        result = _kernels.dense_backward_native(grad, x, w, s, bool(compute_dx), out,
+                                                _config.get_num_threads())
         if result is not None:
             return result
     g_in, x_in, w_in, s_in = (_as_array(a) for a in (grad, x, w, s))

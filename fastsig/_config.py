@@ -21,6 +21,9 @@ from ._version import __version__
 _user_threads = None        # set_num_threads' value, or None for the OpenMP default
 _threads_used = False       # a kernel in this process has run on more than one thread
 _forked_after_threads = False
+# Callables that say whether compiled code started threads on its own (the kernels'
+# native fast paths, which _api.py registers).
+_thread_probes = []
 
 
 def _check_thread_count(n, name="num_threads"):
@@ -161,7 +164,7 @@ def get_accuracy():
 
 def _after_fork_in_child():
     global _forked_after_threads
-    if _threads_used:
+    if _threads_used or any(probe() for probe in _thread_probes):
         _forked_after_threads = True
 
 

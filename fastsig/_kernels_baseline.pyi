@@ -89,22 +89,28 @@ def dense_backward(
     num_threads: int,
 ) -> None: ...
 
-# The fast paths of _kernels/small.pxi: any objects; the result, or None when the call is not a
-# tiny one on native arrays (the caller then takes its full path).
-def matmul_small(x: object, w: object, out: object) -> NDArray[np.floating[Any]] | None: ...
-def dense_forward_small(
-    x: object, w: object, b: object, out: object, fast: bool
+# The native fast paths of _kernels/native.pxi: any objects; the result, or None when the
+# call is not on native arrays (the caller then takes its full path). `threads`: what
+# num_threads=None gives a call above the thresholds.
+def matmul_native(
+    x: object, w: object, out: object, threads: int
 ) -> NDArray[np.floating[Any]] | None: ...
-def sigmoid_small(y: object, out: object, fast: bool) -> NDArray[np.floating[Any]] | None: ...
-def sigmoid_backward_small(
-    grad: object, s: object, out: object
+def dense_forward_native(
+    x: object, w: object, b: object, out: object, fast: bool, threads: int
 ) -> NDArray[np.floating[Any]] | None: ...
-def dense_backward_small(
-    grad: object, x: object, w: object, s: object, compute_dx: bool, out: object
+def sigmoid_native(
+    y: object, out: object, fast: bool, threads: int
+) -> NDArray[np.floating[Any]] | None: ...
+def sigmoid_backward_native(
+    grad: object, s: object, out: object, threads: int
+) -> NDArray[np.floating[Any]] | None: ...
+def dense_backward_native(
+    grad: object, x: object, w: object, s: object, compute_dx: bool, out: object, threads: int
 ) -> (
     tuple[NDArray[np.floating[Any]] | None, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]
     | None
 ): ...
+def ran_threaded() -> bool: ...
 
 # The plan (_kernels/plan.pxi): the thresholds for threads, and the kernels' decisions for
 # a shape, as the kernels make them (for tests and for reading).

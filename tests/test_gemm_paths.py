@@ -104,14 +104,14 @@ def test_the_plan_answers_for_every_operation(dtype):
         p = kernels.plan(dtype, operation, 262144, 64, 64, 2)
         assert p["kernel"] in {"register_tile", "transposed_tile", "vector_tile"}
         assert p["threads"] == 2 and p["tasks"] >= 2 and p["depth_chunks"] == 1
-        assert not p["tiny_call"] and not p["b_in_place"] and p["slabs"] == 1
+        assert not p["one_thread"] and not p["b_in_place"] and p["slabs"] == 1
         one_row = kernels.plan(dtype, operation, 1, 256, 256, 2)
         assert one_row["kernel"] == "few_rows" and one_row["b_in_place"]
-        assert kernels.plan(dtype, operation, 2, 2, 3)["tiny_call"]
-        # The tiny-call paths take what num_threads=None runs on one thread, per dtype.
+        assert kernels.plan(dtype, operation, 2, 2, 3)["one_thread"]
+        # num_threads=None runs a product on one thread below a threshold per dtype.
         limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
-        assert kernels.plan(dtype, operation, 1, 1, limit - 1)["tiny_call"]
-        assert not kernels.plan(dtype, operation, 1, 1, limit)["tiny_call"]
+        assert kernels.plan(dtype, operation, 1, 1, limit - 1)["one_thread"]
+        assert not kernels.plan(dtype, operation, 1, 1, limit)["one_thread"]
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
         assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
     back = kernels.plan(dtype, "dense_backward", 262144, 16, 16, 2)
@@ -305,23 +305,27 @@ def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     assert not np.isfinite(y[bad_rows]).any()
 
 
-# The tiny-call fast paths (_kernels/small.pxi) and the full path give the same bits; num_threads=1
-# takes the full path (the fast paths take only calls with neither out= nor num_threads).
+# The native fast paths (_kernels/native.pxi) and the full path give the same bits; num_threads=1
+# takes the full path (the fast paths take only calls without num_threads), and the fast paths
+# run threaded above the threads' thresholds.
 @pytest.mark.quick
-@pytest.mark.parametrize("n,k,m", [(2, 2, 3), (1, 1, 1), (40, 30, 50)], ids=str)
-def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
+@pytest.mark.parametrize("n,k,m", [(2, 2, 3), (1, 1, 1), (40, 30, 50), (300, 200, 100),
+                                   (16, 256, 256)], ids=str)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_native_calls_match_the_full_path(dtype, rng, helpers, n, k, m, threads):
     x = rng.uniform(-2, 2, (n, k)).astype(dtype)
     w = rng.uniform(-2, 2, (k, m)).astype(dtype)
     b = rng.uniform(-2, 2, m).astype(dtype)
-    fast = _dispatch.kernels.matmul_small(x, w, None)
+    fast = _dispatch.kernels.matmul_native(x, w, None, threads)
     assert fast is not None and fast.dtype == dtype and fast.shape == (n, m)
     helpers.assert_bitwise_equal(fast, fastsig.matmul(x, w, num_threads=1), "matmul")
     helpers.assert_bitwise_equal(fastsig.matmul(x, w), fast, "matmul")
     out = np.full((n, m), np.nan, dtype)
-    assert _dispatch.kernels.matmul_small(x, w, out) is out
+    assert _dispatch.kernels.matmul_native(x, w, out, threads) is out
     helpers.assert_bitwise_equal(out, fast, "matmul, out=")
     for bias, accuracy in ((b, "high"), (None, "high"), (b, "fast"), (None, "fast")):
-        fast = _dispatch.kernels.dense_forward_small(x, w, bias, None, accuracy == "fast")
+        fast = _dispatch.kernels.dense_forward_native(x, w, bias, None, accuracy == "fast",
+                                                      threads)
         assert fast is not None
         full = fastsig.dense_forward(x, w, bias, num_threads=1, accuracy=accuracy)
         helpers.assert_bitwise_equal(fast, full, f"dense_forward, {accuracy}")
@@ -333,7 +337,7 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
     g = rng.uniform(-2, 2, (n, m)).astype(dtype)
     s = fastsig.dense_forward(x, w, b)
     for compute_dx in (True, False):
-        fast = _dispatch.kernels.dense_backward_small(g, x, w, s, compute_dx, None)
+        fast = _dispatch.kernels.dense_backward_native(g, x, w, s, compute_dx, None, threads)
         assert fast is not None and (fast[0] is None) == (not compute_dx)
         full = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx, num_threads=1)
         api = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx)
@@ -345,7 +349,7 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
             helpers.assert_bitwise_equal(a, c, f"dense_backward {name}")
             helpers.assert_bitwise_equal(d, c, f"dense_backward {name}")
         outs = tuple(None if a is None else np.full_like(a, np.nan) for a in fast)
-        into = _dispatch.kernels.dense_backward_small(g, x, w, s, compute_dx, outs)
+        into = _dispatch.kernels.dense_backward_native(g, x, w, s, compute_dx, outs, threads)
         assert into is not None and all(r is o for r, o in zip(into, outs))
         got = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx, out=outs)
         assert all(r is o for r, o in zip(got, outs))
@@ -355,10 +359,14 @@ def test_tiny_calls_match_the_full_path(dtype, rng, helpers, n, k, m):
 
 
 @pytest.mark.quick
-def test_tiny_calls_the_fast_paths_refuse(rng):
-    """Everything but small, native, C-contiguous, aligned arrays of one float dtype goes to
-    the full path (None), which converts it or raises the contract's error."""
-    small = _dispatch.kernels.matmul_small
+def test_the_native_fast_paths_refuse(rng):
+    """Everything but native, C-contiguous, aligned arrays of one float dtype goes to the
+    full path (None), which converts it or raises the contract's error."""
+    kernels = _dispatch.kernels
+
+    def small(a, c, o):
+        return kernels.matmul_native(a, c, o, 2)
+
     x = rng.uniform(-1, 1, (4, 3))
     w = rng.uniform(-1, 1, (3, 5))
     unaligned = np.zeros(4 * 3 * 8 + 1, np.uint8)[1:].view(np.float64).reshape(4, 3)
@@ -375,7 +383,6 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
         "shapes do not fit": (x, w.T.copy()),
         "empty": (x[:0], w),
         "unaligned": (unaligned, w),
-        "too much work": (rng.uniform(-1, 1, (400, 30)), rng.uniform(-1, 1, (30, 30))),
     }
     for what, (a, c) in refused.items():
         assert small(a, c, None) is None, what
@@ -393,7 +400,9 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
     read_only = np.empty((4, 5))
     read_only.flags.writeable = False
     assert small(x, w, read_only) is None, "read-only"
-    forward = _dispatch.kernels.dense_forward_small
+    def forward(a, c, bias, o, fast):
+        return kernels.dense_forward_native(a, c, bias, o, fast, 2)
+
     assert forward(x, w, np.zeros(4), None, False) is None  # b's length
     assert forward(x, w, np.zeros(5, np.float32), None, False) is None
     b = np.zeros(25)
@@ -402,7 +411,9 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
         fastsig.dense_forward(x, w, b[:5], out=b[4:24].reshape(4, 5))
     apart = forward(x, w, b[:5], b[5:].reshape(4, 5), False)  # beside b, not on it
     assert apart is not None and apart.base is b
-    backward = _dispatch.kernels.dense_backward_small
+    def backward(g, a, c, s, compute_dx, o):
+        return kernels.dense_backward_native(g, a, c, s, compute_dx, o, 2)
+
     g = rng.uniform(-1, 1, (4, 5))
     assert backward(g, x, w, g, True, None) is not None
     assert backward(g[:, :4].copy(), x, w, g, True, None) is None  # grad of the wrong shape
@@ -431,17 +442,19 @@ def test_tiny_calls_the_fast_paths_refuse(rng):
     np.testing.assert_array_equal(fastsig.matmul(unaligned, w), fastsig.matmul(x, w))
 
 
-# The elementwise functions' tiny-call paths (sigmoid_small, sigmoid_backward_small): any shape
-# below the thread threshold, with or without out=, the full path's bits.
+# The elementwise functions' native paths (sigmoid_native, sigmoid_backward_native): any shape,
+# with or without out=, threaded from the threshold on, the full path's bits.
 @pytest.mark.quick
-@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5), (2, 3, 4), (16383,)], ids=str)
-def test_tiny_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape):
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5), (2, 3, 4), (16383,), (16384,),
+                                   (300, 301)], ids=str)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_native_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape, threads):
     kernels = _dispatch.kernels
     y = rng.uniform(-30, 30, shape).astype(dtype)
     s = rng.uniform(0, 1, shape).astype(dtype)
     for accuracy in ("high", "fast"):
         full = fastsig.sigmoid(y, num_threads=1, accuracy=accuracy)
-        small = kernels.sigmoid_small(y, None, accuracy == "fast")
+        small = kernels.sigmoid_native(y, None, accuracy == "fast", threads)
         assert small is not None and small.shape == shape and small.dtype == dtype
         helpers.assert_bitwise_equal(small, full, f"sigmoid, {accuracy}")
         helpers.assert_bitwise_equal(fastsig.sigmoid(y, accuracy=accuracy), full, accuracy)
@@ -452,7 +465,7 @@ def test_tiny_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape):
         assert fastsig.sigmoid(z, out=z, accuracy=accuracy) is z
         helpers.assert_bitwise_equal(z, full, f"sigmoid in place, {accuracy}")
     full = fastsig.sigmoid_backward(y, s, num_threads=1)
-    small = kernels.sigmoid_backward_small(y, s, None)
+    small = kernels.sigmoid_backward_native(y, s, None, threads)
     assert small is not None and small.shape == shape and small.dtype == dtype
     helpers.assert_bitwise_equal(small, full, "sigmoid_backward")
     out = np.full(shape, np.nan, dtype)
@@ -466,19 +479,24 @@ def test_tiny_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape):
 
 
 @pytest.mark.quick
-def test_tiny_elementwise_paths_refuse(rng):
-    """What the elementwise tiny paths leave to the full path, which converts it or raises
-    the contract's error (the same errors as without the tiny paths)."""
-    sig, back = _dispatch.kernels.sigmoid_small, _dispatch.kernels.sigmoid_backward_small
+def test_the_native_elementwise_paths_refuse(rng):
+    """What the elementwise native paths leave to the full path, which converts it or raises
+    the contract's error (the same errors as without the native paths)."""
+    kernels = _dispatch.kernels
+
+    def sig(a, o, fast):
+        return kernels.sigmoid_native(a, o, fast, 2)
+
+    def back(g, s, o):
+        return kernels.sigmoid_backward_native(g, s, o, 2)
+
     y = rng.uniform(-3, 3, (4, 6))
     s = rng.uniform(0, 1, (4, 6))
     out = np.empty((4, 6))
-    big = np.zeros(fastsig._dispatch.kernels.MIN_ELEMENTS_FOR_THREADS)
     refused_inputs = {
         "list": y.tolist(), "strided": y[:, ::2], "fortran": np.asfortranarray(y),
         "float16": y.astype(np.float16), "integers": y.astype(np.int64),
         "byte-swapped": y.astype(">f8"), "subclass": y.view(np.matrix),
-        "at the thread threshold": big,
     }
     for what, a in refused_inputs.items():
         assert sig(a, None, False) is None, what

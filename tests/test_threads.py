@@ -609,3 +609,45 @@ def test_fork_before_and_after_threads_fresh_interpreter(tmp_path, helpers):
     p = helpers.run_python(["-c", _FORK_BEFORE_THREADS], tmp_path, timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.split() == ["ok"]
+
+
+_FORK_AFTER_NATIVE_THREADS = r"""
+import os, sys, time
+import numpy as np
+import fastsig
+from fastsig import _api, _config, _dispatch
+
+fastsig.set_num_threads(2)
+small, big = np.linspace(-3, 3, 100), np.linspace(-30, 30, 10**6)
+ref = fastsig.sigmoid(big, num_threads=1)
+fastsig.sigmoid(small)      # num_threads=None, below the threshold: one thread
+assert not _dispatch.kernels.ran_threaded() and not _config._threads_used
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if fastsig.get_num_threads() == 2 else 3)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+# num_threads=None above the threshold: the native path runs threaded and says so, so a
+# child forked now runs on one thread, and right
+assert np.array_equal(fastsig.sigmoid(big), ref)
+assert _dispatch.kernels.ran_threaded() and not _config._threads_used
+pid = os.fork()
+if pid == 0:
+    ok = (fastsig.get_num_threads() == 1 and _api._resolve_num_threads(2, 10**9) == 1
+          and np.array_equal(fastsig.sigmoid(big), ref))
+    os._exit(0 if ok else 4)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+print("ok")
+"""
+
+
+@needs_fork
+@needs_openmp
+def test_a_threaded_native_call_counts_for_the_fork_rule(tmp_path, helpers):
+    """The native fast path (num_threads=None on native arrays) starts threads itself above
+    the thresholds: a child forked after such a call runs on one thread, one forked after
+    only one-thread calls keeps its threads."""
+    p = helpers.run_python(["-c", _FORK_AFTER_NATIVE_THREADS], tmp_path, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["ok"]

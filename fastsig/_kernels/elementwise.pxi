@@ -1,6 +1,7 @@
 # Elementwise kernels: sigmoid and sigmoid_backward over flat, C-contiguous buffers.
 #
-# Provides: sigmoid_span (also the matmul's epilogue), def sigmoid, def
+# Provides: sigmoid_span (also the matmul's epilogue), sigmoid_parts and
+#   sigmoid_backward_parts (threaded; also the native fast paths'), def sigmoid, def
 #   sigmoid_backward, def stream_copy (the benchmarks' bandwidth bound).
 # Uses: _sigmoid_math.pxd (one element, inline and branch-free, so these loops
 #   vectorize).
@@ -38,9 +39,36 @@ cdef void _sigmoid_backward_span(const floating* grad, const floating* s, floati
         out[i] = sigmoid_backward_one(grad[i], s[i])
 
 
+cdef void sigmoid_parts(const floating* y, floating* out, Py_ssize_t n, bint fast,
+                        int threads) noexcept nogil:
+    """sigmoid_span over n elements on `threads` threads, one part each."""
+    cdef Py_ssize_t part, start, size = _part_size(n, threads)
+    if threads == 1 or size >= n:
+        sigmoid_span(y, out, n, fast)
+    else:
+        for part in prange(threads, schedule='static', num_threads=threads):
+            start = part * size
+            if start < n:
+                sigmoid_span(y + start, out + start, min(size, n - start), fast)
+
+
+cdef void sigmoid_backward_parts(const floating* grad, const floating* s, floating* out,
+                                 Py_ssize_t n, int threads) noexcept nogil:
+    """out = grad·s·(1 − s) over n elements on `threads` threads, one part each."""
+    cdef Py_ssize_t part, start, size = _part_size(n, threads)
+    if threads == 1 or size >= n:
+        _sigmoid_backward_span(grad, s, out, n)
+    else:
+        for part in prange(threads, schedule='static', num_threads=threads):
+            start = part * size
+            if start < n:
+                _sigmoid_backward_span(grad + start, s + start, out + start,
+                                       min(size, n - start))
+
+
 def sigmoid(const floating[::1] y, floating[::1] out, int num_threads, bint fast):
     """out[i] = σ(y[i]), in the "fast" accuracy mode if `fast`; `out` may be `y` itself."""
-    cdef Py_ssize_t n = y.shape[0], part, start, size
+    cdef Py_ssize_t n = y.shape[0]
     if out.shape[0] != n:
         raise ValueError(f"sigmoid kernel: out has {out.shape[0]} elements, y has {n}")
     if n == 0:
@@ -49,21 +77,14 @@ def sigmoid(const floating[::1] y, floating[::1] out, int num_threads, bint fast
     cdef floating* op = &out[0]
     if num_threads < 1:
         raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-    size = _part_size(n, num_threads)
     with nogil:
-        if num_threads == 1 or size >= n:
-            sigmoid_span(yp, op, n, fast)
-        else:
-            for part in prange(num_threads, schedule='static', num_threads=num_threads):
-                start = part * size
-                if start < n:
-                    sigmoid_span(yp + start, op + start, min(size, n - start), fast)
+        sigmoid_parts(yp, op, n, fast, num_threads)
 
 
 def sigmoid_backward(const floating[::1] grad, const floating[::1] s, floating[::1] out,
                      int num_threads):
     """out[i] = grad[i] * s[i] * (1 - s[i]); `out` may be `grad` or `s` itself."""
-    cdef Py_ssize_t n = grad.shape[0], part, start, size
+    cdef Py_ssize_t n = grad.shape[0]
     if s.shape[0] != n or out.shape[0] != n:
         raise ValueError(
             f"sigmoid_backward kernel: lengths {n}, {s.shape[0]}, {out.shape[0]} differ")
@@ -74,16 +95,8 @@ def sigmoid_backward(const floating[::1] grad, const floating[::1] s, floating[:
     cdef floating* op = &out[0]
     if num_threads < 1:
         raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-    size = _part_size(n, num_threads)
     with nogil:
-        if num_threads == 1 or size >= n:
-            _sigmoid_backward_span(gp, sp, op, n)
-        else:
-            for part in prange(num_threads, schedule='static', num_threads=num_threads):
-                start = part * size
-                if start < n:
-                    _sigmoid_backward_span(gp + start, sp + start, op + start,
-                                           min(size, n - start))
+        sigmoid_backward_parts(gp, sp, op, n, num_threads)
 
 
 cdef void _copy_span(const floating* src, floating* dst, Py_ssize_t n) noexcept nogil:

@@ -30,7 +30,7 @@
 #                           vector extensions), the few-rows kernel (C: few_rows.h)
 #   gemm.pxi                the matmul's loops and tasks, with the fused epilogue
 #   layer.pxi               dense_forward and dense_backward (C: column_sums.h)
-#   small.pxi               the tiny-call paths
+#   native.pxi              the native fast paths (the contract checked in C)
 #   probe.pxi               the FMA peak probe (C: fma_peak.h)
 
 from cython cimport floating
@@ -80,5 +80,5 @@ include "packing.pxi"
 include "tiles.pxi"
 include "gemm.pxi"
 include "layer.pxi"
-include "small.pxi"
+include "native.pxi"
 include "probe.pxi"

@@ -1,7 +1,7 @@
 # The dense sigmoid layer, forward and backward, on the matmul of gemm.pxi.
 #
 # Provides: def dense_forward, def dense_backward, _backward (the backward on raw
-#   buffers, also the tiny-call path's).
+#   buffers, also the native fast path's).
 # Uses: gemm.pxi (gemm, gemm_serial), plan.pxi (_plan_backward and its kernels'
 #   choice), packing.pxi, column_sums.h (C), scratch.h (scratch_malloc, declared in
 #   kernels.pxi), _sigmoid_math.pxd.

@@ -1,7 +1,7 @@
 # The plan: which kernel a shape takes, and how its work is cut into tasks and threads.
 #
 # Provides: the blocking constants (KC, NC, MC, the tiles' task sizes), the thresholds
-#   for threads and for the tiny-call paths, the enums Kernel, VectorShape and DwKernel,
+#   for threads (the native fast paths' too), the enums Kernel, VectorShape and DwKernel,
 #   _plan_product (for gemm) and _plan_backward (for the layer's backward) with the
 #   helpers they use, and def plan(), the same decisions as a dict, for tests and for
 #   reading.
@@ -48,9 +48,8 @@ cdef enum:
 
 # Below this much work a call with num_threads=None runs on one thread (_api.py): waking
 # threads costs more than the work. Elements for the elementwise kernels, multiply-adds
-# for the products, per dtype (a float64 multiply-add costs about two float32 ones). The
-# tiny-call paths (small.pxi) take only products below these, so everything they take
-# would run on one thread on the full path too. Measured per shape class, one thread
+# for the products, per dtype (a float64 multiply-add costs about two float32 ones); the
+# native fast paths (native.pxi) follow the same thresholds. Measured per shape class, one thread
 # against two (docs/performance.md, "Threads for the products"): below these, a second
 # thread made some call slower by more than 10 %.
 cdef enum:
@@ -62,8 +61,8 @@ MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
                            "float64": MULADDS_FOR_THREADS_F64}
 
 
-cdef inline Py_ssize_t _small_max_work(floating* dtype) noexcept nogil:
-    """The most multiply-adds a product of the tiny-call paths has."""
+cdef inline Py_ssize_t _one_thread_max_work(floating* dtype) noexcept nogil:
+    """The most multiply-adds of a product that num_threads=None runs on one thread."""
     return (MULADDS_FOR_THREADS_F32 if floating is float else MULADDS_FOR_THREADS_F64) - 1
 
 
@@ -457,7 +456,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "depth_chunks": p.depth_chunks,
         "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
                   if k > 0 and m > 0 else 1),
-        "tiny_call": 1 <= n and 1 <= k and 1 <= m and n * k * m <= _small_max_work(dtype),
+        "one_thread": 1 <= n and 1 <= k and 1 <= m and n * k * m <= _one_thread_max_work(dtype),
     }
 
 
@@ -467,7 +466,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
     cdef BackwardPlan p
     if n == 0 or m == 0:   # zeros, or nothing at all
         return {"dw_kernel": "none", "db_kernel": "none", "dx_kernel": "none", "parts": 0,
-                "threads": 1, "tiny_call": False}
+                "threads": 1, "one_thread": False}
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
     dx = _product_plan_dict(dtype, p.block_rows, m, k, 1)["kernel"] if k > 0 else "none"
@@ -482,7 +481,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         "parts": p.parts,
         "shared_block": bool(p.shared_block),
         "threads": p.threads,
-        "tiny_call": k > 0 and n * k * m <= _small_max_work(dtype),
+        "one_thread": k > 0 and n * k * m <= _one_thread_max_work(dtype),
     }
 
 
@@ -498,11 +497,11 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (the register tile reads w where it lies: few rows),
     "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
-    is split), "slabs" (> 1: w is packed a slab at a time), "tiny_call" (the tiny-call
-    path takes it when neither out= nor num_threads is given). The backward: "dw_kernel",
+    is split), "slabs" (> 1: w is packed a slab at a time), "one_thread" (num_threads=None
+    runs it on one thread). The backward: "dw_kernel",
     "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
     lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies), "parts", "shared_block" (the
-    threads share each step of one block), "threads", "tiny_call"."""
+    threads share each step of one block), "threads", "one_thread"."""
     import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
         raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")

@@ -1,38 +1,40 @@
-# The tiny-call paths: every public function on small native arrays.
+# The native fast paths: every public function on native arrays, checked in compiled code.
 #
-# Provides: def matmul_small, def dense_forward_small, def dense_backward_small,
-#   def sigmoid_small, def sigmoid_backward_small; each returns None for a call it does
-#   not take.
-# Uses: gemm.pxi (gemm), layer.pxi (_backward), elementwise.pxi (sigmoid_span,
-#   _sigmoid_backward_span), plan.pxi (_small_max_work, ELEMENTS_FOR_THREADS), numpy's
+# Provides: def matmul_native, def dense_forward_native, def dense_backward_native,
+#   def sigmoid_native, def sigmoid_backward_native (each returns None for a call it does
+#   not take), def ran_threaded.
+# Uses: gemm.pxi (gemm), layer.pxi (_backward), elementwise.pxi (sigmoid_parts,
+#   sigmoid_backward_parts), plan.pxi (_one_thread_max_work, ELEMENTS_FOR_THREADS), numpy's
 #   C API.
 #
-# A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic: the
-# Python checks of _api.py and the acquisition of typed memoryviews. These functions
-# take the objects as given and check, through numpy's C API and before any arithmetic,
-# that every one is an exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in
-# native byte order, of one float dtype, with shapes that fit and fewer multiply-adds
-# than the dtype's MULADDS_FOR_THREADS (one thread's work on the full path too); an
-# `out` likewise, of the result's shape, writeable, sharing no memory with an input
-# (nor, for dense_backward's three, with each other). If anything is otherwise they
-# return None and the caller
-# (_api.py) takes its full path, which checks and converts everything and raises the
-# errors. The arithmetic is the same gemm() (or _backward())
-# on one thread, so the bits are the full path's.
+# A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic, and
+# one on a few thousand elements much of it: the Python checks of _api.py and the
+# acquisition of typed memoryviews (about 5 µs). These functions take the objects as
+# given and check, through numpy's C API and before any arithmetic, that every one is an
+# exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in native byte order, of one
+# float dtype, with shapes that fit; an `out` likewise, of the result's shape, writeable,
+# sharing no memory with an input (nor, for dense_backward's three, with each other). If
+# anything is otherwise they return None and the caller (_api.py) takes its full path,
+# which checks and converts everything and raises the errors. The arithmetic is the same
+# gemm() (or _backward()), on the thread count num_threads=None gives the full path:
+# `threads` (the caller's get_num_threads()) from the dtype's MULADDS_FOR_THREADS
+# multiply-adds, one thread below; the bits do not depend on it.
 #
-# The elementwise functions likewise, for arrays of any shape and fewer than
-# ELEMENTS_FOR_THREADS elements, with or without `out`: an `out` must be an exact
-# ndarray of the inputs' dtype and shape, C-contiguous, aligned, writeable, in native byte
-# order, and either one of the inputs itself or sharing no memory with any (a partial
-# overlap goes to the full path, which raises). The same span loop as the full path's one
-# thread, so the same bits.
+# The elementwise functions likewise, for arrays of any shape, with or without `out`: an
+# `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
+# writeable, in native byte order, and either one of the inputs itself or sharing no
+# memory with any (a partial overlap goes to the full path, which raises); `threads` from
+# ELEMENTS_FOR_THREADS elements. The same span loops as the full path's, so the same bits.
+#
+# A call that runs on more than one thread sets the flag ran_threaded() reads, which
+# _config consults at a fork (as _api's _resolve_num_threads sets its own).
 
 cimport numpy as cnp
 
 cnp.import_array()
 
 
-cdef inline int _small_typenum(object a, int ndim) noexcept:
+cdef inline int _native_typenum(object a, int ndim) noexcept:
     """NPY_FLOAT or NPY_DOUBLE if `a` is an exact ndarray of that dtype that the
     kernels can read in place, with `ndim` dimensions; else -1."""
     cdef cnp.ndarray arr
@@ -47,23 +49,40 @@ cdef inline int _small_typenum(object a, int ndim) noexcept:
     return -1
 
 
-cdef inline Py_ssize_t _small_max_work_of(int typenum) noexcept:
-    return (_small_max_work(<float*>NULL) if typenum == cnp.NPY_FLOAT
-            else _small_max_work(<double*>NULL))
+cdef inline Py_ssize_t _one_thread_max_work_of(int typenum) noexcept:
+    return (_one_thread_max_work(<float*>NULL) if typenum == cnp.NPY_FLOAT
+            else _one_thread_max_work(<double*>NULL))
 
 
-cdef object _small_product(object x, object w, object b, bint with_bias, int epilogue,
-                           object out_given):
-    cdef int typenum = _small_typenum(x, 2)
-    if typenum < 0 or _small_typenum(w, 2) != typenum:
+cdef bint _ran_threaded = False
+
+
+cdef inline int _threads_for(Py_ssize_t work, Py_ssize_t max_one_thread, int threads) noexcept:
+    """The threads a native call with `work` runs on: `threads` above `max_one_thread`,
+    else one; notes a threaded call for ran_threaded()."""
+    global _ran_threaded
+    if work <= max_one_thread or threads <= 1:
+        return 1
+    _ran_threaded = True
+    return threads
+
+
+def ran_threaded():
+    """Whether a native fast path has run on more than one thread in this process."""
+    return _ran_threaded
+
+
+cdef object _native_product(object x, object w, object b, bint with_bias, int epilogue,
+                           object out_given, int threads):
+    cdef int typenum = _native_typenum(x, 2)
+    if typenum < 0 or _native_typenum(w, 2) != typenum:
         return None
-    if with_bias and _small_typenum(b, 1) != typenum:
+    if with_bias and _native_typenum(b, 1) != typenum:
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w
     cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), k = cnp.PyArray_DIM(xa, 1)
     cdef Py_ssize_t m = cnp.PyArray_DIM(wa, 1)
-    if (cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1
-            or n * k * m > _small_max_work_of(typenum)):
+    if cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1:
         return None
     if with_bias and cnp.PyArray_DIM(<cnp.ndarray>b, 0) != m:
         return None
@@ -84,36 +103,38 @@ cdef object _small_product(object x, object w, object b, bint with_bias, int epi
                 or (with_bias and not _apart(out, <cnp.ndarray>b))):
             return None
     cdef void* bias = cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL
+    threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads)
     # The dtype picks the specialization through the type of the output pointer.
     if typenum == cnp.NPY_FLOAT:
-        _small_gemm(<float*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue)
+        _native_gemm(<float*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue, threads)
     else:
-        _small_gemm(<double*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue)
+        _native_gemm(<double*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue, threads)
     return out
 
 
-cdef int _small_gemm(floating* out, cnp.ndarray xa, cnp.ndarray wa, void* bias,
-                     Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int epilogue) except -1:
-    """out = x @ w (+ epilogue) on one thread, every array already checked to be of out's dtype."""
+cdef int _native_gemm(floating* out, cnp.ndarray xa, cnp.ndarray wa, void* bias,
+                      Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int epilogue,
+                      int threads) except -1:
+    """out = x @ w (+ epilogue), every array already checked to be of out's dtype."""
     return gemm(<const floating*>cnp.PyArray_DATA(xa), k, 1,
                 <const floating*>cnp.PyArray_DATA(wa), m, 1, out, n, k, m,
-                <const floating*>bias, epilogue, 1)
+                <const floating*>bias, epilogue, threads)
 
 
-def matmul_small(x, w, out):
-    """x @ w for small native arrays (see the header), into `out` if it is given and fits
+def matmul_native(x, w, out, int threads):
+    """x @ w for native arrays (see the header), into `out` if it is given and fits
     (as the elementwise paths' `out`, but sharing no memory with an input), or None."""
-    return _small_product(x, w, None, False, EPILOGUE_NONE, out)
+    return _native_product(x, w, None, False, EPILOGUE_NONE, out, threads)
 
 
-def dense_forward_small(x, w, b, out, bint fast):
-    """σ(x @ w + b) (b may be None; σ in the "fast" accuracy mode if `fast`) for small
-    native arrays (see the header), into `out` as matmul_small's, or None."""
-    return _small_product(x, w, b, b is not None,
-                          EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID, out)
+def dense_forward_native(x, w, b, out, bint fast, int threads):
+    """σ(x @ w + b) (b may be None; σ in the "fast" accuracy mode if `fast`) for native
+    arrays (see the header), into `out` as matmul_native's, or None."""
+    return _native_product(x, w, b, b is not None,
+                          EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID, out, threads)
 
 
-cdef cnp.ndarray _small_out(object a, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1):
+cdef cnp.ndarray _native_out(object a, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1):
     """`a` if it is an exact ndarray of that dtype and shape (d1 only for ndim 2),
     C-contiguous, aligned, writeable and native; else None."""
     cdef cnp.ndarray arr
@@ -140,19 +161,18 @@ cdef bint _all_apart(list outs, list arrays):
     return True
 
 
-def dense_backward_small(grad, x, w, s, bint compute_dx, out):
-    """(dx or None, dw, db) for small native arrays (see the header), into `out` =
+def dense_backward_native(grad, x, w, s, bint compute_dx, out, int threads):
+    """(dx or None, dw, db) for native arrays (see the header), into `out` =
     (dx or None, dw, db) if it is given and fits, or None."""
-    cdef int typenum = _small_typenum(x, 2)
-    if (typenum < 0 or _small_typenum(w, 2) != typenum or _small_typenum(grad, 2) != typenum
-            or _small_typenum(s, 2) != typenum):
+    cdef int typenum = _native_typenum(x, 2)
+    if (typenum < 0 or _native_typenum(w, 2) != typenum or _native_typenum(grad, 2) != typenum
+            or _native_typenum(s, 2) != typenum):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w
     cdef cnp.ndarray ga = <cnp.ndarray>grad, sa = <cnp.ndarray>s
     cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0), k = cnp.PyArray_DIM(xa, 1)
     cdef Py_ssize_t m = cnp.PyArray_DIM(wa, 1)
-    if (cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1
-            or n * k * m > _small_max_work_of(typenum)):
+    if cnp.PyArray_DIM(wa, 0) != k or n < 1 or k < 1 or m < 1:
         return None
     if (cnp.PyArray_DIM(ga, 0) != n or cnp.PyArray_DIM(ga, 1) != m
             or cnp.PyArray_DIM(sa, 0) != n or cnp.PyArray_DIM(sa, 1) != m):
@@ -174,34 +194,37 @@ def dense_backward_small(grad, x, w, s, bint compute_dx, out):
         dx = (<tuple>out)[0]
         if (dx is not None) != compute_dx:
             return None
-        dw = _small_out((<tuple>out)[1], typenum, 2, k, m)
-        db = _small_out((<tuple>out)[2], typenum, 1, m, 0)
+        dw = _native_out((<tuple>out)[1], typenum, 2, k, m)
+        db = _native_out((<tuple>out)[2], typenum, 1, m, 0)
         if dw is None or db is None:
             return None
         outs = [dw, db]
         if compute_dx:
-            dx = _small_out(dx, typenum, 2, n, k)
+            dx = _native_out(dx, typenum, 2, n, k)
             if dx is None:
                 return None
             outs.append(dx)
         if not _all_apart(outs, [ga, xa, wa, sa]):
             return None
     cdef void* dxp = cnp.PyArray_DATA(<cnp.ndarray>dx) if compute_dx else NULL
+    threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads)
     # The dtype picks the specialization through the type of db's pointer.
     if typenum == cnp.NPY_FLOAT:
-        _small_backward(<float*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m)
+        _native_backward(<float*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m,
+                         threads)
     else:
-        _small_backward(<double*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m)
+        _native_backward(<double*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m,
+                         threads)
     return dx, dw, db
 
 
-cdef int _small_backward(floating* db, cnp.ndarray ga, cnp.ndarray xa, cnp.ndarray wa,
-                         cnp.ndarray sa, void* dx, cnp.ndarray dw,
-                         Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) except -1:
-    """The backward on one thread, every array already checked to be of db's dtype."""
+cdef int _native_backward(floating* db, cnp.ndarray ga, cnp.ndarray xa, cnp.ndarray wa,
+                          cnp.ndarray sa, void* dx, cnp.ndarray dw,
+                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int threads) except -1:
+    """The backward, every array already checked to be of db's dtype."""
     return _backward(<const floating*>cnp.PyArray_DATA(ga), <const floating*>cnp.PyArray_DATA(xa),
                      <const floating*>cnp.PyArray_DATA(wa), <const floating*>cnp.PyArray_DATA(sa),
-                     <floating*>dx, <floating*>cnp.PyArray_DATA(dw), db, n, k, m, 1)
+                     <floating*>dx, <floating*>cnp.PyArray_DATA(dw), db, n, k, m, threads)
 
 
 cdef inline bint _apart(cnp.ndarray out, cnp.ndarray a) noexcept:
@@ -220,7 +243,7 @@ cdef inline bint _same_array_or_apart(cnp.ndarray out, cnp.ndarray a) noexcept:
     return _apart(out, a)
 
 
-cdef object _small_elementwise_out(object out, cnp.ndarray like, int typenum):
+cdef object _native_elementwise_out(object out, cnp.ndarray like, int typenum):
     """The array an elementwise result goes to: a new one shaped like `like`, or `out` if
     it fits the contract (apart from its overlap, checked by the caller); None if not."""
     cdef cnp.ndarray oa
@@ -239,44 +262,41 @@ cdef object _small_elementwise_out(object out, cnp.ndarray like, int typenum):
     return oa
 
 
-cdef inline int _small_elementwise_typenum(object a) noexcept:
+cdef inline int _native_elementwise_typenum(object a) noexcept:
     """NPY_FLOAT or NPY_DOUBLE for an exact, C-contiguous, aligned, native ndarray of that
-    dtype and fewer than ELEMENTS_FOR_THREADS elements, any shape; else -1."""
-    cdef cnp.ndarray arr
+    dtype, any shape; else -1."""
     if type(a) is not cnp.ndarray:
         return -1
-    arr = <cnp.ndarray>a
-    if cnp.PyArray_SIZE(arr) >= ELEMENTS_FOR_THREADS:
-        return -1
-    return _small_typenum(a, cnp.PyArray_NDIM(arr))
+    return _native_typenum(a, cnp.PyArray_NDIM(<cnp.ndarray>a))
 
 
-def sigmoid_small(y, out, bint fast):
-    """σ(y) (in the "fast" mode if `fast`) for a small native array, into `out` if it is
-    given and fits (see the header), or None."""
-    cdef int typenum = _small_elementwise_typenum(y)
+def sigmoid_native(y, out, bint fast, int threads):
+    """σ(y) (in the "fast" mode if `fast`) for a native array, into `out` if it is given
+    and fits (see the header), or None."""
+    cdef int typenum = _native_elementwise_typenum(y)
     if typenum < 0:
         return None
     cdef cnp.ndarray ya = <cnp.ndarray>y
-    result = _small_elementwise_out(out, ya, typenum)
+    result = _native_elementwise_out(out, ya, typenum)
     if result is None or not _same_array_or_apart(<cnp.ndarray>result, ya):
         return None
     cdef Py_ssize_t n = cnp.PyArray_SIZE(ya)
     cdef void* yp = cnp.PyArray_DATA(ya)
     cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
+    threads = _threads_for(n, ELEMENTS_FOR_THREADS - 1, threads)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
-            sigmoid_span(<const float*>yp, <float*>op, n, fast)
+            sigmoid_parts(<const float*>yp, <float*>op, n, fast, threads)
         else:
-            sigmoid_span(<const double*>yp, <double*>op, n, fast)
+            sigmoid_parts(<const double*>yp, <double*>op, n, fast, threads)
     return result
 
 
-def sigmoid_backward_small(grad, s, out):
-    """grad·s·(1 − s) for small native arrays of one dtype and shape, into `out` if it is
-    given and fits (see the header), or None."""
-    cdef int typenum = _small_elementwise_typenum(grad)
-    if typenum < 0 or _small_elementwise_typenum(s) != typenum:
+def sigmoid_backward_native(grad, s, out, int threads):
+    """grad·s·(1 − s) for native arrays of one dtype and shape, into `out` if it is given
+    and fits (see the header), or None."""
+    cdef int typenum = _native_elementwise_typenum(grad)
+    if typenum < 0 or _native_elementwise_typenum(s) != typenum:
         return None
     cdef cnp.ndarray ga = <cnp.ndarray>grad, sa = <cnp.ndarray>s
     cdef int i
@@ -285,7 +305,7 @@ def sigmoid_backward_small(grad, s, out):
     for i in range(cnp.PyArray_NDIM(ga)):
         if cnp.PyArray_DIM(sa, i) != cnp.PyArray_DIM(ga, i):
             return None
-    result = _small_elementwise_out(out, ga, typenum)
+    result = _native_elementwise_out(out, ga, typenum)
     if (result is None or not _same_array_or_apart(<cnp.ndarray>result, ga)
             or not _same_array_or_apart(<cnp.ndarray>result, sa)):
         return None
@@ -293,9 +313,11 @@ def sigmoid_backward_small(grad, s, out):
     cdef void* gp = cnp.PyArray_DATA(ga)
     cdef void* sp = cnp.PyArray_DATA(sa)
     cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
+    threads = _threads_for(n, ELEMENTS_FOR_THREADS - 1, threads)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
-            _sigmoid_backward_span(<const float*>gp, <const float*>sp, <float*>op, n)
+            sigmoid_backward_parts(<const float*>gp, <const float*>sp, <float*>op, n, threads)
         else:
-            _sigmoid_backward_span(<const double*>gp, <const double*>sp, <double*>op, n)
+            sigmoid_backward_parts(<const double*>gp, <const double*>sp, <double*>op, n,
+                                   threads)
     return result
