@@ -28,6 +28,8 @@ _config._thread_probes.append(_kernels.ran_threaded)
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
 _MIN_ELEMENTS_FOR_THREADS = _kernels.MIN_ELEMENTS_FOR_THREADS
+_MIN_BACKWARD_ELEMENTS_FOR_THREADS = {
+    np.dtype(name): size for name, size in _kernels.MIN_BACKWARD_ELEMENTS_FOR_THREADS.items()}
 _MIN_MULADDS_FOR_THREADS = {np.dtype(name): work
                             for name, work in _kernels.MIN_MULADDS_FOR_THREADS.items()}
 
@@ -300,7 +302,8 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     dtype = _compute_dtype("sigmoid_backward", g_in, s_in)
     result = _output("sigmoid_backward", out, dtype, g_in.shape,
                      [("grad", g_in), ("s", s_in)], in_place_ok=True)
-    threads = _resolve_num_threads(num_threads, g_in.size, _MIN_ELEMENTS_FOR_THREADS)
+    threads = _resolve_num_threads(num_threads, g_in.size,
+                                   _MIN_BACKWARD_ELEMENTS_FOR_THREADS[dtype])
     _kernels.sigmoid_backward(_as_kernel_input(g_in, dtype).reshape(-1),
                                   _as_kernel_input(s_in, dtype).reshape(-1),
                                   result.reshape(-1), threads)

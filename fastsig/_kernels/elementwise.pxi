@@ -4,7 +4,7 @@
 #   sigmoid_backward_parts (threaded; also the native fast paths'), def sigmoid, def
 #   sigmoid_backward, def stream_copy (the benchmarks' bandwidth bound).
 # Uses: _sigmoid_math.pxd (one element, inline and branch-free, so these loops
-#   vectorize).
+#   vectorize), sigmoid_backward.h (C: float32's sigmoid_backward).
 #
 # `out` may be the very buffer of an input (in place): each element is read before the
 # same element is written.
@@ -32,11 +32,21 @@ cdef void sigmoid_span(const floating* y, floating* out, Py_ssize_t n,
             out[i] = sigmoid_one(y[i])
 
 
+cdef extern from "_kernels/sigmoid_backward.h":
+    void _sigmoid_backward_f32 "fastsig_sigmoid_backward_F32"(
+        const float* grad, const float* s, float* out, Py_ssize_t n) noexcept nogil
+
+
 cdef void _sigmoid_backward_span(const floating* grad, const floating* s, floating* out,
                                  Py_ssize_t n) noexcept nogil:
+    """out[i] = sigmoid_backward_one(grad[i], s[i]); float32 by sigmoid_backward.h's
+    vectors (the same operations, the same bits)."""
     cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = sigmoid_backward_one(grad[i], s[i])
+    if floating is float:
+        _sigmoid_backward_f32(grad, s, out, n)
+    else:
+        for i in range(n):
+            out[i] = sigmoid_backward_one(grad[i], s[i])
 
 
 cdef void sigmoid_parts(const floating* y, floating* out, Py_ssize_t n, bint fast,

@@ -68,8 +68,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
     for blk in range((r1 - r0 + block_rows - 1) // block_rows):
         b0 = r0 + blk * block_rows
         rows = min(block_rows, r1 - b0)
-        for i in range(rows * m):
-            dy[i] = sigmoid_backward_one(grad[b0 * m + i], s[b0 * m + i])
+        _sigmoid_backward_span(grad + b0 * m, s + b0 * m, dy, rows * m)
         if sums:
             # db, and dw where DW_COLUMN_SUMS; the vector read past dy's last row sees
             # the zeros after it (see DY_PAD).
@@ -292,8 +291,8 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
         dy[i] = 0
     with nogil:
         for t in prange(threads, schedule='static', num_threads=threads):
-            for i in range(t * n // threads * m, (t + 1) * n // threads * m):
-                dy[i] = sigmoid_backward_one(gp[i], sp[i])
+            i = t * n // threads * m
+            _sigmoid_backward_span(gp + i, sp + i, dy + i, (t + 1) * n // threads * m - i)
             if packed:
                 # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
                 _pack_b(wp, 1, m, m, k, wt, t * wt_panels // threads,

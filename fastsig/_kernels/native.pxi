@@ -4,7 +4,7 @@
 #   def sigmoid_native, def sigmoid_backward_native (each returns None for a call it does
 #   not take), def ran_threaded.
 # Uses: gemm.pxi (gemm), layer.pxi (_backward), elementwise.pxi (sigmoid_parts,
-#   sigmoid_backward_parts), plan.pxi (_one_thread_max_work, ELEMENTS_FOR_THREADS), numpy's
+#   sigmoid_backward_parts), plan.pxi (the thresholds for threads), numpy's
 #   C API.
 #
 # A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic, and
@@ -24,7 +24,8 @@
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
 # writeable, in native byte order, and either one of the inputs itself or sharing no
 # memory with any (a partial overlap goes to the full path, which raises); `threads` from
-# ELEMENTS_FOR_THREADS elements. The same span loops as the full path's, so the same bits.
+# ELEMENTS_FOR_THREADS elements (sigmoid_backward: BACKWARD_ELEMENTS_FOR_THREADS_*). The
+# same span loops as the full path's, so the same bits.
 #
 # A call that runs on more than one thread sets the flag ran_threaded() reads, which
 # _config consults at a fork (as _api's _resolve_num_threads sets its own).
@@ -313,7 +314,8 @@ def sigmoid_backward_native(grad, s, out, int threads):
     cdef void* gp = cnp.PyArray_DATA(ga)
     cdef void* sp = cnp.PyArray_DATA(sa)
     cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
-    threads = _threads_for(n, ELEMENTS_FOR_THREADS - 1, threads)
+    threads = _threads_for(n, (BACKWARD_ELEMENTS_FOR_THREADS_F32 if typenum == cnp.NPY_FLOAT
+                               else BACKWARD_ELEMENTS_FOR_THREADS_F64) - 1, threads)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             sigmoid_backward_parts(<const float*>gp, <const float*>sp, <float*>op, n, threads)

@@ -52,11 +52,18 @@ cdef enum:
 # native fast paths (native.pxi) follow the same thresholds. Measured per shape class, one thread
 # against two (docs/performance.md, "Threads for the products"): below these, a second
 # thread made some call slower by more than 10 %.
+# sigmoid_backward is three operations an element against σ's thirty, so a second
+# thread pays from more elements: float32 from 32768 (at 16384 two threads took 0.85–1.3×
+# one's time over two runs, Zen 3), float64 from 16384 (1.13×).
 cdef enum:
     ELEMENTS_FOR_THREADS = 16384
+    BACKWARD_ELEMENTS_FOR_THREADS_F32 = 32768
+    BACKWARD_ELEMENTS_FOR_THREADS_F64 = 16384
     MULADDS_FOR_THREADS_F32 = 524288
     MULADDS_FOR_THREADS_F64 = 131072
 MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
+MIN_BACKWARD_ELEMENTS_FOR_THREADS = {"float32": BACKWARD_ELEMENTS_FOR_THREADS_F32,
+                                     "float64": BACKWARD_ELEMENTS_FOR_THREADS_F64}
 MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
                            "float64": MULADDS_FOR_THREADS_F64}
 
