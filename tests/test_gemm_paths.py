@@ -49,8 +49,9 @@ SHAPES = [
     (1, 300, 1000),    # one row: the few-rows kernel, w where it lies, column tasks
     (3, 513, 130),     # few rows, several depth blocks and a ragged one, odd columns
     (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
-    (16, 40, 1000),    # the most rows that read w in place, many column tasks
-    (20, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
+    (16, 40, 1000),    # w read in place, many column tasks
+    (32, 300, 1000),   # the most rows that read w in place
+    (40, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
 ]
 
 # What some shapes take on every variant and dtype, as the plan says it.
@@ -66,7 +67,8 @@ LABELLED = {
     (16, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
     (97, 513, 130): lambda p: (p["kernel"] == "register_tile" and not p["b_in_place"]
                                and p["slabs"] == 1),
-    (20, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
+    (32, 300, 1000): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
+    (40, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
 }
 
 
@@ -196,9 +198,9 @@ def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path)
     fastsig.)"""
     pytest.importorskip("resource")
     k = m = 4096 if dtype == np.float32 else 2896     # w: 64 MB either way
-    assert _plan(dtype, 32, k, m)["slabs"] > 1
+    assert _plan(dtype, 40, k, m)["slabs"] > 1
     child = helpers.run_python(
-        ["-c", _PEAK_MEMORY, np.dtype(dtype).name, "32", str(k), str(m)], tmp_path)
+        ["-c", _PEAK_MEMORY, np.dtype(dtype).name, "40", str(k), str(m)], tmp_path)
     assert child.returncode == 0, child.stderr
     rise = float(child.stdout)
     assert rise < 24, f"peak memory rose by {rise:.1f} MB for a 64 MB w"
@@ -278,8 +280,8 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
-        # One row and three (the few-rows kernel), eleven (w read in place), more.
-        for lo, hi in ((0, 1), (5, 8), (20, 31), (17, 300), (1199, 1200)):
+        # One row and three (the few-rows kernel), eleven and 32 (w read in place), more.
+        for lo, hi in ((0, 1), (5, 8), (20, 31), (40, 72), (17, 300), (1199, 1200)):
             helpers.assert_bitwise_equal(fastsig.dense_forward(x[lo:hi], w), whole[lo:hi],
                                          f"rows {lo}:{hi}")
 

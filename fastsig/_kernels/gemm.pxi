@@ -516,6 +516,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     raising MemoryError if it cannot."""
     cdef ProductPlan plan = _plan_product(c, n, k, m, num_threads)
     cdef Py_ssize_t nr = plan.panel_width
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t panels = (m + nr - 1) // nr
     cdef Py_ssize_t task, panel
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
@@ -533,6 +534,9 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         return 0
     if b_in_place:
         b_size = (nr * k + per_line - 1) // per_line * per_line if ragged else 0
+        # A task's rows are all n (one row task), packed a depth block at a time.
+        scratch_size = max(scratch_size, ((n + mr - 1) // mr * mr * min(k, _depth_block(c))
+                                          + per_line - 1) // per_line * per_line)
     if few_rows:
         # The few-rows kernel's sums (_few_rows_task).
         scratch_size = max(scratch_size, (FEW_ROWS_MAX * _register_block_width(c)

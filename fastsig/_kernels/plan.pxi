@@ -31,7 +31,7 @@ cdef enum:
     TRANSPOSED_PANELS = 8   # MRT-row panels in a task of the transposed tile
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
-    FEW_ROWS = 16       # products of at most this many rows read B where it lies
+    FEW_ROWS = 32       # products of at most this many rows read B where it lies
     DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
     DX_SWAPPED_ROWS = 64    # and of at most this many, dx as (w @ dyᵀ)ᵀ (_dx_kernel)
     B_SLAB_BYTES = 8388608  # a packed B larger than this is packed a slab at a time,
@@ -272,7 +272,8 @@ cdef inline bint _takes_column_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t 
 cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
     """Whether the register tile reads a row-major B where it lies rather than packing it
     (all of it, once a call): for few rows (n <= FEW_ROWS), where packing B costs about as
-    much as the product, as BLIS's small-matrix ("sup") kernels and MKL's do. A is packed
+    much as the product, as BLIS's small-matrix ("sup") kernels and MKL's do. At 48 and 64
+    rows packing paid again (0.85–0.95× read in place, docs/performance.md). A is packed
     then (a few rows), and so is B's ragged last panel (its tile reads whole vectors)."""
     return n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
 

@@ -19,8 +19,7 @@ static inline __attribute__((always_inline)) void RT(_body)(
         const RT_T* next, const int mr, const int nv) {
     enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES, LINE = 64 / sizeof(RT_T) };
     RT(_vector) acc[RT_MR][RT_NV], brow[RT_NV], sum;
-    RT_T lanes[NR];
-    ptrdiff_t p, i, j, v, next_row = 0, next_col = 0;
+    ptrdiff_t p, i, j, v, whole, next_row = 0, next_col = 0;
     RT_T ai;
     for (i = 0; i < mr; i++)
         for (v = 0; v < nv; v++)
@@ -60,16 +59,32 @@ static inline __attribute__((always_inline)) void RT(_body)(
             }
         return;
     }
-    memset(lanes, 0, sizeof lanes);     /* all written below; gcc cannot tell */
+    /* At an edge: C's whole vectors of a row as vectors, its last partial vector lane by
+       lane, each lane taken from the register (constant lanes once unrolled). Stored to
+       memory and read back a lane at a time, as before, each read waited on the vector
+       store: the edge cost more than a short tile's products (4099×13 @ 13×7 float64,
+       docs/performance.md). */
+    whole = cols / LANES;
     _Pragma("GCC unroll 16")
     for (i = 0; i < mr; i++) {
         if (i >= rows)
             break;
-        for (v = 0; v < nv; v++)
-            RT(_store)(lanes + v * LANES, acc[i][v]);
-        for (j = 0; j < cols; j++) {
-            ai = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];
-            c[i * ldc + j] = bias ? ai + bias[j] : ai;
+        for (v = 0; v < nv; v++) {
+            if (v < whole) {
+                sum = accumulate
+                    ? RT(_load)(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v];
+                RT(_store)(c + i * ldc + v * LANES,
+                           bias ? sum + RT(_load)(bias + v * LANES) : sum);
+            } else if (v == whole) {
+                _Pragma("GCC unroll 16")
+                for (j = 0; j < LANES; j++) {
+                    if (j < cols - whole * LANES) {
+                        ai = accumulate ? c[i * ldc + v * LANES + j] + acc[i][v][j]
+                                        : acc[i][v][j];
+                        c[i * ldc + v * LANES + j] = bias ? ai + bias[v * LANES + j] : ai;
+                    }
+                }
+            }
         }
     }
 }
