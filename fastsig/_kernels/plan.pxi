@@ -140,15 +140,18 @@ cdef inline int _kernel_for(floating* dtype, Py_ssize_t m,
     than the register tile's panels (float32 m = 13..16 on AVX2: 16 columns against 24;
     the vector tile reads A where it lies, which a transposed A makes a stride through
     memory): the vector tile takes it if C fills a quarter of the tile's lanes or more
-    (below that, at m = 3 in float32 on AVX-512, the transposed tile pads less); else the
-    transposed tile."""
+    (below that, at m = 3 in float32 on AVX-512, the transposed tile pads less), or if C is
+    one column of a row-major A (its row and column kernels store such a C as whole
+    vectors; the transposed tile ran 100003×1 @ 1×1 float32 at a twelfth of their speed on
+    AVX2); else the transposed tile."""
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
     cdef bint vector_pads_less = (VECTOR_TILE and not a_transposed and m <= 2 * lanes
                                   and _vector_tile_width(dtype, m) < (m + nr - 1) // nr * nr)
     if 2 * m > nr and not vector_pads_less:
         return KERNEL_REGISTER_TILE
-    if VECTOR_TILE and 4 * m >= _vector_tile_width(dtype, m):
+    if VECTOR_TILE and (4 * m >= _vector_tile_width(dtype, m)
+                        or (m == 1 and not a_transposed)):
         return KERNEL_VECTOR_TILE
     return KERNEL_TRANSPOSED_TILE
 
