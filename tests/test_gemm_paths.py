@@ -237,12 +237,14 @@ def test_the_backward_dx_of_few_rows_has_the_batch_bits(dtype, rng, helpers, k, 
 @pytest.mark.quick
 @pytest.mark.parametrize("n,k,m", [(1, 300, 700), (2, 1000, 64), (5, 300, 33), (16, 256, 256),
                                    (40, 64, 1000), (64, 1000, 64), (256, 256, 256),
-                                   (100, 3000, 20), (7, 5, 400)], ids=str)
-def test_a_one_block_backward_shares_its_steps_with_the_same_bits(dtype, rng, helpers,
-                                                                   n, k, m):
-    """A backward of one block of dy with dw by the matmul runs every step on all the
-    threads (_backward_shared_block): dx, dw and db have the bits of one thread, with and
-    without dx."""
+                                   (100, 3000, 20), (7, 5, 400), (300, 600, 600),
+                                   (1000, 70, 4000)], ids=str)
+def test_a_one_part_backward_shares_its_steps_with_the_same_bits(dtype, rng, helpers,
+                                                                  n, k, m):
+    """A backward of one part -- one block of dy, or a dw by the matmul of at least
+    ONE_PART_DW elements over several blocks (the last two shapes) -- runs every step of
+    every block on all the threads (_backward_shared_block): dx, dw and db have the bits of
+    one thread, with and without dx."""
     plan = _dispatch.kernels.plan(dtype, "dense_backward", n, k, m, 2)
     assert plan["parts"] == 1 and plan["shared_block"] and plan["threads"] == 2, plan
     assert not _dispatch.kernels.plan(dtype, "dense_backward", n, k, m, 1)["shared_block"]

@@ -243,33 +243,37 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
                                 const floating* sp, floating* dxp, floating* dwp,
                                 floating* dbp, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                                 BackwardPlan plan) except -1:
-    """_backward for one block of dy (plan.shared_block: n <= block_rows, dw by the
-    matmul, k >= 1) on plan.threads threads, each taking share t of T of every step:
-    1. dy's rows; wᵀ's panels (DX_PACKED);
-    2. dy's panels as dw's B, dyᵀ's (DX_SWAPPED); dw zeroed; db's columns (the
-       column-sum kernel's db: share 0);
+    """_backward of one part (plan.shared_block: dw by the matmul, k >= 1) on
+    plan.threads threads. For each block of dy in turn, each thread takes share t of T of
+    every step:
+    1. dy's rows; wᵀ's panels (DX_PACKED; with the first block);
+    2. dy's panels as dw's B, dyᵀ's (DX_SWAPPED); dw zeroed (with the first block); db's
+       columns (the column-sum kernel's db: share 0);
     3. dx's product (gemm_share; DX_SWAPPED: then its share of dxᵀ transposed into dx;
        DX_FEW_ROWS: its rows of w), then dw += xᵀ @ dy's.
-    Every sum runs as in _backward_part's single part (dw and db zeroed, then added to),
-    so the bits are those of one thread."""
+    Every sum runs as in _backward_part's single part (dw and db zeroed, then each block
+    added in order), so the bits are those of one thread. DX_SWAPPED and DX_FEW_ROWS
+    come with one block only (_dx_kernel)."""
     cdef int threads = plan.threads, dx_kernel = plan.dx_kernel
+    cdef Py_ssize_t block_rows = plan.block_rows, rows_max = min(block_rows, n)
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t dy_nr = _panel_width(dbp, m, True), dy_panels = (m + dy_nr - 1) // dy_nr
     cdef Py_ssize_t wt_nr = _panel_width(dbp, k), wt_panels = (k + wt_nr - 1) // wt_nr
-    cdef Py_ssize_t dyt_nr = _panel_width(dbp, n), dyt_panels = (n + dyt_nr - 1) // dyt_nr
+    cdef Py_ssize_t dyt_nr = _panel_width(dbp, n)
     cdef bint packed = dxp != NULL and dx_kernel == DX_PACKED
     cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
     cdef bint sums = _db_by_column_sums(dbp, m)
-    cdef Py_ssize_t dy_size = (n * m + DY_PAD + per_line - 1) // per_line * per_line
-    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, n, m, True) + per_line - 1)
+    cdef Py_ssize_t dy_size = (rows_max * m + DY_PAD + per_line - 1) // per_line * per_line
+    cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, rows_max, m, True) + per_line - 1)
                                       // per_line * per_line)
     cdef Py_ssize_t wt_size = ((_packed_b_size(dbp, m, k) + per_line - 1) // per_line
                                * per_line if packed else 0)
     cdef Py_ssize_t dyt_size = ((_packed_b_size(dbp, m, n) + per_line - 1) // per_line
                                 * per_line if swapped else 0)
     cdef Py_ssize_t dxt_size = (k * n + per_line - 1) // per_line * per_line if swapped else 0
-    cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k), _packed_a_size(dbp, n, m, True),
-                                 _packed_a_size(dbp, m, n))
+    cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k),
+                                 _packed_a_size(dbp, rows_max, m, True),
+                                 _packed_a_size(dbp, m, n) if swapped else 0)
     cdef void* base = scratch_malloc((dy_size + dy_packed_size + wt_size + dyt_size + dxt_size
                                       + threads * a_size) * sizeof(floating) + ALIGN)
     if base == NULL:
@@ -280,71 +284,97 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
     cdef floating* dyt = wt + wt_size
     cdef floating* dxt = dyt + dyt_size
     cdef floating* a_scratch = dxt + dxt_size
-    cdef Py_ssize_t t, i, j, p0, p1
+    cdef Py_ssize_t i, blk, b0, rows
     cdef Py_ssize_t* rects = <Py_ssize_t*>malloc(4 * threads * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* rect
-    cdef floating* a_packed
     if rects == NULL:
         free(base)
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
-    for i in range(n * m, n * m + DY_PAD):
-        dy[i] = 0
     with nogil:
-        for t in prange(threads, schedule='static', num_threads=threads):
-            i = t * n // threads * m
-            _sigmoid_backward_span(gp + i, sp + i, dy + i, (t + 1) * n // threads * m - i)
-            if packed:
-                # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
-                _pack_b(wp, 1, m, m, k, wt, t * wt_panels // threads,
-                        (t + 1) * wt_panels // threads, wt_nr)
-        for t in prange(threads, schedule='static', num_threads=threads):
-            _pack_b(dy, m, 1, n, m, dy_packed, t * dy_panels // threads,
-                    (t + 1) * dy_panels // threads, dy_nr)
-            if swapped:
-                _pack_b(dy, 1, m, m, n, dyt, t * dyt_panels // threads,
-                        (t + 1) * dyt_panels // threads, dyt_nr)
-            for i in range(t * (k * m) // threads, (t + 1) * (k * m) // threads):
-                dwp[i] = 0
-            if sums:
-                if t == 0:
-                    for j in range(m):
-                        dbp[j] = 0
-                    if floating is float:
-                        _column_sums_f32(n, 0, xp, k, dy, m, dwp, dbp)
-                    else:
-                        _column_sums_f64(n, 0, xp, k, dy, m, dwp, dbp)
-            else:
-                p0 = t * m // threads
-                p1 = (t + 1) * m // threads
-                for j in range(p0, p1):
-                    dbp[j] = 0
-                for i in range(n):
-                    for j in range(p0, p1):
-                        dbp[j] += dy[i * m + j]
-        for t in prange(threads, schedule='static', num_threads=threads):
-            a_packed = a_scratch + threadid() * a_size
-            rect = rects + 4 * threadid()     # [i0, i1, j0, j1] of this share of C
-            if packed:
-                gemm_share(dy, m, 1, wt, dxp, n, m, k, t, threads, a_packed, False, False,
-                           rect)
-            elif swapped:
-                gemm_share(wp, m, 1, dyt, dxt, k, m, n, t, threads, a_packed, False, False,
-                           rect)
-                for i in range(rect[2], rect[3]):
-                    for j in range(rect[0], rect[1]):
-                        dxp[i * k + j] = dxt[j * n + i]
-            elif dxp != NULL:
-                p0 = t * k // threads
-                p1 = (t + 1) * k // threads
-                if p1 > p0:
-                    if floating is float:
-                        _few_rows_transposed_f32(n, m, p1 - p0, _depth_block(dy), dy,
-                                                 wp + p0 * m, dxp + p0, k)
-                    else:
-                        _few_rows_transposed_f64(n, m, p1 - p0, _depth_block(dy), dy,
-                                                 wp + p0 * m, dxp + p0, k)
-            gemm_share(xp, 1, k, dy_packed, dwp, k, n, m, t, threads, a_packed, True, True,
-                       rect)
+        for blk in range((n + block_rows - 1) // block_rows):
+            b0 = blk * block_rows
+            rows = min(block_rows, n - b0)
+            for i in range(rows * m, rows * m + DY_PAD):
+                dy[i] = 0
+            _shared_block_step(gp, sp, xp, wp, dxp, dwp, dbp, b0, rows, k, m, blk == 0,
+                               threads, dx_kernel, sums, dy, dy_packed, wt, wt_nr, wt_panels,
+                               dyt, dyt_nr, dxt, dy_nr, dy_panels, a_scratch, a_size, rects)
     free(rects)
     free(base)
     return 0
+
+
+cdef void _shared_block_step(const floating* gp, const floating* sp, const floating* xp,
+                             const floating* wp, floating* dxp, floating* dwp, floating* dbp,
+                             Py_ssize_t b0, Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m,
+                             bint first, int threads, int dx_kernel, bint sums,
+                             floating* dy, floating* dy_packed, floating* wt,
+                             Py_ssize_t wt_nr, Py_ssize_t wt_panels, floating* dyt,
+                             Py_ssize_t dyt_nr, floating* dxt, Py_ssize_t dy_nr,
+                             Py_ssize_t dy_panels, floating* a_scratch, Py_ssize_t a_size,
+                             Py_ssize_t* rects) noexcept nogil:
+    """Steps 1–3 of _backward_shared_block for the block of `rows` rows from b0."""
+    cdef bint packed = dxp != NULL and dx_kernel == DX_PACKED
+    cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
+    cdef Py_ssize_t dyt_panels = (rows + dyt_nr - 1) // dyt_nr
+    cdef Py_ssize_t t, i, j, p0, p1
+    cdef Py_ssize_t* rect
+    cdef floating* a_packed
+    for t in prange(threads, schedule='static', num_threads=threads):
+        i = t * rows // threads * m
+        _sigmoid_backward_span(gp + b0 * m + i, sp + b0 * m + i, dy + i,
+                               (t + 1) * rows // threads * m - i)
+        if packed and first:
+            # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
+            _pack_b(wp, 1, m, m, k, wt, t * wt_panels // threads,
+                    (t + 1) * wt_panels // threads, wt_nr)
+    for t in prange(threads, schedule='static', num_threads=threads):
+        _pack_b(dy, m, 1, rows, m, dy_packed, t * dy_panels // threads,
+                (t + 1) * dy_panels // threads, dy_nr)
+        if swapped:
+            _pack_b(dy, 1, m, m, rows, dyt, t * dyt_panels // threads,
+                    (t + 1) * dyt_panels // threads, dyt_nr)
+        if first:
+            for i in range(t * (k * m) // threads, (t + 1) * (k * m) // threads):
+                dwp[i] = 0
+        if sums:
+            if t == 0:
+                if first:
+                    for j in range(m):
+                        dbp[j] = 0
+                if floating is float:
+                    _column_sums_f32(rows, 0, xp + b0 * k, k, dy, m, dwp, dbp)
+                else:
+                    _column_sums_f64(rows, 0, xp + b0 * k, k, dy, m, dwp, dbp)
+        else:
+            p0 = t * m // threads
+            p1 = (t + 1) * m // threads
+            if first:
+                for j in range(p0, p1):
+                    dbp[j] = 0
+            for i in range(rows):
+                for j in range(p0, p1):
+                    dbp[j] += dy[i * m + j]
+    for t in prange(threads, schedule='static', num_threads=threads):
+        a_packed = a_scratch + threadid() * a_size
+        rect = rects + 4 * threadid()     # [i0, i1, j0, j1] of this share of C
+        if packed:
+            gemm_share(dy, m, 1, wt, dxp + b0 * k, rows, m, k, t, threads, a_packed, False,
+                       False, rect)
+        elif swapped:
+            gemm_share(wp, m, 1, dyt, dxt, k, m, rows, t, threads, a_packed, False, False,
+                       rect)
+            for i in range(rect[2], rect[3]):
+                for j in range(rect[0], rect[1]):
+                    dxp[(b0 + i) * k + j] = dxt[j * rows + i]
+        elif dxp != NULL:
+            p0 = t * k // threads
+            p1 = (t + 1) * k // threads
+            if p1 > p0:
+                if floating is float:
+                    _few_rows_transposed_f32(rows, m, p1 - p0, _depth_block(dy), dy,
+                                             wp + p0 * m, dxp + b0 * k + p0, k)
+                else:
+                    _few_rows_transposed_f64(rows, m, p1 - p0, _depth_block(dy), dy,
+                                             wp + p0 * m, dxp + b0 * k + p0, k)
+        gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed, True,
+                   True, rect)

@@ -43,6 +43,7 @@ cdef enum:
     ALIGN = 64          # bytes, for the packed buffers
     # The backward:
     MAX_PARTS = 32          # partial sums of dw and db: at most this many
+    ONE_PART_DW = 262144    # a dw by the matmul of at least this many elements: one part
     DY_BLOCK_ELEMS = 65536  # a block of dy holds about this many elements
     COLUMN_SUMS_ROW_BYTES = 1024    # dw by the column-sum kernel for rows of x up to this
 
@@ -390,7 +391,7 @@ cdef struct BackwardPlan:
     Py_ssize_t part_rows    # rows of a part (a whole number of blocks)
     Py_ssize_t parts        # parts, each with its partial dw and db: fixed by n and m
     int dx_kernel           # DxKernel (_dx_kernel)
-    bint shared_block       # one block of dy, whose every step the threads share
+    bint shared_block       # one part, whose every step the threads share
                             # (_backward_shared_block), rather than parts a thread each
     int threads
 
@@ -408,12 +409,22 @@ cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_
     blocks = (n + plan.block_rows - 1) // plan.block_rows
     plan.parts = min(<Py_ssize_t>MAX_PARTS, blocks)
     plan.part_rows = (blocks + plan.parts - 1) // plan.parts * plan.block_rows
+    if plan.dw_kernel == DW_GEMM and k * m >= ONE_PART_DW:
+        # A wide dw: partials would be parts × k·m of memory to write and sum again, and
+        # each block's product adds into a partial of its own; one part instead, whose
+        # blocks the threads share (below), adds each block into dw itself, a block at
+        # least a depth block (KC) of rows, so that each adds a whole depth block's sums.
+        plan.block_rows = max(plan.block_rows, _depth_block(dtype))
+        blocks = (n + plan.block_rows - 1) // plan.block_rows
+        plan.parts = 1
+        plan.part_rows = blocks * plan.block_rows
     plan.threads = max(<int>min(<Py_ssize_t>num_threads, plan.parts), 1)
     plan.parts = (n + plan.part_rows - 1) // plan.part_rows
     plan.dx_kernel = _dx_kernel(dtype, n, k, m)
-    # One part gives one thread work; where its products are the matmul (k·m large), the
-    # threads share each of its steps instead: rows of dy, panels, and each product's
-    # row tasks or column panels (gemm_share), none of which changes a sum's order.
+    # One part gives one thread work; where its products are the matmul, the threads
+    # share each step of each of its blocks instead: rows of dy, panels, and each
+    # product's row tasks or column panels (gemm_share), none of which changes a sum's
+    # order.
     plan.shared_block = (plan.parts == 1 and num_threads > 1 and k > 0
                          and plan.dw_kernel == DW_GEMM)
     if plan.shared_block:
