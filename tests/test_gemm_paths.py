@@ -120,6 +120,9 @@ def test_the_plan_answers_for_every_operation(dtype):
     assert back["dw_kernel"] in {"column_sums", "matmul", "loops"}
     assert back["db_kernel"] in {"column_sums", "loops"}
     assert back["parts"] == 32 and back["threads"] == 2
+    # A mid-size batch makes at least MIN_BLOCKS parts, which threads share evenly.
+    for k, m in ((100, 16), (64, 10), (300, 100)):
+        assert kernels.plan(dtype, "dense_backward", 4099, k, m, 2)["parts"] >= 8, (k, m)
     assert kernels.plan(dtype, "dense_backward", 1000, 2, 2)["dw_kernel"] in {
         "column_sums", "loops"}
     assert kernels.plan(dtype, "dense_backward", 1000, 256, 256)["dw_kernel"] == "matmul"

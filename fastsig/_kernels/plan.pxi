@@ -45,6 +45,8 @@ cdef enum:
     MAX_PARTS = 32          # partial sums of dw and db: at most this many
     ONE_PART_DW = 262144    # a dw by the matmul of at least this many elements: one part
     DY_BLOCK_ELEMS = 65536  # a block of dy holds about this many elements
+    MIN_BLOCKS = 8          # and a batch is cut into at least this many blocks,
+    DW_GEMM_BLOCK_ROWS = 256    # of at least this many rows where dw is a matmul
     COLUMN_SUMS_ROW_BYTES = 1024    # dw by the column-sum kernel for rows of x up to this
 
 # Below this much work a call with num_threads=None runs on one thread (_api.py): waking
@@ -380,8 +382,17 @@ cdef inline int _dw_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept
 
 
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
-    """Rows of a block of dy: about DY_BLOCK_ELEMS elements, 64 to 4096 rows."""
+    """Rows of a block of dy at most: about DY_BLOCK_ELEMS elements, 64 to 4096 rows."""
     return max(<Py_ssize_t>64, min(<Py_ssize_t>4096, DY_BLOCK_ELEMS // max(m, <Py_ssize_t>1)))
+
+
+cdef inline Py_ssize_t _batch_block_rows(Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    """Rows of a block of dy for a batch of n rows: _dy_block_rows(m), or fewer (a
+    multiple of 16, at least 64) so that the batch makes MIN_BLOCKS blocks. A block is
+    the least a thread gets: 4099 rows of a 16-wide layer in blocks of 4096 made parts of
+    4096 rows and 3."""
+    return max(<Py_ssize_t>64, min(_dy_block_rows(m),
+                                   ((n + MIN_BLOCKS - 1) // MIN_BLOCKS + 15) // 16 * 16))
 
 
 cdef struct BackwardPlan:
@@ -398,26 +409,35 @@ cdef struct BackwardPlan:
 
 cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                         Py_ssize_t m, int num_threads) noexcept nogil:
-    """How the layer's backward cuts n rows (n, m >= 1): blocks of dy of block_rows rows
-    (fixed by m), grouped into at most MAX_PARTS parts of consecutive blocks (fixed by
-    n); a part is one parallel task."""
+    """How the layer's backward cuts n rows (n, m >= 1): blocks of dy of block_rows rows,
+    grouped into at most MAX_PARTS parts of consecutive blocks; a part is one parallel
+    task. All of it fixed by n, k and m."""
     cdef BackwardPlan plan
     cdef Py_ssize_t blocks
     plan.dw_kernel = _dw_kernel(dtype, k, m)
     plan.db_by_column_sums = _db_by_column_sums(dtype, m)
     plan.block_rows = _dy_block_rows(m)
-    blocks = (n + plan.block_rows - 1) // plan.block_rows
-    plan.parts = min(<Py_ssize_t>MAX_PARTS, blocks)
-    plan.part_rows = (blocks + plan.parts - 1) // plan.parts * plan.block_rows
-    if plan.dw_kernel == DW_GEMM and k * m >= ONE_PART_DW:
-        # A wide dw: partials would be parts × k·m of memory to write and sum again, and
-        # each block's product adds into a partial of its own; one part instead, whose
-        # blocks the threads share (below), adds each block into dw itself, a block at
-        # least a depth block (KC) of rows, so that each adds a whole depth block's sums.
-        plan.block_rows = max(plan.block_rows, _depth_block(dtype))
+    if plan.dw_kernel == DW_GEMM and (n <= plan.block_rows or k * m >= ONE_PART_DW):
+        # One part: one block; or a wide dw, where partials would be parts × k·m of memory
+        # to write and sum again, each block's product adding into a partial of its own.
+        # One part's blocks the threads share (below), each added into dw itself; a wide
+        # dw's blocks at least a depth block (KC) of rows, each a whole depth block's sums.
+        if k * m >= ONE_PART_DW:
+            plan.block_rows = max(plan.block_rows, _depth_block(dtype))
         blocks = (n + plan.block_rows - 1) // plan.block_rows
         plan.parts = 1
         plan.part_rows = blocks * plan.block_rows
+    else:
+        # Blocks for MIN_BLOCKS parts; where dw is a matmul, not below 256 rows
+        # (1000×256 @ 256×256 in 8 blocks of 128 rows: 0.94× float32, 0.71× float64 the
+        # time of 4 blocks of 256; each block's dw is a product 128 deep into a partial).
+        plan.block_rows = _batch_block_rows(n, m)
+        if plan.dw_kernel == DW_GEMM:
+            plan.block_rows = max(plan.block_rows,
+                                  min(_dy_block_rows(m), <Py_ssize_t>DW_GEMM_BLOCK_ROWS))
+        blocks = (n + plan.block_rows - 1) // plan.block_rows
+        plan.parts = min(<Py_ssize_t>MAX_PARTS, blocks)
+        plan.part_rows = (blocks + plan.parts - 1) // plan.parts * plan.block_rows
     plan.threads = max(<int>min(<Py_ssize_t>num_threads, plan.parts), 1)
     plan.parts = (n + plan.part_rows - 1) // plan.part_rows
     plan.dx_kernel = _dx_kernel(dtype, n, k, m)
@@ -436,13 +456,13 @@ cdef inline int _dx_kernel(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                            Py_ssize_t m) noexcept nogil:
     """What takes dx = dy @ wᵀ. Packing wᵀ (k·m values, a transposition: each value a load
     and a store of its own) costs as much as a product of a few dozen rows; for fewer
-    rows, where the batch is one block of dy, w is read where it lies instead: by the
+    rows (one block of dy: blocks have at least 64 rows), w is read where it lies instead: by the
     few-rows kernel for at most DX_IN_PLACE_ROWS rows, else as the A of the product
     dxᵀ = w @ dyᵀ, whose packed dyᵀ and transposed result are n·(m + k) values. Both sum
     each dx[i, p] = Σ_j dy[i, j] w[p, j] as the packed path does (the same bits)."""
     if n <= DX_IN_PLACE_ROWS:
         return DX_FEW_ROWS
-    if n <= DX_SWAPPED_ROWS and n <= _dy_block_rows(m) and n * (k + m) < k * m:
+    if n <= DX_SWAPPED_ROWS and n * (k + m) < k * m:
         return DX_SWAPPED
     return DX_PACKED
 
