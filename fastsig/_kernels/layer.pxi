@@ -2,23 +2,26 @@
 #
 # Provides: def dense_forward, def dense_backward, _backward (the backward on raw
 #   buffers, also the native fast path's).
-# Uses: gemm.pxi (gemm, gemm_serial), plan.pxi (_plan_backward and its kernels'
-#   choice), packing.pxi, column_sums.h (C), scratch.h (scratch_malloc, declared in
-#   kernels.pxi), _sigmoid_math.pxd.
+# Uses: gemm.pxi (gemm, gemm_serial, gemm_share), plan.pxi (_plan_backward and its
+#   kernels' choice), packing.pxi, column_sums.h (C), elementwise.pxi
+#   (_sigmoid_backward_span), scratch.h (scratch_malloc, declared in kernels.pxi).
 #
 # Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue (gemm.pxi, step 5).
 #
 # Backward, with dy = grad ⊙ s ⊙ (1 − s), block by block (_plan_backward: blocks of dy
-# fixed by m, parts of consecutive blocks fixed by n, a part one parallel task). For each
-# of its blocks a part forms dy in a scratch buffer of its thread, then
-#   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call (for few rows,
-#                                 few_rows.h's kernel reading w where it lies);
+# and parts of consecutive blocks, fixed by n, k and m). For each of its blocks a part
+# forms dy in a scratch buffer, then
+#   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call (for a few rows,
+#                                 w read where it lies: few_rows.h's kernel, or the
+#                                 product (w @ dyᵀ)ᵀ; _dx_kernel);
 #   dw_part  += x[block]ᵀ @ dy    the column-sum kernel, the matmul on the packed dy, or
 #                                 plain loops (_dw_kernel);
 #   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
-# dw and db are then the sums of the parts' partials in part order. Every sum runs in an
-# order fixed by n, k and m alone, so the results are bitwise identical for any thread
-# count; no n×m temporary is ever formed.
+# Parts are parallel tasks, and dw and db the sums of their partials in part order; a
+# backward of one part (one block, or a wide dw) writes dw and db itself, its steps
+# shared by the threads (_backward_shared_block). Every sum runs in an order fixed by n,
+# k and m alone, so the results are bitwise identical for any thread count; no n×m
+# temporary is ever formed.
 
 cdef extern from "_kernels/column_sums.h":
     void _column_sums_f32 "fastsig_column_sums_F32"(
