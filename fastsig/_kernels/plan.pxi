@@ -56,8 +56,8 @@ cdef enum:
 # against two (docs/performance.md, "Threads for the products"): below these, a second
 # thread made some call slower by more than 10 %.
 # sigmoid_backward is three operations an element against σ's thirty, so a second
-# thread pays from more elements: float32 from 32768 (at 16384 two threads took 0.85–1.3×
-# one's time over two runs, Zen 3), float64 from 16384 (1.13×).
+# thread pays only from more elements: float32 from 32768, float64 from 16384
+# (docs/performance.md, "Elementwise and threads").
 cdef enum:
     ELEMENTS_FOR_THREADS = 16384
     BACKWARD_ELEMENTS_FOR_THREADS_F32 = 32768
@@ -145,8 +145,7 @@ cdef inline int _kernel_for(floating* dtype, Py_ssize_t m,
     memory): the vector tile takes it if C fills a quarter of the tile's lanes or more
     (below that, at m = 3 in float32 on AVX-512, the transposed tile pads less), or if C is
     one column of a row-major A (its row and column kernels store such a C as whole
-    vectors; the transposed tile ran 100003×1 @ 1×1 float32 at a twelfth of their speed on
-    AVX2); else the transposed tile."""
+    vectors, where the transposed tile fills one lane of NRT); else the transposed tile."""
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
     cdef bint vector_pads_less = (VECTOR_TILE and not a_transposed and m <= 2 * lanes
@@ -278,8 +277,8 @@ cdef inline bint _takes_column_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t 
 cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
     """Whether the register tile reads a row-major B where it lies rather than packing it
     (all of it, once a call): for few rows (n <= FEW_ROWS), where packing B costs about as
-    much as the product, as BLIS's small-matrix ("sup") kernels and MKL's do. At 48 and 64
-    rows packing paid again (0.85–0.95× read in place, docs/performance.md). A is packed
+    much as the product, as BLIS's small-matrix ("sup") kernels and MKL's do. For more
+    rows a panel read in place leaves L1 between row panels, and packing pays. A is packed
     then (a few rows), and so is B's ragged last panel (its tile reads whole vectors)."""
     return n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
 
@@ -428,9 +427,9 @@ cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_
         plan.parts = 1
         plan.part_rows = blocks * plan.block_rows
     else:
-        # Blocks for MIN_BLOCKS parts; where dw is a matmul, not below 256 rows
-        # (1000×256 @ 256×256 in 8 blocks of 128 rows: 0.94× float32, 0.71× float64 the
-        # time of 4 blocks of 256; each block's dw is a product 128 deep into a partial).
+        # Blocks for MIN_BLOCKS parts; where dw is a matmul, not below
+        # DW_GEMM_BLOCK_ROWS rows: each block's dw is a product that deep into a partial
+        # of k·m, too shallow below it (docs/performance.md, "At least 8 blocks a batch").
         plan.block_rows = _batch_block_rows(n, m)
         if plan.dw_kernel == DW_GEMM:
             plan.block_rows = max(plan.block_rows,

@@ -12,9 +12,9 @@
  *    instruction, for grad and for s; two vectors a step.
  * 2. Three double operations a vector, then narrowed back to floats and stored.
  * 3. The tail of fewer than two vectors' elements: the scalar form.
- * gcc's own vectorization of the scalar loop widened and narrowed through extracts and
- * inserts of 128-bit halves: about 1.0 cycle an element on Zen 3 in L1, against 0.6 for
- * this one (docs/performance.md, "Elementwise and threads"). */
+ * Written out because gcc's own vectorization of the scalar loop widens and narrows
+ * through extracts and inserts of 128-bit halves (figures: docs/performance.md,
+ * "Elementwise and threads"). */
 #ifndef FASTSIG_SIGMOID_BACKWARD_H
 #define FASTSIG_SIGMOID_BACKWARD_H
 
