@@ -40,7 +40,7 @@ SHAPES = [
     (16, 9000, 16),    # few rows, great depth (xᵀ @ y): the depth split into chunks
     (3, 4500, 2),      # depth split, the narrowest output, a ragged last chunk
     (40, 8192, 130),   # depth split over the register tile
-    (97, 513, 130),    # the tile: several depth blocks, ragged rows and columns
+    (93, 513, 130),    # the tile: several depth blocks, ragged rows and columns
     (5, 40, 1000),     # the tile: few rows, many column tasks
     (150, 40, 40),     # the tile's last panel one vector wide or less (a narrower tile)
     (150, 20, 48),     # last panel of whole vectors: 2 of float64's 4, 1 of float32's 2
@@ -51,7 +51,9 @@ SHAPES = [
     (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
     (16, 40, 1000),    # w read in place, many column tasks
     (32, 300, 1000),   # the most rows that read w in place
-    (40, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
+    (90, 300, 1000),   # each column task packs its block of w, a depth block at a time
+    (200, 1030, 520),  # and so for more rows where w is large
+    (260, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
 ]
 
 # What some shapes take on every variant and dtype, as the plan says it.
@@ -65,10 +67,13 @@ LABELLED = {
     (3, 513, 130): lambda p: p["kernel"] == "few_rows" and p["b_in_place"],
     (11, 300, 77): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
     (16, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
-    (97, 513, 130): lambda p: (p["kernel"] == "register_tile" and not p["b_in_place"]
-                               and p["slabs"] == 1),
+    (93, 513, 130): lambda p: (p["kernel"] == "register_tile" and not p["b_in_place"]
+                               and p["b_per_task"] and p["slabs"] == 1),
     (32, 300, 1000): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
-    (40, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
+    (90, 300, 1000): lambda p: p["b_per_task"] and p["tasks"] >= 2,
+    (200, 1030, 520): lambda p: p["b_per_task"] and p["tasks"] >= 2,
+    (300, 1024, 100): lambda p: not p["b_per_task"] and p["slabs"] == 1,
+    (260, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
 }
 
 
@@ -95,6 +100,7 @@ def test_the_shapes_cover_every_path(dtype):
     if _dispatch.kernels.plan(dtype, "matmul", 4096, 64, 200)["a_in_place"]:
         assert in_place == {True, False}, "A read in place and packed"
     assert {p["b_in_place"] for p in register} == {True, False}, "w read in place and packed"
+    assert {p["b_per_task"] for p in register} == {True, False}, "w packed by tasks and whole"
     for shape, takes in LABELLED.items():
         assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
 
@@ -194,16 +200,18 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 """
 
 
-def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path):
-    """A product whose w is 64 MB packs it a slab at a time: the process's peak memory
-    rises by a few MB (the slab, 8 MB, and A's blocks), not by a second copy of w. (In a
-    child process, started outside the source tree, so that it imports the installed
-    fastsig.)"""
+@pytest.mark.parametrize("n", [40, 260])
+def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path, n):
+    """A product whose w is 64 MB packs it a slab at a time (260 rows), or a block of it
+    per task (40 rows): the process's peak memory rises by a few MB (the slab, 8 MB, and
+    A's blocks), not by a second copy of w. (In a child process, started outside the
+    source tree, so that it imports the installed fastsig.)"""
     pytest.importorskip("resource")
     k = m = 4096 if dtype == np.float32 else 2896     # w: 64 MB either way
-    assert _plan(dtype, 40, k, m)["slabs"] > 1
+    plan = _plan(dtype, n, k, m)
+    assert plan["slabs"] > 1 if n > 256 else plan["b_per_task"], plan
     child = helpers.run_python(
-        ["-c", _PEAK_MEMORY, np.dtype(dtype).name, "40", str(k), str(m)], tmp_path)
+        ["-c", _PEAK_MEMORY, np.dtype(dtype).name, str(n), str(k), str(m)], tmp_path)
     assert child.returncode == 0, child.stderr
     rise = float(child.stdout)
     assert rise < 24, f"peak memory rose by {rise:.1f} MB for a 64 MB w"

@@ -13,11 +13,14 @@
 #    past column m, laid out by depth block, then panel; or, for a product of few rows
 #    (_reads_b_in_place), B is read where it lies: by the few-rows kernel (few_rows.h)
 #    for up to FEW_ROWS_MAX rows, else by the register tile, all but B's ragged last
-#    panel.
+#    panel. Each thread packs a contiguous run of the panels.
 #    A packed B larger than B_SLAB_BYTES is packed a slab at a time instead
-#    (_gemm_slabs), so that the scratch has a ceiling.
+#    (_gemm_slabs), so that the scratch has a ceiling; for a product of a few dozen rows
+#    (_packs_b_per_task) each task packs its own column block of B, a depth block at a
+#    time, into its thread's scratch (_b_block_task).
 # 2. C is cut into tasks (_plan_product): whole rows, or rows × NC columns where rows
-#    are too few to give every thread work; prange hands them out statically.
+#    are too few to give every thread work (all the rows × columns, where B is read in
+#    place or packed per task); prange hands them out statically.
 # 3. The register tile's task walks the depth in blocks of KC: it packs its block of A
 #    into MR-row panels in its thread's scratch, or reads A where it lies
 #    (_reads_a_in_place), then for each block of NC columns (whose packed B stays in L2)
@@ -372,11 +375,12 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t chunk, k0, kc, i
     cdef int threads = plan.threads
     cdef void* base
+    cdef size_t base_size
     cdef floating* partials
     cdef floating* scratch
     cdef floating* th
-    base = scratch_malloc((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating)
-                          + ALIGN)
+    base = scratch_take((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating)
+                          + ALIGN, &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     partials = <floating*>_aligned(base)
@@ -403,25 +407,29 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
             for i in range(n * m):
                 c[i] = c[i] + partials[chunk * part_size + i]
         _epilogue_rows(c, m, 0, n, 0, m, bias, epilogue)
-    free(base)
+    scratch_give(base, base_size)
     return 0
 
 
 cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                                 const floating* b_packed, const floating* b, Py_ssize_t b_rs,
+                                Py_ssize_t b_cs,
                                 floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                                 Py_ssize_t task, const ProductPlan* plan, floating* scratch,
                                 const floating* bias, int epilogue) noexcept nogil:
     """Task `task` of gemm(): row task task // column blocks, column block task % column
     blocks (of plan.block_width columns; the narrow tiles' tasks are whole rows). `b`:
     B where it lies, for plan.b_in_place (see _register_tile_task; by the few-rows kernel
-    for plan.few_rows), else NULL."""
+    for plan.few_rows) and for plan.b_per_task (_b_block_task packs it), else NULL."""
     cdef Py_ssize_t nc = plan.block_width
     cdef Py_ssize_t col_tasks = (m + nc - 1) // nc
     cdef Py_ssize_t ti = task // col_tasks, tj = task % col_tasks
     cdef Py_ssize_t i0 = _task_start(ti, plan.row_tasks, plan.row_grain, n)
     cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
-    if b != NULL and plan.few_rows and a_cs == 1:
+    if plan.b_per_task:
+        _b_block_task(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, tj * nc, min(m, (tj + 1) * nc),
+                      plan.panel_width, scratch, bias, epilogue)
+    elif b != NULL and plan.few_rows and a_cs == 1:
         _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
                        scratch, bias, epilogue)
     elif plan.kernel == KERNEL_REGISTER_TILE:
@@ -430,6 +438,34 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
     else:
         _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue, False,
                      plan.kernel)
+
+
+cdef void _b_block_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                        const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                        floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                        Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t nr, floating* scratch,
+                        const floating* bias, int epilogue) noexcept nogil:
+    """C[:, j0:j1] = A @ B[:, j0:j1] (+ epilogue) for plan.b_per_task, k >= 1: for each
+    depth block in order, B[pc:pc + KC, j0:j1] packed into `scratch`, then every row
+    panel run over it (A packed behind it), adding into C after the first block, as
+    _slab_task does with a slab: the bits of B packed whole."""
+    cdef Py_ssize_t depth = _depth_block(c)
+    cdef Py_ssize_t blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    cdef Py_ssize_t panels = (j1 - j0 + nr - 1) // nr
+    cdef floating* a_scratch = scratch + ((min(k, depth) * panels * nr + per_line - 1)
+                                          // per_line * per_line)
+    cdef Py_ssize_t pb, pc, kc
+    cdef bint last
+    for pb in range(blocks):
+        pc = pb * depth
+        kc = min(depth, k - pc)
+        last = pb == blocks - 1
+        _pack_b(b + pc * b_rs + j0 * b_cs, b_rs, b_cs, kc, j1 - j0, scratch, 0, panels, nr)
+        _register_tile_task(a + pc * a_cs, a_rs, a_cs, scratch, NULL, 0, c + j0, m, kc,
+                            j1 - j0, 0, n, 0, j1 - j0, a_scratch,
+                            bias + j0 if last and bias != NULL else NULL,
+                            epilogue if last else EPILOGUE_NONE, pc > 0)
 
 
 cdef int _gemm_slabs(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -448,12 +484,15 @@ cdef int _gemm_slabs(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t b_size = ((nb_max + nr - 1) // nr * nr * kb_max + per_line - 1) \
         // per_line * per_line
     cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
-    cdef Py_ssize_t js, ps, j0, p0, nb, kb, panels, panel, col_blocks, tasks, task
+    cdef Py_ssize_t js, ps, j0, p0, nb, kb, panels, col_blocks, tasks, task
+    cdef int t
     cdef int threads = plan.threads
     cdef void* base
+    cdef size_t base_size
     cdef floating* b_packed
     cdef floating* scratch
-    base = scratch_malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
+    base = scratch_take((b_size + threads * scratch_size) * sizeof(floating) + ALIGN,
+                        &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     b_packed = <floating*>_aligned(base)
@@ -475,14 +514,14 @@ cdef int _gemm_slabs(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                         _slab_task(a, a_rs, a_cs, b_packed, c, n, k, m, p0, kb, j0, nb, nc,
                                    task, &plan, scratch, bias, epilogue)
                 else:
-                    for panel in prange(panels, schedule='static', num_threads=threads):
+                    for t in prange(threads, schedule='static', num_threads=threads):
                         _pack_b(b + p0 * b_rs + j0 * b_cs, b_rs, b_cs, kb, nb, b_packed,
-                                panel, panel + 1, nr)
+                                t * panels // threads, (t + 1) * panels // threads, nr)
                     for task in prange(tasks, schedule='static', num_threads=threads):
                         _slab_task(a, a_rs, a_cs, b_packed, c, n, k, m, p0, kb, j0, nb, nc,
                                    task, &plan, scratch + threadid() * scratch_size, bias,
                                    epilogue)
-    free(base)
+    scratch_give(base, base_size)
     return 0
 
 
@@ -518,16 +557,18 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t nr = plan.panel_width
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t panels = (m + nr - 1) // nr
-    cdef Py_ssize_t task, panel
+    cdef Py_ssize_t task
+    cdef int t
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
     cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
     cdef bint b_in_place = plan.b_in_place and b_cs == 1 and k > 0
     cdef bint few_rows = b_in_place and plan.few_rows and a_cs == 1
     cdef Py_ssize_t ragged = 0 if few_rows else m % nr
-    cdef const floating* b_direct = b if b_in_place else NULL
+    cdef const floating* b_direct = b if b_in_place or plan.b_per_task else NULL
     cdef int threads = plan.threads
     cdef void* base
+    cdef size_t base_size
     cdef floating* b_packed
     cdef floating* scratch
     if n == 0 or m == 0:
@@ -541,12 +582,20 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         # The few-rows kernel's sums (_few_rows_task).
         scratch_size = max(scratch_size, (FEW_ROWS_MAX * _register_block_width(c)
                                           + per_line - 1) // per_line * per_line)
+    if plan.b_per_task:
+        # A task's block of B (KC × its columns), then its packed A (all n rows × KC).
+        b_size = 0
+        scratch_size = ((min(k, _depth_block(c)) * ((plan.block_width + nr - 1) // nr * nr)
+                         + per_line - 1) // per_line * per_line
+                        + ((n + mr - 1) // mr * mr * min(k, _depth_block(c)) + per_line - 1)
+                        // per_line * per_line)
     if plan.depth_chunks > 1:
         return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
                                  plan)
     if plan.slab_depth < k or plan.slab_width < m:
         return _gemm_slabs(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue, plan)
-    base = scratch_malloc((b_size + threads * scratch_size) * sizeof(floating) + ALIGN)
+    base = scratch_take((b_size + threads * scratch_size) * sizeof(floating) + ALIGN,
+                        &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     b_packed = <floating*>_aligned(base)
@@ -555,20 +604,23 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         if b_in_place:
             if ragged:
                 _pack_b(b + (m - ragged) * b_cs, b_rs, b_cs, k, ragged, b_packed, 0, 1, nr)
+        elif plan.b_per_task:
+            pass
         elif threads == 1:
             _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels, nr)
         else:
-            for panel in prange(panels, schedule='static', num_threads=threads):
-                _pack_b(b, b_rs, b_cs, k, m, b_packed, panel, panel + 1, nr)
+            for t in prange(threads, schedule='static', num_threads=threads):
+                _pack_b(b, b_rs, b_cs, k, m, b_packed, t * panels // threads,
+                        (t + 1) * panels // threads, nr)
         if threads == 1:
             for task in range(plan.tasks):
-                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, c, n, k, m, task,
+                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, b_cs, c, n, k, m, task,
                                &plan, scratch, bias, epilogue)
         else:
             for task in prange(plan.tasks, schedule='static', num_threads=threads):
-                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, c, n, k, m, task,
+                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, b_cs, c, n, k, m, task,
                                &plan, scratch + threadid() * scratch_size, bias, epilogue)
-    free(base)
+    scratch_give(base, base_size)
     return 0
 
 

@@ -66,7 +66,9 @@ cdef extern from "_kernels/isa.h":
         LANES_F64 "FASTSIG_LANES_F64"
 
 cdef extern from "_kernels/scratch.h":
-    void* scratch_malloc "fastsig_malloc"(size_t bytes) nogil
+    # Called with the GIL held (scratch.h, 3): no nogil here, so Cython enforces it.
+    void* scratch_take "fastsig_scratch_take"(size_t bytes, size_t* size)
+    void scratch_give "fastsig_scratch_give"(void* buffer, size_t size)
 
 
 def compiled_isa():

@@ -4,7 +4,7 @@
 #   buffers, also the native fast path's).
 # Uses: gemm.pxi (gemm, gemm_serial, gemm_share), plan.pxi (_plan_backward and its
 #   kernels' choice), packing.pxi, column_sums.h (C), elementwise.pxi
-#   (_sigmoid_backward_span), scratch.h (scratch_malloc, declared in kernels.pxi).
+#   (_sigmoid_backward_span), scratch.h (scratch_take, scratch_give: kernels.pxi).
 #
 # Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue (gemm.pxi, step 5).
 #
@@ -192,8 +192,9 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t partials_size = 0 if direct else parts * partial_size
     cdef Py_ssize_t wt_size = (0 if plan.dx_kernel != DX_PACKED else
                                (_packed_b_size(dbp, m, k) + per_line - 1) // per_line * per_line)
-    cdef void* base = scratch_malloc((wt_size + partials_size + threads * thread_size)
-                                     * sizeof(floating) + ALIGN)
+    cdef size_t base_size
+    cdef void* base = scratch_take((wt_size + partials_size + threads * thread_size)
+                                     * sizeof(floating) + ALIGN, &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
     cdef floating* wt_packed = <floating*>_aligned(base)
@@ -238,7 +239,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                 dwp[j] = acc
             else:
                 dbp[j - k * m] = acc
-    free(base)
+    scratch_give(base, base_size)
     return 0
 
 
@@ -277,8 +278,10 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
     cdef Py_ssize_t a_size = max(_packed_a_size(dbp, m, k),
                                  _packed_a_size(dbp, rows_max, m, True),
                                  _packed_a_size(dbp, m, n) if swapped else 0)
-    cdef void* base = scratch_malloc((dy_size + dy_packed_size + wt_size + dyt_size + dxt_size
-                                      + threads * a_size) * sizeof(floating) + ALIGN)
+    cdef size_t base_size
+    cdef void* base = scratch_take((dy_size + dy_packed_size + wt_size + dyt_size + dxt_size
+                                      + threads * a_size) * sizeof(floating) + ALIGN,
+                                   &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
     cdef floating* dy = <floating*>_aligned(base)
@@ -290,7 +293,7 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
     cdef Py_ssize_t i, blk, b0, rows
     cdef Py_ssize_t* rects = <Py_ssize_t*>malloc(4 * threads * sizeof(Py_ssize_t))
     if rects == NULL:
-        free(base)
+        scratch_give(base, base_size)
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
     with nogil:
         for blk in range((n + block_rows - 1) // block_rows):
@@ -302,7 +305,7 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
                                threads, dx_kernel, sums, dy, dy_packed, wt, wt_nr, wt_panels,
                                dyt, dyt_nr, dxt, dy_nr, dy_panels, a_scratch, a_size, rects)
     free(rects)
-    free(base)
+    scratch_give(base, base_size)
     return 0
 
 

@@ -1,7 +1,7 @@
 # Packing: the operands of the matmul copied into the panels its tiles read.
 #
-# Provides: _pack_b, _b_panel (where a packed panel's depth block starts), _pack_a,
-#   _packed_b_size, _packed_a_size, _aligned.
+# Provides: _pack_b (by _pack_b_by_rows for a row-major B), _b_panel (where a packed
+#   panel's depth block starts), _pack_a, _packed_b_size, _packed_a_size, _aligned.
 # Uses: plan.pxi (_depth_block, _panel_width, _task_rows, _kernel_for, _vector_tile_rows,
 #   ALIGN), isa.h's constants (declared in kernels.pxi).
 #
@@ -43,6 +43,9 @@ cdef void _pack_b(const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
     cdef Py_ssize_t depth = _depth_block(packed)
     cdef Py_ssize_t panel, pb, pc, p, j, j0, width
     cdef floating* dst
+    if b_cs == 1:
+        _pack_b_by_rows(b, b_rs, k, m, packed, panel0, panel1, nr)
+        return
     for panel in range(panel0, panel1):
         j0 = panel * nr
         width = min(nr, m - j0)
@@ -55,6 +58,55 @@ cdef void _pack_b(const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
                 for j in range(width, nr):
                     dst[j] = 0
                 dst += nr
+
+
+cdef void _pack_b_by_rows(const floating* b, Py_ssize_t b_rs, Py_ssize_t k, Py_ssize_t m,
+                          floating* packed, Py_ssize_t panel0, Py_ssize_t panel1,
+                          Py_ssize_t nr) noexcept nogil:
+    """_pack_b for a row-major B (b_cs == 1): each row of a depth block is read once
+    across the panels [panel0, panel1), a run of contiguous memory, and its nr-value
+    pieces go to the panels. Packing panel by panel would read one piece of every row per
+    panel, a new page each at large m: as many TLB misses as pieces."""
+    cdef Py_ssize_t depth = _depth_block(packed)
+    cdef Py_ssize_t whole = min(panel1, m // nr)
+    cdef Py_ssize_t panel, pb, pc, p, kc, j, j0
+    cdef const floating* src
+    cdef floating* block
+    cdef floating* dst
+    for pb in range((k + depth - 1) // depth):
+        pc = pb * depth
+        kc = min(depth, k - pc)
+        block = <floating*>_b_panel(packed, k, m, nr, 0, pc)
+        for p in range(kc):
+            src = b + (pc + p) * b_rs
+            dst = block + panel0 * kc * nr + p * nr
+            for panel in range(panel0, whole):
+                _copy_panel_row(dst, src + panel * nr, nr)
+                dst += kc * nr
+            for panel in range(max(panel0, whole), panel1):
+                j0 = panel * nr
+                for j in range(min(nr, m - j0)):
+                    dst[j] = src[j0 + j]
+                for j in range(min(nr, m - j0), nr):
+                    dst[j] = 0
+                dst += kc * nr
+
+
+cdef inline void _copy_panel_row(floating* dst, const floating* src,
+                                 Py_ssize_t nr) noexcept nogil:
+    """nr values from src to dst: for the register tile's width, a copy of a length fixed
+    at compile time (a few vector moves, not a call)."""
+    cdef Py_ssize_t j
+    if floating is float:
+        if nr == NR_F32:
+            memcpy(dst, src, NR_F32 * sizeof(float))
+            return
+    else:
+        if nr == NR_F64:
+            memcpy(dst, src, NR_F64 * sizeof(double))
+            return
+    for j in range(nr):
+        dst[j] = src[j]
 
 
 cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,

@@ -32,6 +32,9 @@ cdef enum:
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     FEW_ROWS = 32       # products of at most this many rows read B where it lies
+    BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
+    BLOCK_TASK_ROWS_BIG_B = 256     # of up to this many where B has at least
+    BIG_B = 524288                  # this many elements (_packs_b_per_task)
     DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
     DX_SWAPPED_ROWS = 64    # and of at most this many, dx as (w @ dyᵀ)ᵀ (_dx_kernel)
     B_SLAB_BYTES = 8388608  # a packed B larger than this is packed a slab at a time,
@@ -283,9 +286,28 @@ cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t m) 
     return n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
 
 
+cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                   Py_ssize_t m) noexcept nogil:
+    """Whether gemm()'s tasks each pack their own column block of B, a depth block at a
+    time, for all the rows, rather than the threads packing all of B first and then
+    sharing it out by rows: for more than FEW_ROWS rows and at most BLOCK_TASK_ROWS, or
+    BLOCK_TASK_ROWS_BIG_B where B has BIG_B elements or more.
+    - A task's block of B is packed into its thread's L2 and read from there by every
+      row panel; all of B packed first has left L2 (at a few MB, the last level too)
+      before the tasks read it back, and each row task reads it again. That costs about
+      1/n of the product, so it matters for few rows, and for more where B is large.
+    - Its cost: a task is all the rows, so its packed A (n × KC) must fit in L2 beside
+      the block of B, and A is packed once per column block; the columns shared out
+      among the threads leave narrow layers unevenly split."""
+    if n <= FEW_ROWS or k == 0 or _kernel_for(dtype, m) != KERNEL_REGISTER_TILE:
+        return False
+    return n <= BLOCK_TASK_ROWS or (n <= BLOCK_TASK_ROWS_BIG_B and k * m >= BIG_B)
+
+
 cdef struct ProductPlan:
     int kernel              # Kernel
     bint b_in_place         # B is read where it lies (_reads_b_in_place)
+    bint b_per_task         # each task packs its column block of B (_packs_b_per_task)
     bint few_rows           # and by the few-rows kernel (at most FEW_ROWS_MAX rows), not
                             # the register tile
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
@@ -312,13 +334,15 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     plan.kernel = _kernel_for(dtype, m)
     plan.b_in_place = _reads_b_in_place(dtype, n, m)
+    plan.b_per_task = _packs_b_per_task(dtype, n, k, m)
     plan.panel_width = _panel_width(dtype, m)
     plan.row_grain = _row_grain(dtype, m)
-    plan.row_tasks = 1 if plan.b_in_place else _row_task_count(dtype, n, m, num_threads)
+    plan.row_tasks = (1 if plan.b_in_place or plan.b_per_task
+                      else _row_task_count(dtype, n, m, num_threads))
     plan.block_width = (m if plan.kernel != KERNEL_REGISTER_TILE
                         or plan.row_tasks >= 4 * num_threads
                         else _register_block_width(dtype))
-    if plan.b_in_place:
+    if plan.b_in_place or plan.b_per_task:
         # Column blocks, as many as the threads where NC would give fewer.
         plan.block_width = min(plan.block_width,
                                ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr)
@@ -331,6 +355,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.depth_chunks = _depth_chunks(dtype, n, k, m)
     if plan.depth_chunks > 1:
         plan.b_in_place = False
+        plan.b_per_task = False
         plan.chunk_depth = _split_depth_chunk(dtype, k, plan.depth_chunks)
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
@@ -352,8 +377,8 @@ cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,
     cdef Py_ssize_t limit = B_SLAB_BYTES // <Py_ssize_t>sizeof(floating)
     plan.slab_depth = k
     plan.slab_width = m
-    if (plan.kernel != KERNEL_REGISTER_TILE or plan.b_in_place or plan.depth_chunks > 1
-            or (m + nr - 1) // nr * nr * k <= limit):
+    if (plan.kernel != KERNEL_REGISTER_TILE or plan.b_in_place or plan.b_per_task
+            or plan.depth_chunks > 1 or (m + nr - 1) // nr * nr * k <= limit):
         return
     plan.slab_depth = min(k, SLAB_DEPTH_BLOCKS * _depth_block(dtype))
     plan.slab_width = min(m, max(nc, limit // plan.slab_depth // nc * nc))
@@ -491,6 +516,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "a_in_place": (p.kernel == KERNEL_REGISTER_TILE and not p.b_in_place
                        and bool(_reads_a_in_place(dtype, k, 1, p.block_width))),
         "b_in_place": bool(p.b_in_place) and k > 0,
+        "b_per_task": bool(p.b_per_task),
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
         "threads": p.threads,
@@ -536,7 +562,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     vector tile's row_kernel or column_kernel -- the column kernel takes whole groups of a
     vector's lanes of rows, the row kernel the rest; "zeros" for k = 0, "none" for an
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
-    "b_in_place" (the register tile reads w where it lies: few rows),
+    "b_in_place" (the register tile reads w where it lies: few rows), "b_per_task" (each
+    task packs its block of w: a few dozen rows),
     "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
     is split), "slabs" (> 1: w is packed a slab at a time), "one_thread" (num_threads=None
     runs it on one thread). The backward: "dw_kernel",

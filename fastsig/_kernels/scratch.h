@@ -1,13 +1,24 @@
 /* fastsig: scratch memory for the kernels (packed operands, partial sums).
  *
- * Provides: fastsig_malloc(bytes), freed with free(); NULL when memory is short.
+ * Provides: fastsig_scratch_take(bytes, &size), NULL when memory is short, given back
+ *   by fastsig_scratch_give(buffer, size); FASTSIG_SCRATCH_KEPT_MAX.
  * Uses: posix_memalign and madvise on Linux.
  *
- * Buffers of 4 MB and more are aligned to 2 MB and advised to transparent huge pages
- * on Linux (a hint, ignored where THP is off): a packed B of tens of MB is streamed by
- * every task, and 4 KB pages would need more TLB entries than the second-level TLB
- * holds. numpy asks the same for its arrays. The callers align within the buffer
- * themselves (to a cache line), so small buffers come from plain malloc. */
+ * 1. Buffers of 4 MB and more are aligned to 2 MB and advised to transparent huge pages
+ *    on Linux (a hint, ignored where THP is off): a packed B of tens of MB is streamed by
+ *    every task, and 4 KB pages would need more TLB entries than the second-level TLB
+ *    holds. numpy asks the same for its arrays. Smaller buffers come from plain malloc.
+ * 2. One buffer is kept between calls: the largest given back of at most
+ *    FASTSIG_SCRATCH_KEPT_MAX bytes. A call that fits in it takes it, so a layer called
+ *    over and over does not page-fault (and zero) a fresh buffer every call: the kernel
+ *    does that for each page of a new mapping, and for a packed W of 8 MB it cost a sixth
+ *    of a matmul of 64 rows. A process holds at most that much more memory than it uses.
+ * 3. The kept buffer is shared state: take and give are called with the GIL held (the
+ *    Cython declarations leave out `nogil`, so the compiler enforces it).
+ * 4. take() writes the buffer's size (at least `bytes`) for the caller to give back with
+ *    it. The callers align within the buffer themselves (to a cache line). A header in
+ *    the buffer for the size moved the packed operands against the pages and cost a
+ *    matmul of 1000 x 256 @ 256 x 256 3 %. */
 #ifndef FASTSIG_SCRATCH_H
 #define FASTSIG_SCRATCH_H
 
@@ -17,7 +28,12 @@
 #include <sys/mman.h>
 #endif
 
-static void* fastsig_malloc(size_t bytes) {
+#define FASTSIG_SCRATCH_KEPT_MAX ((size_t)16 << 20)
+
+static void* fastsig_scratch_kept = NULL;
+static size_t fastsig_scratch_kept_size = 0;
+
+static void* fastsig_scratch_alloc(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (bytes >= ((size_t)4 << 20)) {
         void* p = NULL;
@@ -28,6 +44,29 @@ static void* fastsig_malloc(size_t bytes) {
     }
 #endif
     return malloc(bytes);
+}
+
+static void* fastsig_scratch_take(size_t bytes, size_t* size) {
+    void* buffer = fastsig_scratch_kept;
+    if (buffer != NULL && fastsig_scratch_kept_size >= bytes) {
+        *size = fastsig_scratch_kept_size;
+        fastsig_scratch_kept = NULL;
+        fastsig_scratch_kept_size = 0;
+        return buffer;
+    }
+    *size = bytes;
+    return fastsig_scratch_alloc(bytes);
+}
+
+static void fastsig_scratch_give(void* buffer, size_t size) {
+    if (buffer != NULL && size <= FASTSIG_SCRATCH_KEPT_MAX
+            && (fastsig_scratch_kept == NULL || fastsig_scratch_kept_size < size)) {
+        free(fastsig_scratch_kept);
+        fastsig_scratch_kept = buffer;
+        fastsig_scratch_kept_size = size;
+    } else {
+        free(buffer);
+    }
 }
 
 #endif /* FASTSIG_SCRATCH_H */
