@@ -161,11 +161,11 @@ cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
                          floating* acc, const floating* bias, int epilogue) noexcept nogil:
     """C[i0:i1, j0:j1] = A[i0:i1] @ B[:, j0:j1], then the epilogue, by the few-rows kernel
     (few_rows.h): at most FEW_ROWS_MAX rows, A and B row-major where they lie, depth
-    blocks of KC and column blocks of NC as the register tile's (the same bits); `acc`
-    holds FEW_ROWS_MAX × NC."""
+    blocks of KC as the register tile's (the same bits), column blocks of
+    _few_rows_block_width; `acc` holds FEW_ROWS_ACC_BYTES."""
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
-    cdef Py_ssize_t nc = _register_block_width(c), jc, jc0, jc1, pb, pc
+    cdef Py_ssize_t nc = _few_rows_block_width(c, i1 - i0), jc, jc0, jc1, pb, pc
     cdef const floating* block_bias
     for jc in range((j1 - j0 + nc - 1) // nc):
         jc0 = j0 + jc * nc
@@ -580,8 +580,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                                           + per_line - 1) // per_line * per_line)
     if few_rows:
         # The few-rows kernel's sums (_few_rows_task).
-        scratch_size = max(scratch_size, (FEW_ROWS_MAX * _register_block_width(c)
-                                          + per_line - 1) // per_line * per_line)
+        scratch_size = max(scratch_size, <Py_ssize_t>(FEW_ROWS_ACC_BYTES // sizeof(floating)))
     if plan.b_per_task:
         # A task's block of B (KC × its columns), then its packed A (all n rows × KC).
         b_size = 0

@@ -35,6 +35,15 @@ cdef enum:
     DY_PAD = 16     # zeros after a block of dy: >= lanes of a vector, both dtypes
 
 
+cdef inline bint _dw_stores_first_block(floating* dtype, int dw_kernel,
+                                        Py_ssize_t m) noexcept nogil:
+    """Whether dw's product stores its first block rather than adding it to a zeroed dw
+    (which costs a pass over dw, most of the time of a one-row backward of a wide layer):
+    where it runs the register tile, whose sums start at +0 and so are never -0, 0 + sum
+    is sum, bit for bit. (The narrow tiles' row kernels start from the first product.)"""
+    return dw_kernel == DW_GEMM and _kernel_for(dtype, m, True) == KERNEL_REGISTER_TILE
+
+
 cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
                      Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m)."""
@@ -64,8 +73,10 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
     cdef Py_ssize_t dy_nr = _panel_width(dy, m, True)   # dy is B of dw's product (A: xᵀ)
     cdef bint sums = _db_by_column_sums(dy, m)
     cdef Py_ssize_t sums_k = k if dw_kernel == DW_COLUMN_SUMS else 0
-    for j in range(k * m):
-        dw_part[j] = 0
+    cdef bint dw_stores = _dw_stores_first_block(dy, dw_kernel, m)
+    if not dw_stores:
+        for j in range(k * m):
+            dw_part[j] = 0
     for j in range(m):
         db_part[j] = 0
     for blk in range((r1 - r0 + block_rows - 1) // block_rows):
@@ -108,7 +119,8 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         if dw_kernel == DW_GEMM:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
-            gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed, True, True)
+            gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed,
+                        blk > 0 or not dw_stores, True)
         elif dw_kernel == DW_LOOPS:
             _dw_direct(x + b0 * k, dy, dw_part, rows, k, m)
 
@@ -170,7 +182,8 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef int threads = plan.threads
     # Scratch, per thread: a block of dy (of at most n rows), its packed copy, one packed
     # block of A; shared: wᵀ packed, and the parts' partial sums. One part writes dw and
-    # db itself: they are its partials (zeroed first, so the bits of 0 + the partial).
+    # db itself: they are its partials (zeroed first, so the bits of 0 + the partial, or
+    # where dw's first block is stored, _dw_stores_first_block, the same bits).
     cdef Py_ssize_t dy_rows = min(block_rows, n)
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t dy_size = (dy_rows * m + DY_PAD + per_line - 1) // per_line * per_line
@@ -251,10 +264,11 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
     plan.threads threads. For each block of dy in turn, each thread takes share t of T of
     every step:
     1. dy's rows; wᵀ's panels (DX_PACKED; with the first block);
-    2. dy's panels as dw's B, dyᵀ's (DX_SWAPPED); dw zeroed (with the first block); db's
-       columns (the column-sum kernel's db: share 0);
+    2. dy's panels as dw's B, dyᵀ's (DX_SWAPPED); dw zeroed (with the first block, unless
+       _dw_stores_first_block); db's columns (the column-sum kernel's db: share 0);
     3. dx's product (gemm_share; DX_SWAPPED: then its share of dxᵀ transposed into dx;
-       DX_FEW_ROWS: its rows of w), then dw += xᵀ @ dy's.
+       DX_FEW_ROWS: its rows of w), then dw += xᵀ @ dy's (the first block's stored, where
+       dw was not zeroed).
     Every sum runs as in _backward_part's single part (dw and db zeroed, then each block
     added in order), so the bits are those of one thread. DX_SWAPPED and DX_FEW_ROWS
     come with one block only (_dx_kernel)."""
@@ -322,6 +336,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
     cdef bint packed = dxp != NULL and dx_kernel == DX_PACKED
     cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
     cdef Py_ssize_t dyt_panels = (rows + dyt_nr - 1) // dyt_nr
+    cdef bint dw_stores = first and _dw_stores_first_block(dy, DW_GEMM, m)
     cdef Py_ssize_t t, i, j, p0, p1
     cdef Py_ssize_t* rect
     cdef floating* a_packed
@@ -339,7 +354,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
         if swapped:
             _pack_b(dy, 1, m, m, rows, dyt, t * dyt_panels // threads,
                     (t + 1) * dyt_panels // threads, dyt_nr)
-        if first:
+        if first and not dw_stores:
             for i in range(t * (k * m) // threads, (t + 1) * (k * m) // threads):
                 dwp[i] = 0
         if sums:
@@ -382,5 +397,5 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
                 else:
                     _few_rows_transposed_f64(rows, m, p1 - p0, _depth_block(dy), dy,
                                              wp + p0 * m, dxp + b0 * k + p0, k)
-        gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed, True,
-                   True, rect)
+        gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed,
+                   not dw_stores, True, rect)

@@ -32,6 +32,7 @@ cdef enum:
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     FEW_ROWS = 32       # products of at most this many rows read B where it lies
+    FEW_ROWS_ACC_BYTES = 16384  # the few-rows kernel's sums (_few_rows_block_width)
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
     BLOCK_TASK_ROWS_BIG_B = 256     # of up to this many where B has at least
     BIG_B = 524288                  # this many elements (_packs_b_per_task)
@@ -221,6 +222,16 @@ cdef inline Py_ssize_t _register_block_width(floating* dtype) noexcept nogil:
     return nr * ((NC_TARGET + nr - 1) // nr)
 
 
+cdef inline Py_ssize_t _few_rows_block_width(floating* dtype, Py_ssize_t rows) noexcept nogil:
+    """The columns the few-rows kernel sums at once for `rows` rows: as many as keep the
+    sums within FEW_ROWS_ACC_BYTES (half of L1), in whole cache lines. Each row of B is
+    read in runs of that many columns: wider runs are fewer streams for the prefetcher
+    to start (NC columns of 1000×1000 float32 ran at half numpy's speed)."""
+    cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
+    return max(per_line, FEW_ROWS_ACC_BYTES // (rows * <Py_ssize_t>sizeof(floating))
+               // per_line * per_line)
+
+
 cdef inline Py_ssize_t _depth_chunks(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                      Py_ssize_t m) noexcept nogil:
     """Chunks of depth that a product of few tasks and great depth is split into (1:
@@ -343,9 +354,11 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
                         or plan.row_tasks >= 4 * num_threads
                         else _register_block_width(dtype))
     if plan.b_in_place or plan.b_per_task:
-        # Column blocks, as many as the threads where NC would give fewer.
-        plan.block_width = min(plan.block_width,
-                               ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr)
+        # Column blocks, as many as the threads where NC would give fewer; for the
+        # few-rows kernel one per thread (it walks its own, _few_rows_block_width).
+        plan.block_width = ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr
+        if not (plan.b_in_place and n <= FEW_ROWS_MAX):
+            plan.block_width = min(plan.block_width, _register_block_width(dtype))
     plan.tasks = plan.row_tasks * ((m + plan.block_width - 1) // plan.block_width
                                    if m > 0 else 0)
     plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
