@@ -6,7 +6,9 @@
  *     below)
  * Uses: plain C loops (every compiler and build, FASTSIG_PORTABLE included), which the
  *   compiler vectorizes along the columns (lane by lane, so the bits are those of scalar
- *   code); __builtin_fma where the variant has FMA.
+ *   code); __builtin_fma where the variant has FMA; AVX2 intrinsics for the transposed
+ *   kernel's float32 dot products where the variant has AVX2 and FMA (the avx2 and
+ *   avx512 variants).
  *
  * C[rows, cols] (= or, with `accumulate`, +=) A[rows, kc] @ B[kc, cols] (+ bias[:cols]),
  * rows <= FASTSIG_FEW_ROWS_MAX, for products too short to pay for packing B (one row:
@@ -92,6 +94,89 @@ static void fastsig_few_rows_##SUFFIX(                                          
         }                                                                                  \
 }
 
+/* Dot products of the transposed kernel, float32: out[q] = sum_{j0 <= j < j1} dy[j] *
+ * w[q*m + j] for q < 8 * groups, each in increasing j from 0, one multiply-add a step.
+ * With AVX2 and FMA the sums are the lanes of vectors: 8 x 8 blocks of w are transposed
+ * in registers, so that each step is one vector multiply-add of dy[j] against column j
+ * of a block -- the lane-by-lane operations of the scalar chains, so the same bits.
+ * Four groups of eight rows (FASTSIG_DOT_ROWS = 32) keep four chains in flight: one
+ * chain waits on its multiply-add's latency every step. (float64 keeps the scalar
+ * chains: reading w is its bound, and 4 x 4 transposes measured no faster.) */
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define FASTSIG_DOT_ROWS 32
+
+/* Eight rows of w from w, columns j..j+7, into acc (lane q: row q). */
+static inline __attribute__((always_inline)) __m256 fastsig_dot_step_F32(
+        const float* w, ptrdiff_t m, const float* dy, ptrdiff_t j, __m256 acc) {
+    __m256 r0, r1, r2, r3, r4, r5, r6, r7, t0, t1, t2, t3, t4, t5, t6, t7;
+    __m256 s0, s1, s2, s3, s4, s5, s6, s7;
+    r0 = _mm256_loadu_ps(w + j);
+    r1 = _mm256_loadu_ps(w + m + j);
+    r2 = _mm256_loadu_ps(w + 2 * m + j);
+    r3 = _mm256_loadu_ps(w + 3 * m + j);
+    r4 = _mm256_loadu_ps(w + 4 * m + j);
+    r5 = _mm256_loadu_ps(w + 5 * m + j);
+    r6 = _mm256_loadu_ps(w + 6 * m + j);
+    r7 = _mm256_loadu_ps(w + 7 * m + j);
+    t0 = _mm256_unpacklo_ps(r0, r1);    /* r0_0 r1_0 r0_1 r1_1 | r0_4 r1_4 r0_5 r1_5 */
+    t1 = _mm256_unpackhi_ps(r0, r1);    /* r0_2 r1_2 r0_3 r1_3 | r0_6 r1_6 r0_7 r1_7 */
+    t2 = _mm256_unpacklo_ps(r2, r3);
+    t3 = _mm256_unpackhi_ps(r2, r3);
+    t4 = _mm256_unpacklo_ps(r4, r5);
+    t5 = _mm256_unpackhi_ps(r4, r5);
+    t6 = _mm256_unpacklo_ps(r6, r7);
+    t7 = _mm256_unpackhi_ps(r6, r7);
+    s0 = _mm256_shuffle_ps(t0, t2, 0x44);   /* rows 0-3 of columns 0 | 4 */
+    s1 = _mm256_shuffle_ps(t0, t2, 0xEE);   /* columns 1 | 5 */
+    s2 = _mm256_shuffle_ps(t1, t3, 0x44);   /* columns 2 | 6 */
+    s3 = _mm256_shuffle_ps(t1, t3, 0xEE);   /* columns 3 | 7 */
+    s4 = _mm256_shuffle_ps(t4, t6, 0x44);   /* rows 4-7 likewise */
+    s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    s6 = _mm256_shuffle_ps(t5, t7, 0x44);
+    s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j]), _mm256_permute2f128_ps(s0, s4, 0x20), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j + 1]), _mm256_permute2f128_ps(s1, s5, 0x20), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j + 2]), _mm256_permute2f128_ps(s2, s6, 0x20), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j + 3]), _mm256_permute2f128_ps(s3, s7, 0x20), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j + 4]), _mm256_permute2f128_ps(s0, s4, 0x31), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j + 5]), _mm256_permute2f128_ps(s1, s5, 0x31), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j + 6]), _mm256_permute2f128_ps(s2, s6, 0x31), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy[j + 7]), _mm256_permute2f128_ps(s3, s7, 0x31), acc);
+    return acc;
+}
+
+static inline __attribute__((always_inline)) void fastsig_dots_F32(
+        const float* w, ptrdiff_t m, const float* dy, ptrdiff_t j0, ptrdiff_t j1,
+        float* out, const int groups) {
+    __m256 acc[FASTSIG_DOT_ROWS / 8];
+    ptrdiff_t j;
+    int g;
+    for (g = 0; g < groups; g++)
+        acc[g] = _mm256_setzero_ps();
+    for (j = j0; j + 8 <= j1; j += 8)
+        for (g = 0; g < groups; g++)
+            acc[g] = fastsig_dot_step_F32(w + 8 * g * m, m, dy, j, acc[g]);
+    for (; j < j1; j++)
+        for (g = 0; g < groups; g++) {
+            const float* wg = w + 8 * g * m + j;
+            acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(dy[j]),
+                                     _mm256_set_ps(wg[7 * m], wg[6 * m], wg[5 * m], wg[4 * m],
+                                                   wg[3 * m], wg[2 * m], wg[m], wg[0]),
+                                     acc[g]);
+        }
+    for (g = 0; g < groups; g++)
+        _mm256_storeu_ps(out + 8 * g, acc[g]);
+}
+
+#define FASTSIG_DOTS_F32(w, m, dy, j0, j1, out, groups)                                     \
+    fastsig_dots_F32(w, m, dy, j0, j1, out, groups)
+#else
+#define FASTSIG_DOT_ROWS 8
+#define FASTSIG_DOTS_F32(w, m, dy, j0, j1, out, groups) ((void)0)
+#endif
+#define FASTSIG_DOTS_F64(w, m, dy, j0, j1, out, groups) ((void)0)
+
 /* dx[rows, 0:k] = dy[rows, 0:m] @ wT, w (k x m, rows m apart) row-major where it lies,
  * dx's rows ldx apart (a slice of k of w's rows and dx's columns is a call of its own), for the
  * backward of few rows (packing wT would cost more than the product): dx[i, p] is
@@ -99,14 +184,18 @@ static void fastsig_few_rows_##SUFFIX(                                          
  * starts at 0 and runs in increasing j, one multiply-add a step; the first block stores
  * it, the later ones add it to dx: the register tile's order, so the bits of the packed
  * path. Eight rows of w at a time, each a contiguous stream, give eight independent
- * chains (the vectors would have to run along j, which would reorder the sums). */
-#define FASTSIG_FEW_ROWS_TRANSPOSED(T, SUFFIX)                                             \
+ * chains; in float32 where the variant has AVX2, 32 rows at a time are the lanes of
+ * four vectors (fastsig_dots_F32: vectors along j would reorder the sums). */
+#define FASTSIG_FEW_ROWS_TRANSPOSED(T, SUFFIX, DOT_ROWS)                                   \
 static void fastsig_few_rows_transposed_##SUFFIX(                                          \
         ptrdiff_t rows, ptrdiff_t m, ptrdiff_t k, ptrdiff_t depth, const T* dy,           \
         const T* w, T* dx, ptrdiff_t ldx) {                                                \
-    enum { W_ROWS = 8 };                                                                   \
-    ptrdiff_t i, p0, q, rows_of_w, j0, j1, j;                                              \
+    enum { W_ROWS = DOT_ROWS, VECTORS = DOT_ROWS > 8 };                                    \
+    ptrdiff_t i, p0, q, q0, rows_of_w, j0, j1, j;                                          \
     T acc[W_ROWS];                                                                         \
+    /* Rows of w a multiple of 512 bytes apart fall into at most 8 of L1's 64 sets: 32 \
+       such rows at once would evict each other, 8 not. */                                \
+    const int spread = (m * (ptrdiff_t)sizeof(T)) % 512 != 0;                              \
     for (i = 0; i < rows; i++) {                                                           \
         const T* dyrow = dy + i * m;                                                       \
         for (p0 = 0; p0 < k; p0 += W_ROWS) {                                               \
@@ -115,17 +204,23 @@ static void fastsig_few_rows_transposed_##SUFFIX(                               
                 j1 = FASTSIG_FEW_ROWS_MIN(m, j0 + depth);                                  \
                 for (q = 0; q < W_ROWS; q++)                                               \
                     acc[q] = 0;                                                            \
-                if (rows_of_w == W_ROWS) {                                                 \
+                q0 = 0;                                                                    \
+                if (VECTORS && rows_of_w == W_ROWS && spread) {                            \
+                    FASTSIG_DOTS_##SUFFIX(w + p0 * m, m, dyrow, j0, j1, acc, W_ROWS / 8);  \
+                    q0 = W_ROWS;                                                           \
+                }                                                                          \
+                for (; VECTORS && q0 + 8 <= rows_of_w; q0 += 8)                            \
+                    FASTSIG_DOTS_##SUFFIX(w + (p0 + q0) * m, m, dyrow, j0, j1, acc + q0, 1); \
+                if (!VECTORS && rows_of_w == W_ROWS) {                                     \
                     for (j = j0; j < j1; j++)                                              \
                         for (q = 0; q < W_ROWS; q++)                                       \
                             acc[q] = FASTSIG_MULADD_##T(dyrow[j], w[(p0 + q) * m + j],     \
                                                         acc[q]);                           \
-                } else {                                                                   \
-                    for (q = 0; q < rows_of_w; q++)                                        \
-                        for (j = j0; j < j1; j++)                                          \
-                            acc[q] = FASTSIG_MULADD_##T(dyrow[j], w[(p0 + q) * m + j],     \
-                                                        acc[q]);                           \
+                    q0 = W_ROWS;                                                           \
                 }                                                                          \
+                for (q = q0; q < rows_of_w; q++)                                           \
+                    for (j = j0; j < j1; j++)                                              \
+                        acc[q] = FASTSIG_MULADD_##T(dyrow[j], w[(p0 + q) * m + j], acc[q]); \
                 for (q = 0; q < rows_of_w; q++)                                            \
                     dx[i * ldx + p0 + q] = j0 == 0 ? acc[q] : dx[i * ldx + p0 + q] + acc[q]; \
             }                                                                              \
@@ -137,11 +232,14 @@ static void fastsig_few_rows_transposed_##SUFFIX(                               
 
 FASTSIG_FEW_ROWS(float, F32)
 FASTSIG_FEW_ROWS(double, F64)
-FASTSIG_FEW_ROWS_TRANSPOSED(float, F32)
-FASTSIG_FEW_ROWS_TRANSPOSED(double, F64)
+FASTSIG_FEW_ROWS_TRANSPOSED(float, F32, FASTSIG_DOT_ROWS)
+FASTSIG_FEW_ROWS_TRANSPOSED(double, F64, 8)
 #undef FASTSIG_FEW_ROWS
 #undef FASTSIG_FEW_ROWS_TRANSPOSED
 #undef FASTSIG_FEW_ROWS_MIN
+#undef FASTSIG_DOTS_F32
+#undef FASTSIG_DOTS_F64
+#undef FASTSIG_DOT_ROWS
 #undef FASTSIG_MULADD_float
 #undef FASTSIG_MULADD_double
 #undef FASTSIG_FEW_ROWS_INLINE
