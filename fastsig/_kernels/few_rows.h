@@ -19,7 +19,8 @@
  * 2. The sums are kept in `acc` (rows x cols, in L1), started at 0; each row p of B adds
  *    A[i, p] * B[p, j] to every row's sum, one multiply-add per element (fused where the
  *    variant has FMA: FASTSIG_MULADD), in increasing p: the order, and so the bits, of
- *    the register tile.
+ *    the register tile. Two rows of B go in one pass over the sums (two multiply-adds
+ *    in order between a load and a store): storing the sums bounds the kernel.
  * 3. Then C = sum, or C + sum with `accumulate`, then + bias: again the register tile's
  *    order. */
 #ifndef FASTSIG_FEW_ROWS_H
@@ -56,7 +57,28 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
     ptrdiff_t p, j;                                                                        \
     for (j = 0; j < rows * cols; j++)                                                      \
         acc[j] = 0;                                                                        \
-    for (p = 0; p < kc; p++) {                                                             \
+    for (p = 0; p + 2 <= kc; p += 2) {                                                     \
+        const T* __restrict brow = b + p * ldb;                                            \
+        const T* __restrict bnext = brow + ldb;                                            \
+        const T a0 = a[p], b0 = a[p + 1];                                                  \
+        const T a1 = rows > 1 ? a[lda + p] : 0, b1 = rows > 1 ? a[lda + p + 1] : 0;        \
+        const T a2 = rows > 2 ? a[2 * lda + p] : 0, b2 = rows > 2 ? a[2 * lda + p + 1] : 0; \
+        const T a3 = rows > 3 ? a[3 * lda + p] : 0, b3 = rows > 3 ? a[3 * lda + p + 1] : 0; \
+        for (j = 0; j < cols; j++) {                                                       \
+            const T bj = brow[j], cj = bnext[j];                                           \
+            acc[j] = FASTSIG_MULADD_##T(b0, cj, FASTSIG_MULADD_##T(a0, bj, acc[j]));       \
+            if (rows > 1)                                                                  \
+                acc[cols + j] = FASTSIG_MULADD_##T(                                        \
+                    b1, cj, FASTSIG_MULADD_##T(a1, bj, acc[cols + j]));                    \
+            if (rows > 2)                                                                  \
+                acc[2 * cols + j] = FASTSIG_MULADD_##T(                                    \
+                    b2, cj, FASTSIG_MULADD_##T(a2, bj, acc[2 * cols + j]));                \
+            if (rows > 3)                                                                  \
+                acc[3 * cols + j] = FASTSIG_MULADD_##T(                                    \
+                    b3, cj, FASTSIG_MULADD_##T(a3, bj, acc[3 * cols + j]));                \
+        }                                                                                  \
+    }                                                                                      \
+    for (; p < kc; p++) {                                                                  \
         const T* __restrict brow = b + p * ldb;                                            \
         const T a0 = a[p];                                                                 \
         const T a1 = rows > 1 ? a[lda + p] : 0;                                            \
