@@ -58,6 +58,49 @@ cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
                 dw[p * m + j] += a * dyrow[j]
 
 
+cdef inline void _column_sums(Py_ssize_t rows, Py_ssize_t k, const floating* x,
+                              Py_ssize_t ldx, const floating* dy, Py_ssize_t m, floating* dw,
+                              floating* db) noexcept nogil:
+    """column_sums.h for the dtype: db += Σ_rows dy, and dw += xᵀ @ dy where k > 0; dy
+    followed by DY_PAD zeros."""
+    if floating is float:
+        _column_sums_f32(rows, k, x, ldx, dy, m, dw, db)
+    else:
+        _column_sums_f64(rows, k, x, ldx, dy, m, dw, db)
+
+
+cdef inline void _db_loops(const floating* dy, Py_ssize_t rows, Py_ssize_t m, floating* db,
+                           Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """db[j0:j1] += Σ_rows dy[:, j0:j1], row after row (where the column-sum kernel does
+    not take db)."""
+    cdef Py_ssize_t i, j
+    for i in range(rows):
+        for j in range(j0, j1):
+            db[j] += dy[i * m + j]
+
+
+cdef inline void _dx_few_rows(Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k,
+                              const floating* dy, const floating* w, floating* dx,
+                              Py_ssize_t ldx) noexcept nogil:
+    """dx (rows×k, rows ldx apart) = dy (rows×m) @ wᵀ, w's k rows where they lie
+    (few_rows.h, DX_FEW_ROWS)."""
+    if floating is float:
+        _few_rows_transposed_f32(rows, m, k, _depth_block(dy), dy, w, dx, ldx)
+    else:
+        _few_rows_transposed_f64(rows, m, k, _depth_block(dy), dy, w, dx, ldx)
+
+
+cdef inline void _dx_from_transposed(const floating* dxt, Py_ssize_t rows, floating* dx,
+                                     Py_ssize_t k, Py_ssize_t i0, Py_ssize_t i1,
+                                     Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """dx[i, j] = dxᵀ[j, i] for rows [i0, i1) and columns [j0, j1) (DX_SWAPPED's last
+    step; dxᵀ is k×rows, dx's rows k apart)."""
+    cdef Py_ssize_t i, j
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            dx[i * k + j] = dxt[j * rows + i]
+
+
 cdef void _backward_part(const floating* grad, const floating* s, const floating* x,
                          const floating* w, const floating* wt_packed, floating* dx,
                          floating* dw_part, floating* db_part,
@@ -88,14 +131,9 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             # the zeros after it (see DY_PAD).
             for i in range(rows * m, rows * m + DY_PAD):
                 dy[i] = 0
-            if floating is float:
-                _column_sums_f32(rows, sums_k, x + b0 * k, k, dy, m, dw_part, db_part)
-            else:
-                _column_sums_f64(rows, sums_k, x + b0 * k, k, dy, m, dw_part, db_part)
+            _column_sums(rows, sums_k, x + b0 * k, k, dy, m, dw_part, db_part)
         else:
-            for i in range(rows):
-                for j in range(m):
-                    db_part[j] += dy[i * m + j]
+            _db_loops(dy, rows, m, db_part, 0, m)
         if k == 0:
             continue
         if dx != NULL and dx_kernel == DX_SWAPPED:
@@ -104,15 +142,10 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             dxt = dy_packed + _packed_b_size(dy, m, rows)
             _pack_b(dy, 1, m, m, rows, dy_packed, 0, (rows + dyt_nr - 1) // dyt_nr, dyt_nr)
             gemm_serial(w, m, 1, dy_packed, dxt, k, m, rows, a_packed, False, False)
-            for i in range(rows):
-                for j in range(k):
-                    dx[(b0 + i) * k + j] = dxt[j * rows + i]
+            _dx_from_transposed(dxt, rows, dx + b0 * k, k, 0, rows, 0, k)
         elif dx != NULL and dx_kernel == DX_FEW_ROWS:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k), w read where it lies
-            if floating is float:
-                _few_rows_transposed_f32(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k, k)
-            else:
-                _few_rows_transposed_f64(rows, m, k, _depth_block(dy), dy, w, dx + b0 * k, k)
+            _dx_few_rows(rows, m, k, dy, w, dx + b0 * k, k)
         elif dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
@@ -362,19 +395,14 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
                 if first:
                     for j in range(m):
                         dbp[j] = 0
-                if floating is float:
-                    _column_sums_f32(rows, 0, xp + b0 * k, k, dy, m, dwp, dbp)
-                else:
-                    _column_sums_f64(rows, 0, xp + b0 * k, k, dy, m, dwp, dbp)
+                _column_sums(rows, 0, xp + b0 * k, k, dy, m, dwp, dbp)
         else:
             p0 = t * m // threads
             p1 = (t + 1) * m // threads
             if first:
                 for j in range(p0, p1):
                     dbp[j] = 0
-            for i in range(rows):
-                for j in range(p0, p1):
-                    dbp[j] += dy[i * m + j]
+            _db_loops(dy, rows, m, dbp, p0, p1)
     for t in prange(threads, schedule='static', num_threads=threads):
         a_packed = a_scratch + threadid() * a_size
         rect = rects + 4 * threadid()     # [i0, i1, j0, j1] of this share of C
@@ -384,18 +412,12 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
         elif swapped:
             gemm_share(wp, m, 1, dyt, dxt, k, m, rows, t, threads, a_packed, False, False,
                        rect)
-            for i in range(rect[2], rect[3]):
-                for j in range(rect[0], rect[1]):
-                    dxp[(b0 + i) * k + j] = dxt[j * rows + i]
+            _dx_from_transposed(dxt, rows, dxp + b0 * k, k, rect[2], rect[3], rect[0],
+                                rect[1])
         elif dxp != NULL:
             p0 = t * k // threads
             p1 = (t + 1) * k // threads
             if p1 > p0:
-                if floating is float:
-                    _few_rows_transposed_f32(rows, m, p1 - p0, _depth_block(dy), dy,
-                                             wp + p0 * m, dxp + b0 * k + p0, k)
-                else:
-                    _few_rows_transposed_f64(rows, m, p1 - p0, _depth_block(dy), dy,
-                                             wp + p0 * m, dxp + b0 * k + p0, k)
+                _dx_few_rows(rows, m, p1 - p0, dy, wp + p0 * m, dxp + b0 * k + p0, k)
         gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed,
                    not dw_stores, True, rect)
