@@ -125,3 +125,23 @@ def test_bad_out_buffers(dtype, rng):
     g_view[:] = g
     with pytest.raises(ValueError, match="overlaps"):
         fastsig.dense_backward(g_view, x, w, s, out=(out[0], out[1], g_view[0]))
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("k,m", [(1000, 1000), (300, 77), (5, 3), (64, 1)], ids=str)
+def test_the_dw_of_one_row_is_its_outer_product(dtype, rng, helpers, k, m):
+    """A batch of one row: dw = xᵀ @ dy is the outer product, each element x·dy rounded
+    once and +0 where it is zero (never -0: the kernels' sums start at +0), on any thread
+    count, whichever kernel takes it (few_rows.h's outer product, the tiles)."""
+    x = rng.uniform(-1, 1, (1, k)).astype(dtype)
+    x[0, :2] = [-1, -0.0]
+    w = rng.uniform(-1, 1, (k, m)).astype(dtype)
+    s = rng.uniform(0, 1, (1, m)).astype(dtype)
+    g = rng.normal(size=(1, m)).astype(dtype)
+    g[0, 0] = 0.0
+    dy = fastsig.sigmoid_backward(g, s)
+    expected = x.T * dy + dtype(0)
+    assert np.signbit(expected[0, 0]) == 0 and (x.T * dy)[0, 0] == 0
+    for threads in (1, 2, 3):
+        dw = fastsig.dense_backward(g, x, w, s, num_threads=threads)[1]
+        helpers.assert_bitwise_equal(dw, expected, f"dw on {threads} threads")

@@ -4,6 +4,7 @@
  *   fastsig_few_rows_F32(rows, kc, a, lda, b, ldb, acc, c, ldc, cols, accumulate, bias)
  *   fastsig_few_rows_transposed_F32(rows, m, k, depth, dy, w, dx, ldx)   (dx = dy @ wT:
  *     below)
+ *   fastsig_few_rows_outer_F32(rows, k, x, ldx, dy, m, dw)   (dw = xT @ dy: below)
  * Uses: plain C loops (every compiler and build, FASTSIG_PORTABLE included), which the
  *   compiler vectorizes along the columns (lane by lane, so the bits are those of scalar
  *   code); __builtin_fma where the variant has FMA; AVX2 intrinsics for the transposed
@@ -250,14 +251,60 @@ static void fastsig_few_rows_transposed_##SUFFIX(                               
     }                                                                                      \
 }
 
+/* dw[0:k, 0:m] = x[0:rows, 0:k]T @ dy[0:rows, 0:m], x's rows ldx apart, rows <=
+ * FASTSIG_FEW_ROWS_MAX, for the backward of a few rows: dw[p, j] = sum_i x[i, p] dy[i, j],
+ * from 0 in increasing i, one multiply-add a step (the first onto 0: +0 for a product of
+ * -0, as the tile's sum): the register tile's order, so its bits, for a depth of `rows`.
+ * Each row of dw is written once, a contiguous stream; the tile's fixed cost per MR x NR
+ * block was most of the time at so small a depth. */
+#define FASTSIG_FEW_ROWS_OUTER(T, SUFFIX)                                                  \
+static void fastsig_few_rows_outer_##SUFFIX(                                               \
+        ptrdiff_t rows, ptrdiff_t k, const T* x, ptrdiff_t ldx, const T* __restrict dy,   \
+        ptrdiff_t m, T* __restrict dw) {                                                   \
+    ptrdiff_t p, j;                                                                        \
+    const T zero = 0;                                                                      \
+    for (p = 0; p < k; p++) {                                                              \
+        T* __restrict out = dw + p * m;                                                    \
+        const T a0 = x[p];                                                                 \
+        const T a1 = rows > 1 ? x[ldx + p] : 0;                                            \
+        const T a2 = rows > 2 ? x[2 * ldx + p] : 0;                                        \
+        const T a3 = rows > 3 ? x[3 * ldx + p] : 0;                                        \
+        switch (rows) {                                                                    \
+        case 1:                                                                            \
+            for (j = 0; j < m; j++)                                                        \
+                out[j] = FASTSIG_MULADD_##T(a0, dy[j], zero);                              \
+            break;                                                                         \
+        case 2:                                                                            \
+            for (j = 0; j < m; j++)                                                        \
+                out[j] = FASTSIG_MULADD_##T(a1, dy[m + j],                                 \
+                                            FASTSIG_MULADD_##T(a0, dy[j], zero));          \
+            break;                                                                         \
+        case 3:                                                                            \
+            for (j = 0; j < m; j++)                                                        \
+                out[j] = FASTSIG_MULADD_##T(a2, dy[2 * m + j], FASTSIG_MULADD_##T(         \
+                    a1, dy[m + j], FASTSIG_MULADD_##T(a0, dy[j], zero)));                  \
+            break;                                                                         \
+        default:                                                                           \
+            for (j = 0; j < m; j++)                                                        \
+                out[j] = FASTSIG_MULADD_##T(a3, dy[3 * m + j], FASTSIG_MULADD_##T(         \
+                    a2, dy[2 * m + j], FASTSIG_MULADD_##T(                                 \
+                        a1, dy[m + j], FASTSIG_MULADD_##T(a0, dy[j], zero))));             \
+            break;                                                                         \
+        }                                                                                  \
+    }                                                                                      \
+}
+
 #define FASTSIG_FEW_ROWS_MIN(x, y) ((x) < (y) ? (x) : (y))
 
 FASTSIG_FEW_ROWS(float, F32)
 FASTSIG_FEW_ROWS(double, F64)
 FASTSIG_FEW_ROWS_TRANSPOSED(float, F32, FASTSIG_DOT_ROWS)
 FASTSIG_FEW_ROWS_TRANSPOSED(double, F64, 8)
+FASTSIG_FEW_ROWS_OUTER(float, F32)
+FASTSIG_FEW_ROWS_OUTER(double, F64)
 #undef FASTSIG_FEW_ROWS
 #undef FASTSIG_FEW_ROWS_TRANSPOSED
+#undef FASTSIG_FEW_ROWS_OUTER
 #undef FASTSIG_FEW_ROWS_MIN
 #undef FASTSIG_DOTS_F32
 #undef FASTSIG_DOTS_F64

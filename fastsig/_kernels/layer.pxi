@@ -15,7 +15,8 @@
 #                                 w read where it lies: few_rows.h's kernel, or the
 #                                 product (w @ dyᵀ)ᵀ; _dx_kernel);
 #   dw_part  += x[block]ᵀ @ dy    the column-sum kernel, the matmul on the packed dy, or
-#                                 plain loops (_dw_kernel);
+#                                 plain loops (_dw_kernel); for a batch of a few rows,
+#                                 few_rows.h's outer product (_dw_few_rows);
 #   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
 # Parts are parallel tasks, and dw and db the sums of their partials in part order; a
 # backward of one part (one block, or a wide dw) writes dw and db itself, its steps
@@ -85,9 +86,20 @@ cdef inline void _dx_few_rows(Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k,
     """dx (rows×k, rows ldx apart) = dy (rows×m) @ wᵀ, w's k rows where they lie
     (few_rows.h, DX_FEW_ROWS)."""
     if floating is float:
-        _few_rows_transposed_f32(rows, m, k, _depth_block(dy), dy, w, dx, ldx)
+        _few_rows_transposed_f32(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
     else:
-        _few_rows_transposed_f64(rows, m, k, _depth_block(dy), dy, w, dx, ldx)
+        _few_rows_transposed_f64(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
+
+
+cdef inline void _dw_few_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x,
+                              Py_ssize_t ldx, const floating* dy, Py_ssize_t m,
+                              floating* dw) noexcept nogil:
+    """dw (k×m) = x[:rows]ᵀ @ dy, rows <= FEW_ROWS_MAX, each row of dw written once
+    (few_rows.h): the bits of the register tile storing its first block."""
+    if floating is float:
+        _few_rows_outer_f32(rows, k, x, ldx, dy, m, dw)
+    else:
+        _few_rows_outer_f64(rows, k, x, ldx, dy, m, dw)
 
 
 cdef inline void _dx_from_transposed(const floating* dxt, Py_ssize_t rows, floating* dx,
@@ -149,7 +161,10 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         elif dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
-        if dw_kernel == DW_GEMM:
+        if dw_kernel == DW_GEMM and dw_stores and blk == 0 and rows <= FEW_ROWS_MAX:
+            # dw_part (k×m) = x[b0:b0+rows]ᵀ @ dy, a row of dw at a time
+            _dw_few_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
+        elif dw_kernel == DW_GEMM:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed,
@@ -301,7 +316,7 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
        _dw_stores_first_block); db's columns (the column-sum kernel's db: share 0);
     3. dx's product (gemm_share; DX_SWAPPED: then its share of dxᵀ transposed into dx;
        DX_FEW_ROWS: its rows of w), then dw += xᵀ @ dy's (the first block's stored, where
-       dw was not zeroed).
+       dw was not zeroed; of up to FEW_ROWS_MAX rows, its rows of dw by _dw_few_rows).
     Every sum runs as in _backward_part's single part (dw and db zeroed, then each block
     added in order), so the bits are those of one thread. DX_SWAPPED and DX_FEW_ROWS
     come with one block only (_dx_kernel)."""
@@ -370,6 +385,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
     cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
     cdef Py_ssize_t dyt_panels = (rows + dyt_nr - 1) // dyt_nr
     cdef bint dw_stores = first and _dw_stores_first_block(dy, DW_GEMM, m)
+    cdef bint dw_outer = dw_stores and rows <= FEW_ROWS_MAX   # _dw_few_rows, no packing
     cdef Py_ssize_t t, i, j, p0, p1
     cdef Py_ssize_t* rect
     cdef floating* a_packed
@@ -382,8 +398,9 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
             _pack_b(wp, 1, m, m, k, wt, t * wt_panels // threads,
                     (t + 1) * wt_panels // threads, wt_nr)
     for t in prange(threads, schedule='static', num_threads=threads):
-        _pack_b(dy, m, 1, rows, m, dy_packed, t * dy_panels // threads,
-                (t + 1) * dy_panels // threads, dy_nr)
+        if not dw_outer:
+            _pack_b(dy, m, 1, rows, m, dy_packed, t * dy_panels // threads,
+                    (t + 1) * dy_panels // threads, dy_nr)
         if swapped:
             _pack_b(dy, 1, m, m, rows, dyt, t * dyt_panels // threads,
                     (t + 1) * dyt_panels // threads, dyt_nr)
@@ -419,5 +436,11 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
             p1 = (t + 1) * k // threads
             if p1 > p0:
                 _dx_few_rows(rows, m, p1 - p0, dy, wp + p0 * m, dxp + b0 * k + p0, k)
-        gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed,
-                   not dw_stores, True, rect)
+        if dw_outer:
+            p0 = t * k // threads
+            p1 = (t + 1) * k // threads
+            if p1 > p0:
+                _dw_few_rows(rows, p1 - p0, xp + b0 * k + p0, k, dy, m, dwp + p0 * m)
+        else:
+            gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed,
+                       not dw_stores, True, rect)

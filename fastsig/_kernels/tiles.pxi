@@ -50,6 +50,12 @@ cdef extern from "_kernels/few_rows.h":
     void _few_rows_transposed_f64 "fastsig_few_rows_transposed_F64"(
         Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k, Py_ssize_t depth, const double* dy,
         const double* w, double* dx, Py_ssize_t ldx) noexcept nogil
+    void _few_rows_outer_f32 "fastsig_few_rows_outer_F32"(
+        Py_ssize_t rows, Py_ssize_t k, const float* x, Py_ssize_t ldx, const float* dy,
+        Py_ssize_t m, float* dw) noexcept nogil
+    void _few_rows_outer_f64 "fastsig_few_rows_outer_F64"(
+        Py_ssize_t rows, Py_ssize_t k, const double* x, Py_ssize_t ldx, const double* dy,
+        Py_ssize_t m, double* dw) noexcept nogil
     void _few_rows_f64 "fastsig_few_rows_F64"(
         Py_ssize_t rows, Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b,
         Py_ssize_t ldb, double* acc, double* c, Py_ssize_t ldc, Py_ssize_t cols,
