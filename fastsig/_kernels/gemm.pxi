@@ -380,7 +380,7 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef floating* scratch
     cdef floating* th
     base = scratch_take((chunks * part_size + threads * (b_size + a_size)) * sizeof(floating)
-                          + ALIGN, &base_size)
+                        + ALIGN, &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     partials = <floating*>_aligned(base)
