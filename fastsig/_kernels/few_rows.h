@@ -124,7 +124,7 @@ static void fastsig_few_rows_##SUFFIX(                                          
  * of a block -- the lane-by-lane operations of the scalar chains, so the same bits.
  * Four groups of eight rows (FASTSIG_DOT_ROWS = 32) keep four chains in flight: one
  * chain waits on its multiply-add's latency every step. (float64 keeps the scalar
- * chains: reading w is its bound, and 4 x 4 transposes measured no faster.) */
+ * chains: reading w bounds it, not the multiply-adds; docs/performance.md.) */
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define FASTSIG_DOT_ROWS 32

@@ -226,7 +226,7 @@ cdef inline Py_ssize_t _few_rows_block_width(floating* dtype, Py_ssize_t rows) n
     """The columns the few-rows kernel sums at once for `rows` rows: as many as keep the
     sums within FEW_ROWS_ACC_BYTES (half of L1), in whole cache lines. Each row of B is
     read in runs of that many columns: wider runs are fewer streams for the prefetcher
-    to start (NC columns of 1000×1000 float32 ran at half numpy's speed)."""
+    to start (docs/performance.md, "The few-rows kernel's column runs")."""
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     return max(per_line, FEW_ROWS_ACC_BYTES // (rows * <Py_ssize_t>sizeof(floating))
                // per_line * per_line)

@@ -10,15 +10,15 @@
  *    holds. numpy asks the same for its arrays. Smaller buffers come from plain malloc.
  * 2. One buffer is kept between calls: the largest given back of at most
  *    FASTSIG_SCRATCH_KEPT_MAX bytes. A call that fits in it takes it, so a layer called
- *    over and over does not page-fault (and zero) a fresh buffer every call: the kernel
- *    does that for each page of a new mapping, and for a packed W of 8 MB it cost a sixth
- *    of a matmul of 64 rows. A process holds at most that much more memory than it uses.
+ *    over and over does not page-fault (and zero) a fresh buffer every call, as the
+ *    kernel does for each page of a new mapping. A process holds at most that much more
+ *    memory than it uses.
  * 3. The kept buffer is shared state: take and give are called with the GIL held (the
  *    Cython declarations leave out `nogil`, so the compiler enforces it).
  * 4. take() writes the buffer's size (at least `bytes`) for the caller to give back with
- *    it. The callers align within the buffer themselves (to a cache line). A header in
- *    the buffer for the size moved the packed operands against the pages and cost a
- *    matmul of 1000 x 256 @ 256 x 256 3 %. */
+ *    it, not into the buffer: the packed operands start where malloc's memory starts, as
+ *    they did before buffers were kept (docs/performance.md). The callers align within
+ *    the buffer themselves (to a cache line). */
 #ifndef FASTSIG_SCRATCH_H
 #define FASTSIG_SCRATCH_H
 
