@@ -321,39 +321,40 @@ cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                      Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, Py_ssize_t share,
                      Py_ssize_t shares, floating* a_packed, bint accumulate,
                      bint a_transposed, Py_ssize_t* rect) noexcept nogil:
-    """Share `share` of `shares` of gemm_serial's product, on the calling thread: the
-    tasks of rows of C dealt out in order, or, where there are fewer than `shares` of them
-    and the register tile takes B, the NR-column panels (so that few rows still share
-    out). `rect` receives the share's rows and columns of C: [i0, i1, j0, j1]. Each
+    """Share `share` of `shares` of gemm_serial's product, on the calling thread: the rows
+    of C dealt out in order (the register tile's in MR-row panels, as gemm deals them: in
+    whole tasks, 100 rows at MR = 6 went 72 and 28), or, where there are fewer tasks than
+    `shares` and the register tile takes B, the NR-column panels (so that few rows still
+    share out). `rect` receives the share's rows and columns of C: [i0, i1, j0, j1]. Each
     element's sums are those of the whole product (the same bits)."""
-    cdef Py_ssize_t mc = _task_rows(c, m, a_transposed), blk
-    cdef Py_ssize_t blocks = (n + mc - 1) // mc, b0, b1, nr, panels, j0, j1
+    cdef Py_ssize_t mc = _task_rows(c, m, a_transposed), blk, i
+    cdef Py_ssize_t blocks = (n + mc - 1) // mc, grain, nr, panels, j0, j1
     cdef int kernel = _kernel_for(c, m, a_transposed)
+    grain = mc if kernel != KERNEL_REGISTER_TILE else (MR_F32 if floating is float else MR_F64)
+    rect[0] = 0
+    rect[1] = n
+    j0 = 0
+    j1 = m
     if blocks >= shares or kernel != KERNEL_REGISTER_TILE:
-        b0 = share * blocks // shares
-        b1 = (share + 1) * blocks // shares
-        j0 = 0
-        j1 = m
+        rect[0] = _task_start(share, shares, grain, n)
+        rect[1] = _task_start(share + 1, shares, grain, n)
     else:
         nr = _panel_width(c, m, a_transposed)
         panels = (m + nr - 1) // nr
-        b0 = 0
-        b1 = blocks
         j0 = share * panels // shares * nr
         j1 = min(m, (share + 1) * panels // shares * nr)
-    rect[0] = min(n, b0 * mc)
-    rect[1] = min(n, b1 * mc)
     rect[2] = j0
     rect[3] = j1
     if j0 >= j1:
         return
-    for blk in range(b0, b1):
+    for blk in range((rect[1] - rect[0] + mc - 1) // mc):
+        i = rect[0] + blk * mc
         if kernel == KERNEL_REGISTER_TILE:
-            _register_tile_task(a, a_rs, a_cs, b_packed, NULL, 0, c, m, k, m, blk * mc,
-                                min(n, (blk + 1) * mc), j0, j1, a_packed, NULL,
+            _register_tile_task(a, a_rs, a_cs, b_packed, NULL, 0, c, m, k, m, i,
+                                min(rect[1], i + mc), j0, j1, a_packed, NULL,
                                 EPILOGUE_NONE, accumulate)
         else:
-            _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, blk * mc, min(n, (blk + 1) * mc),
+            _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i, min(rect[1], i + mc),
                          a_packed, NULL, EPILOGUE_NONE, accumulate, kernel)
 
 

@@ -12,6 +12,8 @@
  * - a tile must fit the vector registers with its B row: MR * NV + NV <= 32 zmm on
  *   AVX-512, <= 16 ymm or xmm on AVX2 and the baseline (NV = NR / lanes); a tile that
  *   spills runs several times slower;
+ * - the FMA tiles hold 12 accumulators or more (float64 on AVX2: 6 x 8, not 4 x 8): two
+ *   FMA units at a latency of 4 cycles need 8 sums in flight, and 8 leave none to spare;
  * - NR = 32 on AVX-512 divides the layer widths people use (32, 64, 256) without a
  *   ragged last panel;
  * - A_IN_PLACE only where the register tile keeps its registers with a runtime row
@@ -46,7 +48,7 @@
 #define FASTSIG_MRV2_F64 8
 #elif defined(__AVX2__) && defined(__FMA__)
 #define FASTSIG_COMPILED_ISA "avx2"
-#define FASTSIG_MR_F64 4
+#define FASTSIG_MR_F64 6
 #define FASTSIG_NR_F64 8
 #define FASTSIG_MR_F32 4
 #define FASTSIG_NR_F32 24

@@ -18,10 +18,16 @@ static inline __attribute__((always_inline)) void RT(_body)(
         ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias,
         const RT_T* next, const int mr, const int nv) {
     enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES, LINE = 64 / sizeof(RT_T) };
+    /* Every loop over acc's rows or vectors carries GCC's unroll pragma: gcc keeps acc in
+       registers only where each index into it is a constant when scalar replacement runs,
+       and a loop left rolled put a tile of more than 8 vectors on the stack (stored and
+       reloaded around the depth loop of every call; docs/performance.md). */
     RT(_vector) acc[RT_MR][RT_NV], brow[RT_NV], sum;
     ptrdiff_t p, i, j, v, whole, next_row = 0, next_col = 0;
     RT_T ai;
+    _Pragma("GCC unroll 16")
     for (i = 0; i < mr; i++)
+        _Pragma("GCC unroll 16")
         for (v = 0; v < nv; v++)
             acc[i][v] = (RT(_vector)){0};
     if (rows == mr && cols == nv * LANES && ldc * (ptrdiff_t)sizeof(RT_T) % 4096 != 0)
@@ -44,6 +50,7 @@ static inline __attribute__((always_inline)) void RT(_body)(
         _Pragma("GCC unroll 16")
         for (i = 0; i < mr; i++) {
             ai = a[i * a_rs + p * a_cs];
+            _Pragma("GCC unroll 16")
             for (v = 0; v < nv; v++)
                 acc[i][v] += ai * brow[v];
         }
@@ -51,6 +58,7 @@ static inline __attribute__((always_inline)) void RT(_body)(
     if (rows == mr && cols == nv * LANES) {
         _Pragma("GCC unroll 16")
         for (i = 0; i < mr; i++)
+            _Pragma("GCC unroll 16")
             for (v = 0; v < nv; v++) {
                 sum = accumulate
                     ? RT(_load)(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v];
@@ -69,6 +77,7 @@ static inline __attribute__((always_inline)) void RT(_body)(
     for (i = 0; i < mr; i++) {
         if (i >= rows)
             break;
+        _Pragma("GCC unroll 16")
         for (v = 0; v < nv; v++) {
             if (v < whole) {
                 sum = accumulate
@@ -76,11 +85,11 @@ static inline __attribute__((always_inline)) void RT(_body)(
                 RT(_store)(c + i * ldc + v * LANES,
                            bias ? sum + RT(_load)(bias + v * LANES) : sum);
             } else if (v == whole) {
+                sum = acc[i][v];
                 _Pragma("GCC unroll 16")
                 for (j = 0; j < LANES; j++) {
                     if (j < cols - whole * LANES) {
-                        ai = accumulate ? c[i * ldc + v * LANES + j] + acc[i][v][j]
-                                        : acc[i][v][j];
+                        ai = accumulate ? c[i * ldc + v * LANES + j] + sum[j] : sum[j];
                         c[i * ldc + v * LANES + j] = bias ? ai + bias[v * LANES + j] : ai;
                     }
                 }
