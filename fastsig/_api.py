@@ -180,7 +180,7 @@ def matmul(x, w, *, out=None, num_threads=None):
     """
     if num_threads is None:
         # None unless native: _kernels/native.pxi
-        result = _kernels.matmul_native(x, w, out, _config.get_num_threads())
+        result = _kernels.matmul_native(x, w, out, _config.get_num_threads)
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -237,9 +237,10 @@ def sigmoid(y, *, out=None, num_threads=None, accuracy=None):
     >>> fastsig.sigmoid(np.array([-np.inf, 0.0, np.inf]))
     array([0. , 0.5, 1. ])
     """
-    fast = _is_fast(accuracy)
+    # _is_fast(accuracy), written out for accuracy=None: a small call pays for each call.
+    fast = _config._accuracy == "fast" if accuracy is None else _is_fast(accuracy)
     if num_threads is None:
-        result = _kernels.sigmoid_native(y, out, fast, _config.get_num_threads())
+        result = _kernels.sigmoid_native(y, out, fast, _config.get_num_threads)
         if result is not None:
             return result
     y_in = _as_array(y)
@@ -291,7 +292,7 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     array([0.5])
     """
     if num_threads is None:
-        result = _kernels.sigmoid_backward_native(grad, s, out, _config.get_num_threads())
+        result = _kernels.sigmoid_backward_native(grad, s, out, _config.get_num_threads)
         if result is not None:
             return result
     g_in, s_in = _as_array(grad), _as_array(s)
@@ -353,9 +354,10 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     >>> fastsig.dense_forward(np.zeros((1, 2)), np.ones((2, 3)), np.array([0.0, 1e3, -1e3]))
     array([[0.5, 1. , 0. ]])
     """
-    fast = _is_fast(accuracy)
+    # _is_fast(accuracy), written out for accuracy=None: a small call pays for each call.
+    fast = _config._accuracy == "fast" if accuracy is None else _is_fast(accuracy)
     if num_threads is None:
-        result = _kernels.dense_forward_native(x, w, b, out, fast, _config.get_num_threads())
+        result = _kernels.dense_forward_native(x, w, b, out, fast, _config.get_num_threads)
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -442,7 +444,7 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     if num_threads is None:
         # None unless native: see _kernels/native.pxi
         result = _kernels.dense_backward_native(grad, x, w, s, bool(compute_dx), out,
-                                                _config.get_num_threads())
+                                                _config.get_num_threads)
         if result is not None:
             return result
     g_in, x_in, w_in, s_in = (_as_array(a) for a in (grad, x, w, s))

@@ -10,7 +10,8 @@
 # _kernels_avx2.pyi and _kernels_avx512.pyi re-export these names: the three variants are
 # one source compiled with different flags.
 
-from typing import Any, overload
+from collections.abc import Callable
+from typing import Any, TypeAlias, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -90,22 +91,31 @@ def dense_backward(
 ) -> None: ...
 
 # The native fast paths of _kernels/native.pxi: any objects; the result, or None when the
-# call is not on native arrays (the caller then takes its full path). `threads`: what
-# num_threads=None gives a call above the thresholds.
+# call is not on native arrays (the caller then takes its full path). `threads_of`: what
+# num_threads=None gives a call above the thresholds, or a function returning it (called only
+# by such a call).
+_ThreadsOf: TypeAlias = int | Callable[[], int]
+
 def matmul_native(
-    x: object, w: object, out: object, threads: int
+    x: object, w: object, out: object, threads_of: _ThreadsOf
 ) -> NDArray[np.floating[Any]] | None: ...
 def dense_forward_native(
-    x: object, w: object, b: object, out: object, fast: bool, threads: int
+    x: object, w: object, b: object, out: object, fast: bool, threads_of: _ThreadsOf
 ) -> NDArray[np.floating[Any]] | None: ...
 def sigmoid_native(
-    y: object, out: object, fast: bool, threads: int
+    y: object, out: object, fast: bool, threads_of: _ThreadsOf
 ) -> NDArray[np.floating[Any]] | None: ...
 def sigmoid_backward_native(
-    grad: object, s: object, out: object, threads: int
+    grad: object, s: object, out: object, threads_of: _ThreadsOf
 ) -> NDArray[np.floating[Any]] | None: ...
 def dense_backward_native(
-    grad: object, x: object, w: object, s: object, compute_dx: bool, out: object, threads: int
+    grad: object,
+    x: object,
+    w: object,
+    s: object,
+    compute_dx: bool,
+    out: object,
+    threads_of: _ThreadsOf,
 ) -> (
     tuple[NDArray[np.floating[Any]] | None, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]
     | None

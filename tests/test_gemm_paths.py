@@ -494,6 +494,58 @@ def test_native_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape
 
 
 @pytest.mark.quick
+def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dtype, rng,
+                                                                              helpers):
+    """_api.py hands the native paths get_num_threads itself: a call below its kernel's
+    threshold for threads runs on one thread without asking (a small call does not pay for
+    it), one at the threshold asks once; either way the full path's bits."""
+    kernels = _dispatch.kernels
+    name = np.dtype(dtype).name
+    asked = []
+
+    def threads_of():
+        asked.append(True)
+        return 2
+
+    def check(label, native, full, expect_ask):
+        asked.clear()
+        result = native()
+        assert result is not None, label
+        assert len(asked) == (1 if expect_ask else 0), label
+        for got, want in zip(result if isinstance(result, tuple) else [result],
+                             full if isinstance(full, tuple) else [full]):
+            helpers.assert_bitwise_equal(got, want, label)
+
+    for size, may_thread in ((kernels.MIN_ELEMENTS_FOR_THREADS - 1, False),
+                             (kernels.MIN_ELEMENTS_FOR_THREADS, True)):
+        y = rng.uniform(-30, 30, size).astype(dtype)
+        check(f"sigmoid of {size}", lambda: kernels.sigmoid_native(y, None, False, threads_of),
+              fastsig.sigmoid(y, num_threads=1, accuracy="high"), may_thread)
+    limit = kernels.MIN_BACKWARD_ELEMENTS_FOR_THREADS[name]
+    for size, may_thread in ((limit - 1, False), (limit, True)):
+        g = rng.standard_normal(size).astype(dtype)
+        s = rng.uniform(0, 1, size).astype(dtype)
+        check(f"sigmoid_backward of {size}",
+              lambda: kernels.sigmoid_backward_native(g, s, None, threads_of),
+              fastsig.sigmoid_backward(g, s, num_threads=1), may_thread)
+    limit = kernels.MIN_MULADDS_FOR_THREADS[name]
+    for n, may_thread in ((limit // (64 * 64) - 1, False), (limit // (64 * 64), True)):
+        x = rng.standard_normal((n, 64)).astype(dtype)
+        w = rng.standard_normal((64, 64)).astype(dtype)
+        b = rng.standard_normal(64).astype(dtype)
+        g = rng.standard_normal((n, 64)).astype(dtype)
+        s = rng.uniform(0, 1, (n, 64)).astype(dtype)
+        check(f"matmul of {n} rows", lambda: kernels.matmul_native(x, w, None, threads_of),
+              fastsig.matmul(x, w, num_threads=1), may_thread)
+        check(f"dense_forward of {n} rows",
+              lambda: kernels.dense_forward_native(x, w, b, None, False, threads_of),
+              fastsig.dense_forward(x, w, b, num_threads=1, accuracy="high"), may_thread)
+        check(f"dense_backward of {n} rows",
+              lambda: kernels.dense_backward_native(g, x, w, s, True, None, threads_of),
+              fastsig.dense_backward(g, x, w, s, num_threads=1), may_thread)
+
+
+@pytest.mark.quick
 def test_the_native_elementwise_paths_refuse(rng):
     """What the elementwise native paths leave to the full path, which converts it or raises
     the contract's error (the same errors as without the native paths)."""

@@ -258,39 +258,39 @@ static void fastsig_few_rows_transposed_##SUFFIX(                               
  * Each row of dw is written once, a contiguous stream; the tile's fixed cost per MR x NR
  * block was most of the time at so small a depth. */
 #define FASTSIG_FEW_ROWS_OUTER(T, SUFFIX)                                                  \
-static void fastsig_few_rows_outer_##SUFFIX(                                               \
-        ptrdiff_t rows, ptrdiff_t k, const T* x, ptrdiff_t ldx, const T* __restrict dy,   \
-        ptrdiff_t m, T* __restrict dw) {                                                   \
+FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_outer_##SUFFIX##_body(                     \
+        ptrdiff_t k, const T* x, ptrdiff_t ldx, const T* __restrict dy, ptrdiff_t m,      \
+        T* __restrict dw, const int rows) {                                                \
     ptrdiff_t p, j;                                                                        \
     const T zero = 0;                                                                      \
+    T sum;                                                                                 \
     for (p = 0; p < k; p++) {                                                              \
         T* __restrict out = dw + p * m;                                                    \
         const T a0 = x[p];                                                                 \
         const T a1 = rows > 1 ? x[ldx + p] : 0;                                            \
         const T a2 = rows > 2 ? x[2 * ldx + p] : 0;                                        \
         const T a3 = rows > 3 ? x[3 * ldx + p] : 0;                                        \
-        switch (rows) {                                                                    \
-        case 1:                                                                            \
-            for (j = 0; j < m; j++)                                                        \
-                out[j] = FASTSIG_MULADD_##T(a0, dy[j], zero);                              \
-            break;                                                                         \
-        case 2:                                                                            \
-            for (j = 0; j < m; j++)                                                        \
-                out[j] = FASTSIG_MULADD_##T(a1, dy[m + j],                                 \
-                                            FASTSIG_MULADD_##T(a0, dy[j], zero));          \
-            break;                                                                         \
-        case 3:                                                                            \
-            for (j = 0; j < m; j++)                                                        \
-                out[j] = FASTSIG_MULADD_##T(a2, dy[2 * m + j], FASTSIG_MULADD_##T(         \
-                    a1, dy[m + j], FASTSIG_MULADD_##T(a0, dy[j], zero)));                  \
-            break;                                                                         \
-        default:                                                                           \
-            for (j = 0; j < m; j++)                                                        \
-                out[j] = FASTSIG_MULADD_##T(a3, dy[3 * m + j], FASTSIG_MULADD_##T(         \
-                    a2, dy[2 * m + j], FASTSIG_MULADD_##T(                                 \
-                        a1, dy[m + j], FASTSIG_MULADD_##T(a0, dy[j], zero))));             \
-            break;                                                                         \
+        for (j = 0; j < m; j++) {                                                          \
+            sum = FASTSIG_MULADD_##T(a0, dy[j], zero);                                     \
+            if (rows > 1)                                                                  \
+                sum = FASTSIG_MULADD_##T(a1, dy[m + j], sum);                              \
+            if (rows > 2)                                                                  \
+                sum = FASTSIG_MULADD_##T(a2, dy[2 * m + j], sum);                          \
+            if (rows > 3)                                                                  \
+                sum = FASTSIG_MULADD_##T(a3, dy[3 * m + j], sum);                          \
+            out[j] = sum;                                                                  \
         }                                                                                  \
+    }                                                                                      \
+}                                                                                          \
+                                                                                           \
+static void fastsig_few_rows_outer_##SUFFIX(                                               \
+        ptrdiff_t rows, ptrdiff_t k, const T* x, ptrdiff_t ldx, const T* __restrict dy,   \
+        ptrdiff_t m, T* __restrict dw) {                                                   \
+    switch (rows) {                                                                        \
+    case 1: fastsig_few_rows_outer_##SUFFIX##_body(k, x, ldx, dy, m, dw, 1); break;       \
+    case 2: fastsig_few_rows_outer_##SUFFIX##_body(k, x, ldx, dy, m, dw, 2); break;       \
+    case 3: fastsig_few_rows_outer_##SUFFIX##_body(k, x, ldx, dy, m, dw, 3); break;       \
+    default: fastsig_few_rows_outer_##SUFFIX##_body(k, x, ldx, dy, m, dw, 4); break;      \
     }                                                                                      \
 }
 

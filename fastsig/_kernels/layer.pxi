@@ -45,6 +45,14 @@ cdef inline bint _dw_stores_first_block(floating* dtype, int dw_kernel,
     return dw_kernel == DW_GEMM and _kernel_for(dtype, m, True) == KERNEL_REGISTER_TILE
 
 
+cdef inline bint _dw_by_outer_product(bint block_stores, Py_ssize_t rows) noexcept nogil:
+    """Whether a block's dw is few_rows.h's outer product (_dw_few_rows: a row of dw at a
+    time, dy not packed) rather than the matmul: a block that stores its dw
+    (_dw_stores_first_block, and it is the first) of at most FEW_ROWS_MAX rows. The outer
+    product's sums start at +0 and run in the tile's order: the same bits."""
+    return block_stores and rows <= FEW_ROWS_MAX
+
+
 cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
                      Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m)."""
@@ -161,7 +169,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         elif dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
-        if dw_kernel == DW_GEMM and dw_stores and blk == 0 and rows <= FEW_ROWS_MAX:
+        if _dw_by_outer_product(dw_stores and blk == 0, rows):
             # dw_part (k×m) = x[b0:b0+rows]ᵀ @ dy, a row of dw at a time
             _dw_few_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
         elif dw_kernel == DW_GEMM:
@@ -385,7 +393,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
     cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
     cdef Py_ssize_t dyt_panels = (rows + dyt_nr - 1) // dyt_nr
     cdef bint dw_stores = first and _dw_stores_first_block(dy, DW_GEMM, m)
-    cdef bint dw_outer = dw_stores and rows <= FEW_ROWS_MAX   # _dw_few_rows, no packing
+    cdef bint dw_outer = _dw_by_outer_product(dw_stores, rows)
     cdef Py_ssize_t t, i, j, p0, p1
     cdef Py_ssize_t* rect
     cdef floating* a_packed

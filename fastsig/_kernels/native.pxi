@@ -17,8 +17,8 @@
 # anything is otherwise they return None and the caller (_api.py) takes its full path,
 # which checks and converts everything and raises the errors. The arithmetic is the same
 # gemm() (or _backward()), on the thread count num_threads=None gives the full path:
-# `threads` (the caller's get_num_threads()) from the dtype's MULADDS_FOR_THREADS
-# multiply-adds, one thread below; the bits do not depend on it.
+# `threads_of` (the caller's get_num_threads, asked only then) from the dtype's
+# MULADDS_FOR_THREADS multiply-adds, one thread below; the bits do not depend on it.
 #
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
@@ -58,14 +58,21 @@ cdef inline Py_ssize_t _one_thread_max_work_of(int typenum) noexcept:
 cdef bint _ran_threaded = False
 
 
-cdef inline int _threads_for(Py_ssize_t work, Py_ssize_t max_one_thread, int threads) noexcept:
-    """The threads a native call with `work` runs on: `threads` above `max_one_thread`,
-    else one; notes a threaded call for ran_threaded()."""
+cdef inline int _threads_for(Py_ssize_t work, Py_ssize_t max_one_thread,
+                             object threads_of) except -1:
+    """The threads a native call with `work` runs on: one up to `max_one_thread`, else
+    `threads_of`: an int, or a function that returns it (_api.py passes
+    _config.get_num_threads, asked only by a call that may run threaded: a small call
+    does not pay for it); notes a threaded call for ran_threaded()."""
     global _ran_threaded
-    if work <= max_one_thread or threads <= 1:
+    cdef int count
+    if work <= max_one_thread:
+        return 1
+    count = threads_of if isinstance(threads_of, int) else threads_of()
+    if count <= 1:
         return 1
     _ran_threaded = True
-    return threads
+    return count
 
 
 def ran_threaded():
@@ -74,7 +81,7 @@ def ran_threaded():
 
 
 cdef object _native_product(object x, object w, object b, bint with_bias, int epilogue,
-                           object out_given, int threads):
+                           object out_given, object threads_of):
     cdef int typenum = _native_typenum(x, 2)
     if typenum < 0 or _native_typenum(w, 2) != typenum:
         return None
@@ -104,7 +111,7 @@ cdef object _native_product(object x, object w, object b, bint with_bias, int ep
                 or (with_bias and not _apart(out, <cnp.ndarray>b))):
             return None
     cdef void* bias = cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL
-    threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads)
+    cdef int threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads_of)
     # The dtype picks the specialization through the type of the output pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_gemm(<float*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue, threads)
@@ -122,17 +129,17 @@ cdef int _native_gemm(floating* out, cnp.ndarray xa, cnp.ndarray wa, void* bias,
                 <const floating*>bias, epilogue, threads)
 
 
-def matmul_native(x, w, out, int threads):
+def matmul_native(x, w, out, threads_of):
     """x @ w for native arrays (see the header), into `out` if it is given and fits
     (as the elementwise paths' `out`, but sharing no memory with an input), or None."""
-    return _native_product(x, w, None, False, EPILOGUE_NONE, out, threads)
+    return _native_product(x, w, None, False, EPILOGUE_NONE, out, threads_of)
 
 
-def dense_forward_native(x, w, b, out, bint fast, int threads):
+def dense_forward_native(x, w, b, out, bint fast, threads_of):
     """σ(x @ w + b) (b may be None; σ in the "fast" accuracy mode if `fast`) for native
     arrays (see the header), into `out` as matmul_native's, or None."""
     return _native_product(x, w, b, b is not None,
-                          EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID, out, threads)
+                          EPILOGUE_SIGMOID_FAST if fast else EPILOGUE_SIGMOID, out, threads_of)
 
 
 cdef cnp.ndarray _native_out(object a, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1):
@@ -162,7 +169,7 @@ cdef bint _all_apart(list outs, list arrays):
     return True
 
 
-def dense_backward_native(grad, x, w, s, bint compute_dx, out, int threads):
+def dense_backward_native(grad, x, w, s, bint compute_dx, out, threads_of):
     """(dx or None, dw, db) for native arrays (see the header), into `out` =
     (dx or None, dw, db) if it is given and fits, or None."""
     cdef int typenum = _native_typenum(x, 2)
@@ -208,7 +215,7 @@ def dense_backward_native(grad, x, w, s, bint compute_dx, out, int threads):
         if not _all_apart(outs, [ga, xa, wa, sa]):
             return None
     cdef void* dxp = cnp.PyArray_DATA(<cnp.ndarray>dx) if compute_dx else NULL
-    threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads)
+    cdef int threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads_of)
     # The dtype picks the specialization through the type of db's pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_backward(<float*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m,
@@ -271,7 +278,7 @@ cdef inline int _native_elementwise_typenum(object a) noexcept:
     return _native_typenum(a, cnp.PyArray_NDIM(<cnp.ndarray>a))
 
 
-def sigmoid_native(y, out, bint fast, int threads):
+def sigmoid_native(y, out, bint fast, threads_of):
     """σ(y) (in the "fast" mode if `fast`) for a native array, into `out` if it is given
     and fits (see the header), or None."""
     cdef int typenum = _native_elementwise_typenum(y)
@@ -284,7 +291,7 @@ def sigmoid_native(y, out, bint fast, int threads):
     cdef Py_ssize_t n = cnp.PyArray_SIZE(ya)
     cdef void* yp = cnp.PyArray_DATA(ya)
     cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
-    threads = _threads_for(n, ELEMENTS_FOR_THREADS - 1, threads)
+    cdef int threads = _threads_for(n, ELEMENTS_FOR_THREADS - 1, threads_of)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             sigmoid_parts(<const float*>yp, <float*>op, n, fast, threads)
@@ -293,7 +300,7 @@ def sigmoid_native(y, out, bint fast, int threads):
     return result
 
 
-def sigmoid_backward_native(grad, s, out, int threads):
+def sigmoid_backward_native(grad, s, out, threads_of):
     """grad·s·(1 − s) for native arrays of one dtype and shape, into `out` if it is given
     and fits (see the header), or None."""
     cdef int typenum = _native_elementwise_typenum(grad)
@@ -314,8 +321,9 @@ def sigmoid_backward_native(grad, s, out, int threads):
     cdef void* gp = cnp.PyArray_DATA(ga)
     cdef void* sp = cnp.PyArray_DATA(sa)
     cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
-    threads = _threads_for(n, (BACKWARD_ELEMENTS_FOR_THREADS_F32 if typenum == cnp.NPY_FLOAT
-                               else BACKWARD_ELEMENTS_FOR_THREADS_F64) - 1, threads)
+    cdef int threads = _threads_for(
+        n, (BACKWARD_ELEMENTS_FOR_THREADS_F32 if typenum == cnp.NPY_FLOAT
+            else BACKWARD_ELEMENTS_FOR_THREADS_F64) - 1, threads_of)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             sigmoid_backward_parts(<const float*>gp, <const float*>sp, <float*>op, n, threads)
