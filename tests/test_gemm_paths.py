@@ -24,7 +24,9 @@ SHAPES = [
     (515, 3, 3),       # ... (8 float64 lanes: the row kernel)
     (515, 4, 4),
     (515, 3, 1),       # ... not where a lane's inputs span three vectors
-    (777, 8, 1),       # narrow, one column (the transposed tile on AVX2 float32)
+    (777, 8, 1),       # one column: a dot product a row (the dots kernel)
+    (1000, 600, 1),    # ... over three depth blocks, 32 rows of x at a time
+    (37, 5, 1),        # ... the least depth it takes, a ragged group of rows
     (1000, 20, 16),    # narrow: whole transposed tiles and a ragged row edge
     (515, 9, 12),      # narrow, a ragged column panel
     (300, 300, 7),     # narrow, a depth block and a ragged one
@@ -58,6 +60,8 @@ SHAPES = [
 
 # What some shapes take on every variant and dtype, as the plan says it.
 LABELLED = {
+    (777, 8, 1): lambda p: p["kernel"] == "dots",
+    (1000, 600, 1): lambda p: p["kernel"] == "dots" and p["tasks"] >= 2 and p["threads"] == 2,
     (16, 9000, 16): lambda p: p["depth_chunks"] > 1,
     (3, 4500, 2): lambda p: p["depth_chunks"] > 1,
     (40, 8192, 130): lambda p: p["depth_chunks"] > 1 and p["kernel"] == "register_tile",
@@ -285,6 +289,27 @@ def _reference_backward(g, x, w, s):
     g, x, w, s = (a.astype(np.float64) for a in (g, x, w, s))
     dy = g * s * (1 - s)
     return dy @ w.T, x.T @ dy, dy.sum(axis=0)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k", [(777, 8), (1000, 600), (37, 5), (1, 1000), (300, 256)],
+                         ids=str)
+def test_one_column_has_the_bits_of_that_column_of_a_wider_layer(dtype, rng, helpers, n, k):
+    """A column's sums do not depend on the kernel: the dots kernel (one column of C, a dot
+    product a row) gives the bits the vector and register tiles give that column of a
+    wider w, on any thread count, with the bias and σ of dense_forward too."""
+    x = rng.uniform(-2, 2, (n, k)).astype(dtype)
+    w = rng.uniform(-2, 2, (k, 40)).astype(dtype)
+    b = rng.uniform(-1, 1, 40).astype(dtype)
+    assert _plan(dtype, n, k, 1)["kernel"] == "dots"
+    for width in (3, 40):       # the vector tile, the register tile
+        wide = fastsig.matmul(x, w[:, :width], num_threads=1)
+        wide_s = fastsig.dense_forward(x, w[:, :width], b[:width], num_threads=1)
+        for threads in (1, 2, 3):
+            one = fastsig.matmul(x, w[:, :1], num_threads=threads)
+            helpers.assert_bitwise_equal(one[:, 0], wide[:, 0], f"width {width}, {threads}")
+            one_s = fastsig.dense_forward(x, w[:, :1], b[:1], num_threads=threads)
+            helpers.assert_bitwise_equal(one_s[:, 0], wide_s[:, 0], f"σ, width {width}")
 
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):

@@ -28,7 +28,8 @@
 #    first depth block stores into C, later ones add to it.
 # 4. A narrow B (at most half the register tile's width) takes a narrow tile instead,
 #    in tasks of whole rows: the vector tile (A read where it lies; its row and column
-#    kernels for depths up to ROW_KERNEL_DEPTH) or the transposed tile.
+#    kernels for depths up to ROW_KERNEL_DEPTH) or the transposed tile; a B of one column
+#    and greater depth, a dot product a row of A (_dots_rows).
 # 5. The epilogue: the register and vector tiles of the last depth block add the bias as
 #    they store, and σ runs over each panel's rows (the vector tile's: every SIGMOID_SPAN
 #    elements) while they are in L1, in C itself, so Y is never stored on its own; the
@@ -358,6 +359,22 @@ cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                          a_packed, NULL, EPILOGUE_NONE, accumulate, kernel)
 
 
+cdef void _dots_rows(const floating* a, const floating* b, floating* c, Py_ssize_t i0,
+                     Py_ssize_t i1, Py_ssize_t k, const floating* bias,
+                     int epilogue) noexcept nogil:
+    """C[i0:i1, 0] = A[i0:i1] @ B (k×1), then the epilogue: a dot product a row of A
+    (row-major, rows k apart) with B's column, by few_rows.h's transposed kernel
+    (_takes_dots)."""
+    if i1 <= i0:
+        return
+    # The transposed kernel's dx (1×rows) = dy (1×k) @ wᵀ, w = A's rows i0..i1.
+    if floating is float:
+        _few_rows_transposed_f32(1, k, i1 - i0, _depth_block(c), b, a + i0 * k, c + i0, 0)
+    else:
+        _few_rows_transposed_f64(1, k, i1 - i0, _depth_block(c), b, a + i0 * k, c + i0, 0)
+    _epilogue_rows(c, 1, i0, i1, 0, 1, bias, epilogue)
+
+
 cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                            const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
                            floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
@@ -573,6 +590,17 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef floating* b_packed
     cdef floating* scratch
     if n == 0 or m == 0:
+        return 0
+    if plan.dots:
+        if a_cs != 1 or a_rs != k or b_rs != 1:
+            raise ValueError("fastsig: the dots kernel reads a row-major A and B")
+        with nogil:
+            if threads == 1:
+                _dots_rows(a, b, c, 0, n, k, bias, epilogue)
+            else:
+                for t in prange(threads, schedule='static', num_threads=threads):
+                    _dots_rows(a, b, c, _task_start(t, threads, DOTS_ROWS, n),
+                               _task_start(t + 1, threads, DOTS_ROWS, n), k, bias, epilogue)
         return 0
     if b_in_place:
         b_size = (nr * k + per_line - 1) // per_line * per_line if ragged else 0

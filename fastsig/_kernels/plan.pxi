@@ -31,6 +31,7 @@ cdef enum:
     TRANSPOSED_PANELS = 8   # MRT-row panels in a task of the transposed tile
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
+    DOTS_ROWS = 32      # rows of C a thread takes at a time in the dots kernel (_takes_dots)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies
     FEW_ROWS_ACC_BYTES = 16384  # the few-rows kernel's sums (_few_rows_block_width)
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
@@ -321,6 +322,7 @@ cdef struct ProductPlan:
     bint b_per_task         # each task packs its column block of B (_packs_b_per_task)
     bint few_rows           # and by the few-rows kernel (at most FEW_ROWS_MAX rows), not
                             # the register tile
+    bint dots               # one column of C, a dot product a row (_takes_dots)
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
     Py_ssize_t row_grain    # rows shared out whole (_row_grain)
     Py_ssize_t row_tasks    # tasks along the rows of C
@@ -373,8 +375,27 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
     plan.few_rows = plan.b_in_place and n <= FEW_ROWS_MAX
+    plan.dots = _takes_dots(dtype, k, m)
+    if plan.dots:
+        plan.b_in_place = plan.b_per_task = plan.few_rows = False
+        plan.depth_chunks = 1
+        plan.chunk_depth = k
+        plan.tasks = (n + DOTS_ROWS - 1) // DOTS_ROWS
+        plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
     _plan_slabs(dtype, k, m, &plan)
     return plan
+
+
+cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """Whether C of one column (a logistic regression's layer) is one dot product a row
+    of A with B's column, in few_rows.h's transposed kernel (A's rows as its rows of w,
+    read where they lie; float32 on AVX2 and AVX-512 eight or 32 of them at a time as
+    vector lanes), rather than the vector tile, which fills one lane of each vector
+    (0.28–0.38× numpy's float32 matrix-vector product; docs/performance.md). Its sums
+    run in increasing p within each depth block of KC, the blocks added in order: the
+    tiles' order, so the same bits. Depths up to ROW_KERNEL_DEPTH keep the row and
+    column kernels, which store whole vectors of rows."""
+    return m == 1 and k > ROW_KERNEL_DEPTH
 
 
 cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,
@@ -520,6 +541,8 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
                   else "row_kernel")
     if p.few_rows and k > 0:
         kernel = "few_rows"
+    if p.dots:
+        kernel = "dots"
     if n == 0 or m == 0:
         kernel = "none"
     elif k == 0:
@@ -573,7 +596,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
 
     Products: "kernel" (register_tile, few_rows, transposed_tile, vector_tile, or the
     vector tile's row_kernel or column_kernel -- the column kernel takes whole groups of a
-    vector's lanes of rows, the row kernel the rest; "zeros" for k = 0, "none" for an
+    vector's lanes of rows, the row kernel the rest; dots for one column of C, a dot
+    product a row; "zeros" for k = 0, "none" for an
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (the register tile reads w where it lies: few rows), "b_per_task" (each
     task packs its block of w: a few dozen rows),
