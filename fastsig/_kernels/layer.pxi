@@ -55,10 +55,19 @@ cdef inline bint _dw_by_outer_product(bint block_stores, Py_ssize_t rows) noexce
 
 cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
                      Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
-    """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m)."""
+    """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m). For one column of dy
+    (a logistic regression's layer) a row of x at a time, dw += x[i] · dy[i]: a loop
+    along dw that vectorizes (the loop over a column of length one did not: 0.16× torch
+    at 4099×100 @ 100×1), the same multiply-adds in the same order."""
     cdef Py_ssize_t i, p, j
     cdef floating a
     cdef const floating* dyrow
+    if m == 1:
+        for i in range(rows):
+            a = dy[i]
+            for p in range(k):
+                dw[p] += x[i * k + p] * a
+        return
     for i in range(rows):
         dyrow = dy + i * m
         for p in range(k):
