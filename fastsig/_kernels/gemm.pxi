@@ -323,8 +323,9 @@ cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                      Py_ssize_t shares, floating* a_packed, bint accumulate,
                      bint a_transposed, Py_ssize_t* rect) noexcept nogil:
     """Share `share` of `shares` of gemm_serial's product, on the calling thread: the rows
-    of C dealt out in order (the register tile's in MR-row panels, as gemm deals them: in
-    whole tasks, 100 rows at MR = 6 went 72 and 28), or, where there are fewer tasks than
+    of C dealt out in order (the register tile's in MR-row panels, as gemm deals them, so
+    that the shares differ by at most a panel, not a whole task), or, where there are
+    fewer tasks than
     `shares` and the register tile takes B, the NR-column panels (so that few rows still
     share out). `rect` receives the share's rows and columns of C: [i0, i1, j0, j1]. Each
     element's sums are those of the whole product (the same bits)."""
@@ -368,10 +369,7 @@ cdef void _dots_rows(const floating* a, const floating* b, floating* c, Py_ssize
     if i1 <= i0:
         return
     # The transposed kernel's dx (1×rows) = dy (1×k) @ wᵀ, w = A's rows i0..i1.
-    if floating is float:
-        _few_rows_transposed_f32(1, k, i1 - i0, _depth_block(c), b, a + i0 * k, c + i0, 0)
-    else:
-        _few_rows_transposed_f64(1, k, i1 - i0, _depth_block(c), b, a + i0 * k, c + i0, 0)
+    _dx_few_rows(1, k, i1 - i0, b, a + i0 * k, c + i0, 0)
     _epilogue_rows(c, 1, i0, i1, 0, 1, bias, epilogue)
 
 

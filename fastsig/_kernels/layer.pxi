@@ -3,8 +3,9 @@
 # Provides: def dense_forward, def dense_backward, _backward (the backward on raw
 #   buffers, also the native fast path's).
 # Uses: gemm.pxi (gemm, gemm_serial, gemm_share), plan.pxi (_plan_backward and its
-#   kernels' choice), packing.pxi, column_sums.h (C), elementwise.pxi
-#   (_sigmoid_backward_span), scratch.h (scratch_take, scratch_give: kernels.pxi).
+#   kernels' choice), packing.pxi, tiles.pxi (_dx_few_rows, _dw_few_rows), column_sums.h
+#   (C), elementwise.pxi (_sigmoid_backward_span), scratch.h (scratch_take, scratch_give:
+#   kernels.pxi).
 #
 # Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue (gemm.pxi, step 5).
 #
@@ -56,9 +57,9 @@ cdef inline bint _dw_by_outer_product(bint block_stores, Py_ssize_t rows) noexce
 cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
                      Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m). For one column of dy
-    (a logistic regression's layer) a row of x at a time, dw += x[i] · dy[i]: a loop
-    along dw that vectorizes (the loop over a column of length one did not: 0.16× torch
-    at 4099×100 @ 100×1), the same multiply-adds in the same order."""
+    (a logistic regression's layer) a row of x at a time, dw += x[i] · dy[i]: the
+    innermost loop runs along dw, so it vectorizes (a loop over dy's one column does
+    not), the same multiply-adds in the same order."""
     cdef Py_ssize_t i, p, j
     cdef floating a
     cdef const floating* dyrow
@@ -95,28 +96,6 @@ cdef inline void _db_loops(const floating* dy, Py_ssize_t rows, Py_ssize_t m, fl
     for i in range(rows):
         for j in range(j0, j1):
             db[j] += dy[i * m + j]
-
-
-cdef inline void _dx_few_rows(Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k,
-                              const floating* dy, const floating* w, floating* dx,
-                              Py_ssize_t ldx) noexcept nogil:
-    """dx (rows×k, rows ldx apart) = dy (rows×m) @ wᵀ, w's k rows where they lie
-    (few_rows.h, DX_FEW_ROWS)."""
-    if floating is float:
-        _few_rows_transposed_f32(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
-    else:
-        _few_rows_transposed_f64(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
-
-
-cdef inline void _dw_few_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x,
-                              Py_ssize_t ldx, const floating* dy, Py_ssize_t m,
-                              floating* dw) noexcept nogil:
-    """dw (k×m) = x[:rows]ᵀ @ dy, rows <= FEW_ROWS_MAX, each row of dw written once
-    (few_rows.h): the bits of the register tile storing its first block."""
-    if floating is float:
-        _few_rows_outer_f32(rows, k, x, ldx, dy, m, dw)
-    else:
-        _few_rows_outer_f64(rows, k, x, ldx, dy, m, dw)
 
 
 cdef inline void _dx_from_transposed(const floating* dxt, Py_ssize_t rows, floating* dx,

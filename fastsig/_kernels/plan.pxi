@@ -390,8 +390,8 @@ cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexce
     """Whether C of one column (a logistic regression's layer) is one dot product a row
     of A with B's column, in few_rows.h's transposed kernel (A's rows as its rows of w,
     read where they lie; float32 on AVX2 and AVX-512 eight or 32 of them at a time as
-    vector lanes), rather than the vector tile, which fills one lane of each vector
-    (0.28–0.38× numpy's float32 matrix-vector product; docs/performance.md). Its sums
+    vector lanes), rather than the vector tile, which would fill one lane of each vector
+    (docs/performance.md, "One column of depth 5 or more"). Its sums
     run in increasing p within each depth block of KC, the blocks added in order: the
     tiles' order, so the same bits. Depths up to ROW_KERNEL_DEPTH keep the row and
     column kernels, which store whole vectors of rows."""

@@ -3,7 +3,8 @@
 # Provides: _register_tile (the MR×NR tile: C where the compiler has vector extensions,
 #   else the Cython tile below), _transposed_tile (MRT×NRT, Cython), _vector_tile and
 #   _vector_row_kernels (the vector tile, its row and column kernels: C), the few-rows
-#   kernel (few_rows.h: C, plain loops, in every build).
+#   kernel (few_rows.h: C, plain loops, in every build) with its transposed kernel and
+#   outer product (_dx_few_rows, _dw_few_rows).
 # Uses: register_tile.h and vector_tile.h (the C tiles; their headers state how they
 #   work), isa.h's constants (declared in kernels.pxi), plan.pxi (the VectorShape enum,
 #   MAX_TILE, _takes_column_kernel).
@@ -324,3 +325,25 @@ cdef inline void _vector_row_kernels(int shape, Py_ssize_t rows, Py_ssize_t k,
             _vector_rows_half_f64(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill)
         else:
             _vector_rows_one_f64(rows - done, k, a, a_rs, a_cs, b, c, ldc, cols, bias, spill)
+
+
+cdef inline void _dx_few_rows(Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k,
+                              const floating* dy, const floating* w, floating* dx,
+                              Py_ssize_t ldx) noexcept nogil:
+    """dx (rows×k, rows ldx apart) = dy (rows×m) @ wᵀ, w's k rows where they lie
+    (few_rows.h's transposed kernel: the backward's DX_FEW_ROWS, gemm's _dots_rows)."""
+    if floating is float:
+        _few_rows_transposed_f32(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
+    else:
+        _few_rows_transposed_f64(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
+
+
+cdef inline void _dw_few_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x,
+                              Py_ssize_t ldx, const floating* dy, Py_ssize_t m,
+                              floating* dw) noexcept nogil:
+    """dw (k×m) = x[:rows]ᵀ @ dy, rows <= FEW_ROWS_MAX, each row of dw written once
+    (few_rows.h): the bits of the register tile storing its first block."""
+    if floating is float:
+        _few_rows_outer_f32(rows, k, x, ldx, dy, m, dw)
+    else:
+        _few_rows_outer_f64(rows, k, x, ldx, dy, m, dw)
