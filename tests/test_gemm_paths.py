@@ -291,25 +291,73 @@ def _reference_backward(g, x, w, s):
     return dy @ w.T, x.T @ dy, dy.sum(axis=0)
 
 
+def _column_dot_in_lanes(row, w):
+    """column_dots.h's order for one row, emulated exactly: LANES partial sums from +0,
+    lane l taking p = l, l + LANES, ... in increasing p by one fused multiply-add (mpmath:
+    the exact product and sum, rounded once at the dtype's precision), the last step
+    whole with zeros past k, then the fixed tree s[l] += s[l + h], h = LANES/2 ... 1."""
+    mpmath = pytest.importorskip("mpmath")
+    dtype = row.dtype.type
+    lanes, prec = (16, 24) if row.dtype == np.float32 else (8, 53)
+    steps = -(-len(row) // lanes) * lanes
+    row = np.concatenate([row, np.zeros(steps - len(row), row.dtype)])
+    w = np.concatenate([w, np.zeros(steps - len(w), w.dtype)])
+    sums = [dtype(0)] * lanes
+    for p in range(steps):
+        exact = mpmath.fadd(mpmath.fmul(float(row[p]), float(w[p]), exact=True),
+                            float(sums[p % lanes]), prec=prec, rounding="n")
+        sums[p % lanes] = dtype(float(exact))
+    h = lanes // 2
+    while h >= 1:
+        sums = [sums[l] + sums[l + h] for l in range(h)]
+        h //= 2
+    return sums[0]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k", [(9, 5), (13, 16), (7, 17), (6, 40), (5, 71), (3, 33)],
+                         ids=str)
+def test_one_column_sums_each_row_in_vector_lanes(dtype, rng, helpers, n, k):
+    """A C of one column (column_dots.h, the avx2 and avx512 variants) has the bits of its
+    documented order: each row's sum in 16 (float32) or 8 (float64) lanes along k, fused
+    multiply-adds, then a fixed tree. The baseline keeps the tiles' order: the bits of
+    that column of a wider w."""
+    x = rng.uniform(-2, 2, (n, k)).astype(dtype)
+    w = rng.uniform(-2, 2, (k, 1)).astype(dtype)
+    assert _plan(dtype, n, k, 1)["kernel"] == "dots"
+    y = fastsig.matmul(x, w)
+    lanes = np.array([_column_dot_in_lanes(x[i], w[:, 0]) for i in range(n)])
+    if fastsig.show_config()["isa"] == "baseline":
+        # column_dots.h needs AVX2 and FMA; the baseline keeps the tiles' order.
+        helpers.assert_bitwise_equal(y, fastsig.matmul(x, np.repeat(w, 2, axis=1))[:, :1],
+                                     "the tiles' order")
+    else:
+        helpers.assert_bitwise_equal(y[:, 0], lanes, "column_dots.h's order")
+
+
 @pytest.mark.quick
 @pytest.mark.parametrize("n,k", [(777, 8), (1000, 600), (37, 5), (1, 1000), (300, 256)],
                          ids=str)
-def test_one_column_has_the_bits_of_that_column_of_a_wider_layer(dtype, rng, helpers, n, k):
-    """A column's sums do not depend on the kernel: the dots kernel (one column of C, a dot
-    product a row) gives the bits the vector and register tiles give that column of a
-    wider w, on any thread count, with the bias and σ of dense_forward too."""
+def test_one_column_rows_keep_their_bits_in_any_batch_and_thread_count(dtype, rng, helpers,
+                                                                      n, k):
+    """One column's rows (the dots kernel): the same bits alone, in any slice of the batch and on any thread count;
+    dense_forward is σ(x @ w + b) of those sums (fastsig's own σ); each within the
+    products' bound of the float64 product."""
     x = rng.uniform(-2, 2, (n, k)).astype(dtype)
-    w = rng.uniform(-2, 2, (k, 40)).astype(dtype)
-    b = rng.uniform(-1, 1, 40).astype(dtype)
-    assert _plan(dtype, n, k, 1)["kernel"] == "dots"
-    for width in (3, 40):       # the vector tile, the register tile
-        wide = fastsig.matmul(x, w[:, :width], num_threads=1)
-        wide_s = fastsig.dense_forward(x, w[:, :width], b[:width], num_threads=1)
-        for threads in (1, 2, 3):
-            one = fastsig.matmul(x, w[:, :1], num_threads=threads)
-            helpers.assert_bitwise_equal(one[:, 0], wide[:, 0], f"width {width}, {threads}")
-            one_s = fastsig.dense_forward(x, w[:, :1], b[:1], num_threads=threads)
-            helpers.assert_bitwise_equal(one_s[:, 0], wide_s[:, 0], f"σ, width {width}")
+    w = rng.uniform(-2, 2, (k, 1)).astype(dtype)
+    b = rng.uniform(-1, 1, 1).astype(dtype)
+    whole = fastsig.matmul(x, w, num_threads=1)
+    exact = x.astype(np.float64) @ w.astype(np.float64)
+    bound = 2 * k * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64) @ np.abs(w))
+    assert (np.abs(whole - exact) <= bound).all()
+    for threads in (1, 2, 3):
+        helpers.assert_bitwise_equal(fastsig.matmul(x, w, num_threads=threads), whole,
+                                     f"{threads} threads")
+        helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, b, num_threads=threads),
+                                     fastsig.sigmoid(whole + b), f"σ, {threads} threads")
+    for lo, hi in ((0, 1), (n - 1, n), (n // 3, n // 3 + 33), (1, n)):
+        helpers.assert_bitwise_equal(fastsig.matmul(x[lo:hi], w), whole[lo:hi],
+                                     f"rows {lo}:{hi}")
 
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):

@@ -29,7 +29,9 @@
 # 4. A narrow B (at most half the register tile's width) takes a narrow tile instead,
 #    in tasks of whole rows: the vector tile (A read where it lies; its row and column
 #    kernels for depths up to ROW_KERNEL_DEPTH) or the transposed tile; a B of one column
-#    and greater depth, a dot product a row of A (_dots_rows).
+#    and greater depth, a dot product a row of A (_dots_rows: in the avx2 and avx512
+#    variants column_dots.h, whose sums run in vector lanes along the row, the one
+#    exception to the order below).
 # 5. The epilogue: the register and vector tiles of the last depth block add the bias as
 #    they store, and σ runs over each panel's rows (the vector tile's: every SIGMOID_SPAN
 #    elements) while they are in L1, in C itself, so Y is never stored on its own; the
@@ -37,8 +39,8 @@
 # 6. A product of few tasks and great depth (xᵀ @ dy) is split along the depth into
 #    chunks of whole depth blocks, each into a partial C, summed in chunk order.
 # Each C element sums its products in increasing p within a depth block and adds the
-# blocks (and chunks) in order: the result depends on the shapes and KC alone, not on
-# the task split, the kernel or the threads.
+# blocks (and chunks) in order (a C of one column: column_dots.h's order): the result
+# depends on the shapes and KC alone, not on the task split, the kernel or the threads.
 
 cdef enum Epilogue:
     EPILOGUE_NONE = 0
@@ -364,12 +366,15 @@ cdef void _dots_rows(const floating* a, const floating* b, floating* c, Py_ssize
                      Py_ssize_t i1, Py_ssize_t k, const floating* bias,
                      int epilogue) noexcept nogil:
     """C[i0:i1, 0] = A[i0:i1] @ B (k×1), then the epilogue: a dot product a row of A
-    (row-major, rows k apart) with B's column, by few_rows.h's transposed kernel
-    (_takes_dots)."""
+    (row-major, rows k apart) with B's column (column_dots.h; without it, few_rows.h's
+    transposed kernel, the tiles' order: _takes_dots)."""
     if i1 <= i0:
         return
-    # The transposed kernel's dx (1×rows) = dy (1×k) @ wᵀ, w = A's rows i0..i1.
-    _dx_few_rows(1, k, i1 - i0, b, a + i0 * k, c + i0, 0)
+    if COLUMN_DOTS:
+        _column_dots(i1 - i0, k, a + i0 * k, b, c + i0)
+    else:
+        # The transposed kernel's dx (1×rows) = dy (1×k) @ wᵀ, w = A's rows i0..i1.
+        _dx_few_rows(1, k, i1 - i0, b, a + i0 * k, c + i0, 0)
     _epilogue_rows(c, 1, i0, i1, 0, 1, bias, epilogue)
 
 

@@ -27,7 +27,8 @@
 #   packing.pxi             B into panels, A into panels
 #   tiles.pxi               the micro-kernels: register, transposed and vector tiles
 #                           (C: register_tile.h, vector_tile.h; Cython where C lacks
-#                           vector extensions), the few-rows kernel (C: few_rows.h)
+#                           vector extensions), the few-rows kernel (C: few_rows.h),
+#                           one column's dot products (C: column_dots.h)
 #   gemm.pxi                the matmul's loops and tasks, with the fused epilogue
 #   layer.pxi               dense_forward and dense_backward (C: column_sums.h)
 #   native.pxi              the native fast paths (the contract checked in C)

@@ -388,13 +388,14 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
 
 cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """Whether C of one column (a logistic regression's layer) is one dot product a row
-    of A with B's column, in few_rows.h's transposed kernel (A's rows as its rows of w,
-    read where they lie; float32 on AVX2 and AVX-512 eight or 32 of them at a time as
-    vector lanes), rather than the vector tile, which would fill one lane of each vector
-    (docs/performance.md, "One column of depth 5 or more"). Its sums
-    run in increasing p within each depth block of KC, the blocks added in order: the
-    tiles' order, so the same bits. Depths up to ROW_KERNEL_DEPTH keep the row and
-    column kernels, which store whole vectors of rows."""
+    of A with B's column (column_dots.h: each row read once, along k, its sum in vector
+    lanes), rather than the vector tile, which would fill one lane of each vector
+    (docs/performance.md, "One column: vectors along each row"). Its sums are not in
+    the tiles' order, so such a column's bits are not those of the same column of a
+    wider B; they depend only on the row, B and the variant. A variant without that
+    kernel (COLUMN_DOTS 0: the baseline) runs few_rows.h's transposed kernel instead, in
+    the tiles' order. Depths up to ROW_KERNEL_DEPTH keep the row and column kernels,
+    which store whole vectors of rows."""
     return m == 1 and k > ROW_KERNEL_DEPTH
 
 

@@ -4,14 +4,17 @@
 #   else the Cython tile below), _transposed_tile (MRT×NRT, Cython), _vector_tile and
 #   _vector_row_kernels (the vector tile, its row and column kernels: C), the few-rows
 #   kernel (few_rows.h: C, plain loops, in every build) with its transposed kernel and
-#   outer product (_dx_few_rows, _dw_few_rows).
-# Uses: register_tile.h and vector_tile.h (the C tiles; their headers state how they
-#   work), isa.h's constants (declared in kernels.pxi), plan.pxi (the VectorShape enum,
+#   outer product (_dx_few_rows, _dw_few_rows), and one column's dot products
+#   (_column_dots: column_dots.h).
+# Uses: register_tile.h, vector_tile.h, few_rows.h and column_dots.h (the C kernels; their
+#   headers state how they work), isa.h's constants (declared in kernels.pxi), plan.pxi (the VectorShape enum,
 #   MAX_TILE, _takes_column_kernel).
 #
 # Every tile sums each element of C from 0 over p increasing, one multiply-add a step,
 # then adds what C held (accumulate) and then the bias: whichever tile computes an
-# element, it gets the same bits. The C tiles and the Cython tiles of a compiler without
+# element, it gets the same bits. The one exception is a C of one column (column_dots.h):
+# its sums run in vector lanes along each row of A, so such a column's bits are not those
+# of the same column in a wider C. The C tiles and the Cython tiles of a compiler without
 # vector extensions (MSVC, FASTSIG_PORTABLE) agree bit for bit.
 
 cdef extern from "_kernels/register_tile.h":
@@ -61,6 +64,16 @@ cdef extern from "_kernels/few_rows.h":
         Py_ssize_t rows, Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b,
         Py_ssize_t ldb, double* acc, double* c, Py_ssize_t ldc, Py_ssize_t cols,
         int accumulate, const double* bias) noexcept nogil
+
+cdef extern from "_kernels/column_dots.h":
+    enum:
+        COLUMN_DOTS "FASTSIG_COLUMN_DOTS"      # 1 where the variant has column_dots.h's kernel
+    void _column_dots_f32 "fastsig_column_dots_F32"(
+        Py_ssize_t rows, Py_ssize_t k, const float* x, const float* w,
+        float* y) noexcept nogil
+    void _column_dots_f64 "fastsig_column_dots_F64"(
+        Py_ssize_t rows, Py_ssize_t k, const double* x, const double* w,
+        double* y) noexcept nogil
 
 cdef extern from "_kernels/vector_tile.h":
     void _vector_tile_half_f32 "fastsig_vector_tile_half_F32"(
@@ -331,7 +344,7 @@ cdef inline void _dx_few_rows(Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k,
                               const floating* dy, const floating* w, floating* dx,
                               Py_ssize_t ldx) noexcept nogil:
     """dx (rows×k, rows ldx apart) = dy (rows×m) @ wᵀ, w's k rows where they lie
-    (few_rows.h's transposed kernel: the backward's DX_FEW_ROWS, gemm's _dots_rows)."""
+    (few_rows.h's transposed kernel: the backward's DX_FEW_ROWS)."""
     if floating is float:
         _few_rows_transposed_f32(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
     else:
@@ -347,3 +360,13 @@ cdef inline void _dw_few_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x,
         _few_rows_outer_f32(rows, k, x, ldx, dy, m, dw)
     else:
         _few_rows_outer_f64(rows, k, x, ldx, dy, m, dw)
+
+
+cdef inline void _column_dots(Py_ssize_t rows, Py_ssize_t k, const floating* x,
+                              const floating* w, floating* y) noexcept nogil:
+    """y[:rows] = x (rows×k, row-major) @ w (k), a dot product a row in vector lanes
+    along k (column_dots.h states the order); only where COLUMN_DOTS."""
+    if floating is float:
+        _column_dots_f32(rows, k, x, w, y)
+    else:
+        _column_dots_f64(rows, k, x, w, y)
