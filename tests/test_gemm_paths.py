@@ -238,11 +238,16 @@ def test_the_backward_dx_of_few_rows_has_the_batch_bits(dtype, rng, helpers, k, 
     whole = fastsig.dense_backward(g, x, w, s, num_threads=1)[0]
     assert _dispatch.kernels.plan(dtype, "dense_backward", n, k, m)["dx_kernel"] not in (
         "few_rows_transposed", "swapped")
+    # m = 1 with rows of dx of more than 4 values and 32 bytes: every batch takes the outer
+    # product (its bits: test_one_column_dx_is_the_outer_product_with_the_tiles_bits).
     for lo, hi in ((0, 1), (5, 7), (10, 13), (20, 36), (100, 164), (299, 300)):
         rows = hi - lo
         kernel = _dispatch.kernels.plan(dtype, "dense_backward", rows, k, m)["dx_kernel"]
-        assert (kernel == "few_rows_transposed") == (rows <= 2), (lo, hi, kernel)
-        assert (kernel == "swapped") == (2 < rows <= 64 and rows * (k + m) < k * m), kernel
+        if m == 1 and k > 4 and k * np.dtype(dtype).itemsize >= 32:
+            assert kernel == "outer", (lo, hi, kernel)
+        else:
+            assert (kernel == "few_rows_transposed") == (rows <= 2), (lo, hi, kernel)
+            assert (kernel == "swapped") == (2 < rows <= 64 and rows * (k + m) < k * m), kernel
         for threads in (1, 2, 3, None):
             dx = fastsig.dense_backward(g[lo:hi], x[lo:hi], w, s[lo:hi],
                                         num_threads=threads)[0]
@@ -291,6 +296,30 @@ def _reference_backward(g, x, w, s):
     return dy @ w.T, x.T @ dy, dy.sum(axis=0)
 
 
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k", [(1, 100), (2, 9), (300, 17), (5000, 100), (64, 1000)],
+                         ids=str)
+def test_one_column_dx_is_the_outer_product_with_the_tiles_bits(dtype, rng, helpers, n, k):
+    """dx of a one-column layer (few_rows.h's outer product, "outer") has the bits the
+    register tile gives it as part of a wider layer whose other column of dy is zero, on
+    any thread count; in float32 each dx[i, p] is dy[i] w[p] rounded once."""
+    x = rng.uniform(-1, 1, (n, k)).astype(dtype)
+    w = rng.uniform(-1, 1, (k, 2)).astype(dtype)
+    s = rng.uniform(0.01, 0.99, (n, 2)).astype(dtype)
+    g = rng.normal(size=(n, 2)).astype(dtype)
+    g[:, 1] = 0
+    wide = fastsig.dense_backward(g, x, w, s, num_threads=1)[0]
+    assert _dispatch.kernels.plan(dtype, "dense_backward", n, k, 1)["dx_kernel"] == "outer"
+    for threads in (1, 2, 3, None):
+        dx = fastsig.dense_backward(g[:, :1].copy(), x, w[:, :1].copy(), s[:, :1].copy(),
+                                    num_threads=threads)[0]
+        helpers.assert_bitwise_equal(dx, wide, f"{threads} threads")
+    if dtype == np.float32:
+        dy = fastsig.sigmoid_backward(g[:, :1].copy(), s[:, :1].copy()).astype(np.float64)
+        helpers.assert_bitwise_equal(dx, (dy * w[:, 0].astype(np.float64)).astype(dtype),
+                                     "dy w rounded once")
+
+
 def _column_dot_in_lanes(row, w):
     """column_dots.h's order for one row, emulated exactly: LANES partial sums from +0,
     lane l taking p = l, l + LANES, ... in increasing p by one fused multiply-add (mpmath:
@@ -315,8 +344,8 @@ def _column_dot_in_lanes(row, w):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("n,k", [(9, 5), (13, 16), (7, 17), (6, 40), (5, 71), (3, 33)],
-                         ids=str)
+@pytest.mark.parametrize("n,k", [(9, 5), (3, 11), (13, 16), (7, 17), (4, 29), (6, 40),
+                                 (5, 45), (5, 71), (3, 33)], ids=str)
 def test_one_column_sums_each_row_in_vector_lanes(dtype, rng, helpers, n, k):
     """A C of one column (column_dots.h, the avx2 and avx512 variants) has the bits of its
     documented order: each row's sum in 16 (float32) or 8 (float64) lanes along k, fused
@@ -326,12 +355,22 @@ def test_one_column_sums_each_row_in_vector_lanes(dtype, rng, helpers, n, k):
     w = rng.uniform(-2, 2, (k, 1)).astype(dtype)
     assert _plan(dtype, n, k, 1)["kernel"] == "dots"
     y = fastsig.matmul(x, w)
-    lanes = np.array([_column_dot_in_lanes(x[i], w[:, 0]) for i in range(n)])
     if fastsig.show_config()["isa"] == "baseline":
-        # column_dots.h needs AVX2 and FMA; the baseline keeps the tiles' order.
-        helpers.assert_bitwise_equal(y, fastsig.matmul(x, np.repeat(w, 2, axis=1))[:, :1],
-                                     "the tiles' order")
+        # column_dots.h needs AVX2 and FMA; the baseline keeps the tiles' order: the bits
+        # of that column of a wider w (the vector tile, the register tile), σ's too.
+        b = rng.uniform(-1, 1, 40).astype(dtype)
+        wide_w = np.concatenate([w, rng.uniform(-2, 2, (k, 39)).astype(dtype)], axis=1)
+        for width in (3, 40):
+            wide = fastsig.matmul(x, wide_w[:, :width], num_threads=1)
+            wide_s = fastsig.dense_forward(x, wide_w[:, :width], b[:width], num_threads=1)
+            for threads in (1, 2, 3):
+                helpers.assert_bitwise_equal(fastsig.matmul(x, w, num_threads=threads)[:, 0],
+                                             wide[:, 0], f"width {width}, {threads}")
+                helpers.assert_bitwise_equal(
+                    fastsig.dense_forward(x, w, b[:1], num_threads=threads)[:, 0],
+                    wide_s[:, 0], f"σ, width {width}, {threads}")
     else:
+        lanes = np.array([_column_dot_in_lanes(x[i], w[:, 0]) for i in range(n)])
         helpers.assert_bitwise_equal(y[:, 0], lanes, "column_dots.h's order")
 
 

@@ -7,19 +7,20 @@
  *     order)
  * Uses: AVX2 and FMA intrinsics, where the variant has them (the avx2 and avx512
  *   variants: the same code, so the same bits, in both). The baseline variant keeps the
- *   tiles' order: plain loops in this order ran 0.65-0.9x its scalar chains there.
+ *   tiles' order (docs/performance.md, "One column: vectors along each row", says why).
  *
  * The order of a row's sum, LANES = 16 (float32) or 8 (float64):
  * 1. Partial sum l (l < LANES) starts at +0 and takes x[p] * w[p] for p = l, l + LANES,
  *    l + 2 LANES, ... < k, in increasing p, one fused multiply-add a step. Where LANES does not divide k, the last step is a whole one, with
  *    zeros for x[p] and w[p] past k (masked loads): 0 * 0 added to each sum past k.
- * 2. The partial sums are added in a fixed tree: s[l] += s[l + h] for h = LANES/2, ..., 2, 1.
+ * 2. The partial sums are added in a fixed tree: s[l] += s[l + h] for l < h, for
+ *    h = LANES/2, ..., 2, 1.
  * 3. y[i] = s[0].
  * So a row's bits depend only on that row, w and the variant: not on the batch, the thread
- * count, or which rows share a call. Each row streams through memory once, along k; the
- * register tile's order (sums along p in one chain per output) would need x's columns as
- * vectors, i.e. an 8 x 8 transpose per 64 values and 32 rows read at once, which ran at
- * half the memory's speed (docs/performance.md, "One column: vectors along each row").
+ * count, or which rows share a call. Each row streams through memory once, along k: the
+ * tiles' order (one chain along p per output) would need x's columns as vectors, 32 rows
+ * read at once and transposed, which the memory serves far slower than one stream a row
+ * (docs/performance.md, "One column: vectors along each row").
  * Accuracy: each sum is of at most ceil(k / LANES) + log2(LANES) roundings, within the
  * products' bound 2 k u (|x| . |w|). */
 #ifndef FASTSIG_COLUMN_DOTS_H
@@ -37,7 +38,8 @@
 /* Step 2 for float32: lanes 0-7 in a, 8-15 in b. */
 FASTSIG_COLUMN_DOTS_INLINE float fastsig_column_dots_tree_F32(__m256 a, __m256 b) {
     const __m256 t = _mm256_add_ps(a, b);                                   /* h = 8 */
-    const __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    const __m128 u = _mm_add_ps(_mm256_castps256_ps128(t),
+                                _mm256_extractf128_ps(t, 1));                /* h = 4 */
     const __m128 v = _mm_add_ps(u, _mm_movehl_ps(u, u));                     /* h = 2 */
     return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));                /* h = 1 */
 }
@@ -45,7 +47,8 @@ FASTSIG_COLUMN_DOTS_INLINE float fastsig_column_dots_tree_F32(__m256 a, __m256 b
 /* Step 2 for float64: lanes 0-3 in a, 4-7 in b. */
 FASTSIG_COLUMN_DOTS_INLINE double fastsig_column_dots_tree_F64(__m256d a, __m256d b) {
     const __m256d t = _mm256_add_pd(a, b);                                  /* h = 4 */
-    const __m128d u = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+    const __m128d u = _mm_add_pd(_mm256_castpd256_pd128(t),
+                                 _mm256_extractf128_pd(t, 1));               /* h = 2 */
     return _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)));             /* h = 1 */
 }
 
@@ -68,11 +71,15 @@ FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_rows_##SUFFIX(              
         }                                                                                  \
     }                                                                                      \
     if (p < k) {                                                                           \
+        /* The last step: zeros past k (a second vector's address only where it starts    \
+           before k; past k it is all zeros). */                                           \
+        const int second = k - p > W;                                                      \
         const __m256i m0 = MASK(k - p), m1 = MASK(k - p - W);                              \
-        const VEC w0 = MASKLOAD(w + p, m0), w1 = MASKLOAD(w + p + W, m1);                  \
+        const VEC w0 = MASKLOAD(w + p, m0);                                                \
+        const VEC w1 = second ? MASKLOAD(w + p + W, m1) : ZERO();                          \
         for (r = 0; r < R; r++) {                                                          \
             a[r] = FMA(MASKLOAD(x + r * k + p, m0), w0, a[r]);                             \
-            b[r] = FMA(MASKLOAD(x + r * k + p + W, m1), w1, b[r]);                         \
+            b[r] = FMA(second ? MASKLOAD(x + r * k + p + W, m1) : ZERO(), w1, b[r]);       \
         }                                                                                  \
     }                                                                                      \
     for (r = 0; r < R; r++)                                                                \

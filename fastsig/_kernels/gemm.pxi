@@ -39,8 +39,9 @@
 # 6. A product of few tasks and great depth (xᵀ @ dy) is split along the depth into
 #    chunks of whole depth blocks, each into a partial C, summed in chunk order.
 # Each C element sums its products in increasing p within a depth block and adds the
-# blocks (and chunks) in order (a C of one column: column_dots.h's order): the result
-# depends on the shapes and KC alone, not on the task split, the kernel or the threads.
+# blocks (and chunks) in order: the result depends on the shapes and KC alone, not on
+# the task split, the kernel or the threads. The exception: a C of one column and depth
+# > ROW_KERNEL_DEPTH in the avx2 and avx512 variants, column_dots.h's order.
 
 cdef enum Epilogue:
     EPILOGUE_NONE = 0

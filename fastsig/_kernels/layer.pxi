@@ -14,7 +14,8 @@
 # forms dy in a scratch buffer, then
 #   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call (for a few rows,
 #                                 w read where it lies: few_rows.h's kernel, or the
-#                                 product (w @ dyᵀ)ᵀ; _dx_kernel);
+#                                 product (w @ dyᵀ)ᵀ; for one column of w, few_rows.h's
+#                                 outer product; _dx_kernel);
 #   dw_part  += x[block]ᵀ @ dy    the column-sum kernel, the matmul on the packed dy, or
 #                                 plain loops (_dw_kernel); for a batch of a few rows,
 #                                 few_rows.h's outer product (_dw_few_rows);
@@ -154,6 +155,9 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         elif dx != NULL and dx_kernel == DX_FEW_ROWS:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k), w read where it lies
             _dx_few_rows(rows, m, k, dy, w, dx + b0 * k, k)
+        elif dx != NULL and dx_kernel == DX_OUTER:
+            # dx[b0:b0+rows] (rows×k) = dy (rows×1) wᵀ (1×k): "dw" of one row of "x" = dyᵀ
+            _dw_few_rows(1, rows, dy, rows, w, k, dx + b0 * k)
         elif dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
             gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
@@ -311,8 +315,9 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
     2. dy's panels as dw's B, dyᵀ's (DX_SWAPPED); dw zeroed (with the first block, unless
        _dw_stores_first_block); db's columns (the column-sum kernel's db: share 0);
     3. dx's product (gemm_share; DX_SWAPPED: then its share of dxᵀ transposed into dx;
-       DX_FEW_ROWS: its rows of w), then dw += xᵀ @ dy's (the first block's stored, where
-       dw was not zeroed; of up to FEW_ROWS_MAX rows, its rows of dw by _dw_few_rows).
+       DX_FEW_ROWS: its rows of w; DX_OUTER: its rows of dx), then dw += xᵀ @ dy's (the
+       first block's stored, where dw was not zeroed; of up to FEW_ROWS_MAX rows, its
+       rows of dw by _dw_few_rows).
     Every sum runs as in _backward_part's single part (dw and db zeroed, then each block
     added in order), so the bits are those of one thread. DX_SWAPPED and DX_FEW_ROWS
     come with one block only (_dx_kernel)."""
@@ -427,6 +432,11 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
                        rect)
             _dx_from_transposed(dxt, rows, dxp + b0 * k, k, rect[2], rect[3], rect[0],
                                 rect[1])
+        elif dxp != NULL and dx_kernel == DX_OUTER:
+            p0 = t * rows // threads
+            p1 = (t + 1) * rows // threads
+            if p1 > p0:
+                _dw_few_rows(1, p1 - p0, dy + p0, rows, wp, k, dxp + (b0 + p0) * k)
         elif dxp != NULL:
             p0 = t * k // threads
             p1 = (t + 1) * k // threads

@@ -13,7 +13,8 @@
 # it (how a kernel walks its own task -- SIGMOID_SPAN, a tile's spill -- is the kernel's).
 # The bits depend on the shapes and the dtype alone, never on the threads: a product's on
 # the depth block KC and the depth split (every kernel sums each output's products in
-# increasing p within a depth block and adds the blocks in order); the backward's dw and db
+# increasing p within a depth block and adds the blocks in order, except column_dots.h's
+# for a C of one column: _takes_dots); the backward's dw and db
 # also on its cut into blocks and parts (fixed by n and m) and on the dw kernel (fixed by
 # k and m).
 #
@@ -39,6 +40,7 @@ cdef enum:
     BIG_B = 524288                  # this many elements (_packs_b_per_task)
     DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
     DX_SWAPPED_ROWS = 64    # and of at most this many, dx as (w @ dyᵀ)ᵀ (_dx_kernel)
+    DX_OUTER_MIN_BYTES = 32 # one column of w, rows of dx of at least this: DX_OUTER
     B_SLAB_BYTES = 8388608  # a packed B larger than this is packed a slab at a time,
     SLAB_DEPTH_BLOCKS = 8   # each at most this many depth blocks deep (_plan_slabs)
     SPLIT_TASKS = 4     # fewer tasks than this, and a depth of at least
@@ -95,6 +97,7 @@ cdef enum DxKernel:
     DX_PACKED = 0           # dy @ wᵀ, wᵀ packed once a call
     DX_FEW_ROWS = 1         # few_rows.h's kernel, w read where it lies
     DX_SWAPPED = 2          # dxᵀ = w @ dyᵀ, w read where it lies, dyᵀ packed
+    DX_OUTER = 3            # m = 1: the outer product dy wᵀ, a row of dx at a time
 
 cdef enum DwKernel:
     DW_COLUMN_SUMS = 0      # the column-sum kernel, with db (dy at most two vectors wide)
@@ -518,7 +521,15 @@ cdef inline int _dx_kernel(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     rows (one block of dy: blocks have at least 64 rows), w is read where it lies instead: by the
     few-rows kernel for at most DX_IN_PLACE_ROWS rows, else as the A of the product
     dxᵀ = w @ dyᵀ, whose packed dyᵀ and transposed result are n·(m + k) values. Both sum
-    each dx[i, p] = Σ_j dy[i, j] w[p, j] as the packed path does (the same bits)."""
+    each dx[i, p] = Σ_j dy[i, j] w[p, j] as the packed path does (the same bits). A w of
+    one column makes dx the outer product dy wᵀ: few_rows.h's outer kernel writes it a
+    row at a time, each dx[i, p] = dy[i] w[p] onto +0 as the register tile's one step.
+    Its loop along a row of dx pays from a row of DX_OUTER_MIN_BYTES (an AVX2 vector) and
+    more than ROW_KERNEL_DEPTH values; below either, the narrow tiles, which store whole
+    vectors of dx's rows, were faster (docs/performance.md)."""
+    if (m == 1 and k > ROW_KERNEL_DEPTH
+            and k * <Py_ssize_t>sizeof(floating) >= DX_OUTER_MIN_BYTES):
+        return DX_OUTER
     if n <= DX_IN_PLACE_ROWS:
         return DX_FEW_ROWS
     if n <= DX_SWAPPED_ROWS and n * (k + m) < k * m:
@@ -578,6 +589,8 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         dx = "few_rows_transposed"
     elif p.dx_kernel == DX_SWAPPED and k > 0:
         dx = "swapped"
+    elif p.dx_kernel == DX_OUTER and k > 0:
+        dx = "outer"
     return {
         "dw_kernel": _DW_NAMES[p.dw_kernel] if k > 0 else "none",
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
@@ -606,7 +619,7 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     is split), "slabs" (> 1: w is packed a slab at a time), "one_thread" (num_threads=None
     runs it on one thread). The backward: "dw_kernel",
     "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
-    lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies), "parts", "shared_block" (the
+    lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column), "parts", "shared_block" (the
     threads share each step of one block), "threads", "one_thread"."""
     import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:

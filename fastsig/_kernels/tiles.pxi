@@ -12,7 +12,8 @@
 #
 # Every tile sums each element of C from 0 over p increasing, one multiply-add a step,
 # then adds what C held (accumulate) and then the bias: whichever tile computes an
-# element, it gets the same bits. The one exception is a C of one column (column_dots.h):
+# element, it gets the same bits. The one exception is column_dots.h, which takes a C of
+# one column of depth > ROW_KERNEL_DEPTH in the avx2 and avx512 variants (_takes_dots):
 # its sums run in vector lanes along each row of A, so such a column's bits are not those
 # of the same column in a wider C. The C tiles and the Cython tiles of a compiler without
 # vector extensions (MSVC, FASTSIG_PORTABLE) agree bit for bit.
@@ -344,7 +345,8 @@ cdef inline void _dx_few_rows(Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k,
                               const floating* dy, const floating* w, floating* dx,
                               Py_ssize_t ldx) noexcept nogil:
     """dx (rows×k, rows ldx apart) = dy (rows×m) @ wᵀ, w's k rows where they lie
-    (few_rows.h's transposed kernel: the backward's DX_FEW_ROWS)."""
+    (few_rows.h's transposed kernel: the backward's DX_FEW_ROWS, and gemm's _dots_rows in
+    a variant without column_dots.h)."""
     if floating is float:
         _few_rows_transposed_f32(rows, m, k, _depth_block(dx), dy, w, dx, ldx)
     else:
