@@ -412,7 +412,8 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5), (4, 5), (2, 3), (4, 4)],
+@pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5), (4, 5), (2, 3), (4, 4),
+                                 (300, 1), (29, 1), (5, 1)],
                          ids=str)
 def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     """inf and NaN in x reach only their own rows of the product.

@@ -52,6 +52,37 @@ FASTSIG_COLUMN_DOTS_INLINE double fastsig_column_dots_tree_F64(__m256d a, __m256
     return _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)));             /* h = 1 */
 }
 
+/* Step 2 for four rows at once (a[r], b[r]: row r's lanes), into y[0..3]: the same
+   additions of the same lanes as fastsig_column_dots_tree_F32, four rows to a vector. */
+FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_tree4_F32(const __m256* a, const __m256* b,
+                                                              float* y) {
+    const __m256 t0 = _mm256_add_ps(a[0], b[0]), t1 = _mm256_add_ps(a[1], b[1]); /* h = 8 */
+    const __m256 t2 = _mm256_add_ps(a[2], b[2]), t3 = _mm256_add_ps(a[3], b[3]);
+    const __m256 u02 = _mm256_add_ps(_mm256_permute2f128_ps(t0, t2, 0x20),      /* h = 4 */
+                                     _mm256_permute2f128_ps(t0, t2, 0x31));     /* u0 | u2 */
+    const __m256 u13 = _mm256_add_ps(_mm256_permute2f128_ps(t1, t3, 0x20),
+                                     _mm256_permute2f128_ps(t1, t3, 0x31));     /* u1 | u3 */
+    const __m256 v = _mm256_add_ps(_mm256_shuffle_ps(u02, u13, 0x44),           /* h = 2 */
+                                   _mm256_shuffle_ps(u02, u13, 0xEE));
+    const __m256 o = _mm256_add_ps(_mm256_shuffle_ps(v, v, 0x88),               /* h = 1 */
+                                   _mm256_shuffle_ps(v, v, 0xDD));  /* o0 o1 o0 o1 | o2 o3 .. */
+    _mm_storeu_ps(y, _mm_shuffle_ps(_mm256_castps256_ps128(o), _mm256_extractf128_ps(o, 1),
+                                    0x44));
+}
+
+FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_tree4_F64(const __m256d* a,
+                                                              const __m256d* b, double* y) {
+    const __m256d t0 = _mm256_add_pd(a[0], b[0]), t1 = _mm256_add_pd(a[1], b[1]); /* h = 4 */
+    const __m256d t2 = _mm256_add_pd(a[2], b[2]), t3 = _mm256_add_pd(a[3], b[3]);
+    const __m256d u01 = _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20),     /* h = 2 */
+                                      _mm256_permute2f128_pd(t0, t1, 0x31));    /* u0 | u1 */
+    const __m256d u23 = _mm256_add_pd(_mm256_permute2f128_pd(t2, t3, 0x20),
+                                      _mm256_permute2f128_pd(t2, t3, 0x31));    /* u2 | u3 */
+    const __m256d o = _mm256_add_pd(_mm256_unpacklo_pd(u01, u23),               /* h = 1 */
+                                    _mm256_unpackhi_pd(u01, u23));  /* o0 o2 | o1 o3 */
+    _mm256_storeu_pd(y, _mm256_permute4x64_pd(o, 0xD8));
+}
+
 /* Rows 0..R-1 of x (R <= 4, a constant where inlined): their partial sums side by side,
  * so that each step's two vectors of w serve R rows and 2R chains are in flight. VEC is
  * the vector type, W its lanes (LANES = 2 W), MASK(r) the mask of the first r lanes. */
@@ -82,8 +113,11 @@ FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_rows_##SUFFIX(              
             b[r] = FMA(second ? MASKLOAD(x + r * k + p + W, m1) : ZERO(), w1, b[r]);       \
         }                                                                                  \
     }                                                                                      \
-    for (r = 0; r < R; r++)                                                                \
-        y[r] = fastsig_column_dots_tree_##SUFFIX(a[r], b[r]);                              \
+    if (R == 4)                                                                            \
+        fastsig_column_dots_tree4_##SUFFIX(a, b, y);                                       \
+    else                                                                                   \
+        for (r = 0; r < R; r++)                                                            \
+            y[r] = fastsig_column_dots_tree_##SUFFIX(a[r], b[r]);                          \
 }                                                                                          \
                                                                                            \
 static void fastsig_column_dots_##SUFFIX(ptrdiff_t rows, ptrdiff_t k, const T* x,         \
