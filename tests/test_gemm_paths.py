@@ -25,7 +25,7 @@ SHAPES = [
     (515, 4, 4),
     (515, 3, 1),       # ... not where a lane's inputs span three vectors
     (777, 8, 1),       # one column: a dot product a row (the dots kernel)
-    (1000, 600, 1),    # ... over three depth blocks, 32 rows of x at a time
+    (1000, 600, 1),    # ... deep (the baseline: three depth blocks), threads' runs of 32 rows
     (37, 5, 1),        # ... the least depth it takes, a ragged group of rows
     (1000, 20, 16),    # narrow: whole transposed tiles and a ragged row edge
     (515, 9, 12),      # narrow, a ragged column panel
@@ -379,9 +379,9 @@ def test_one_column_sums_each_row_in_vector_lanes(dtype, rng, helpers, n, k):
                          ids=str)
 def test_one_column_rows_keep_their_bits_in_any_batch_and_thread_count(dtype, rng, helpers,
                                                                       n, k):
-    """One column's rows (the dots kernel): the same bits alone, in any slice of the batch and on any thread count;
-    dense_forward is σ(x @ w + b) of those sums (fastsig's own σ); each within the
-    products' bound of the float64 product."""
+    """One column's rows (the dots kernel): the same bits alone, in any slice of the batch
+    and on any thread count; dense_forward is σ(x @ w + b) of those sums (fastsig's own
+    σ); each within the products' bound of the float64 product."""
     x = rng.uniform(-2, 2, (n, k)).astype(dtype)
     w = rng.uniform(-2, 2, (k, 1)).astype(dtype)
     b = rng.uniform(-1, 1, 1).astype(dtype)

@@ -11,8 +11,9 @@
  *
  * The order of a row's sum, LANES = 16 (float32) or 8 (float64):
  * 1. Partial sum l (l < LANES) starts at +0 and takes x[p] * w[p] for p = l, l + LANES,
- *    l + 2 LANES, ... < k, in increasing p, one fused multiply-add a step. Where LANES does not divide k, the last step is a whole one, with
- *    zeros for x[p] and w[p] past k (masked loads): 0 * 0 added to each sum past k.
+ *    l + 2 LANES, ... < k, in increasing p, one fused multiply-add a step. Where LANES
+ *    does not divide k, the last step is a whole one, with zeros for x[p] and w[p] past
+ *    k (masked loads): 0 * 0 added to each sum past k.
  * 2. The partial sums are added in a fixed tree: s[l] += s[l + h] for l < h, for
  *    h = LANES/2, ..., 2, 1.
  * 3. y[i] = s[0].
@@ -132,7 +133,8 @@ static void fastsig_column_dots_##SUFFIX(ptrdiff_t rows, ptrdiff_t k, const T* x
 /* The first `count` lanes (count may be <= 0 or past the vector's end). */
 FASTSIG_COLUMN_DOTS_INLINE __m256i fastsig_column_dots_mask_F32(ptrdiff_t count) {
     const ptrdiff_t c = count < 0 ? 0 : count > 8 ? 8 : count;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)c),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 FASTSIG_COLUMN_DOTS_INLINE __m256i fastsig_column_dots_mask_F64(ptrdiff_t count) {
@@ -152,6 +154,5 @@ FASTSIG_COLUMN_DOTS_ROWS(double, F64, __m256d, 4, _mm256_setzero_pd, _mm256_load
 #define fastsig_column_dots_F32(rows, k, x, w, y) ((void)0)
 #define fastsig_column_dots_F64(rows, k, x, w, y) ((void)0)
 #endif
-
 
 #endif /* FASTSIG_COLUMN_DOTS_H */

@@ -14,9 +14,8 @@
 # The bits depend on the shapes and the dtype alone, never on the threads: a product's on
 # the depth block KC and the depth split (every kernel sums each output's products in
 # increasing p within a depth block and adds the blocks in order, except column_dots.h's
-# for a C of one column: _takes_dots); the backward's dw and db
-# also on its cut into blocks and parts (fixed by n and m) and on the dw kernel (fixed by
-# k and m).
+# for a C of one column: _takes_dots); the backward's dw and db also on its cut into
+# blocks and parts (fixed by n and m) and on the dw kernel (fixed by k and m).
 #
 # The functions here take `floating* dtype`, a pointer that is never read: Cython
 # specializes a fused function by the types of its arguments, and this one selects the
@@ -619,8 +618,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     is split), "slabs" (> 1: w is packed a slab at a time), "one_thread" (num_threads=None
     runs it on one thread). The backward: "dw_kernel",
     "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
-    lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column), "parts", "shared_block" (the
-    threads share each step of one block), "threads", "one_thread"."""
+    lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),
+    "parts", "shared_block" (the threads share each step of one block), "threads",
+    "one_thread"."""
     import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
         raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")

@@ -7,8 +7,8 @@
 #   outer product (_dx_few_rows, _dw_few_rows), and one column's dot products
 #   (_column_dots: column_dots.h).
 # Uses: register_tile.h, vector_tile.h, few_rows.h and column_dots.h (the C kernels; their
-#   headers state how they work), isa.h's constants (declared in kernels.pxi), plan.pxi (the VectorShape enum,
-#   MAX_TILE, _takes_column_kernel).
+#   headers state how they work), isa.h's constants (declared in kernels.pxi), plan.pxi
+#   (the VectorShape enum, MAX_TILE, _takes_column_kernel).
 #
 # Every tile sums each element of C from 0 over p increasing, one multiply-add a step,
 # then adds what C held (accumulate) and then the bias: whichever tile computes an
