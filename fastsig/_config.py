@@ -197,8 +197,15 @@ def _config_dict():
         "num_threads": get_num_threads(),
         "cpu_count": os.cpu_count(),
         "accuracy": get_accuracy(),
+        "blocking": _dispatch.kernels.blocking(),
     }
     return info
+
+
+def _blocking_line(blocking):
+    sizes = ", ".join(f"{name} {blocking[name]['float32']}/{blocking[name]['float64']}"
+                      for name in ("kc", "nc", "mc"))
+    return f"{sizes} (float32/float64; {blocking['source']})"
 
 
 def show_config():
@@ -213,7 +220,9 @@ def show_config():
         with OpenMP), ``isa`` (the kernel variant in use), ``isa_available``,
         ``num_threads`` (what ``num_threads=None`` may use), ``cpu_count`` and
         ``accuracy`` (the sigmoid's mode for ``accuracy=None``, see
-        `set_accuracy`).
+        `set_accuracy`) and ``blocking`` (the matmul's cache blocking: ``kc``, ``nc``
+        and ``mc``, each ``{"float32": int, "float64": int}``, and ``source``, the
+        L2 size they follow or ``FASTSIG_BLOCKING``; see README's "Determinism").
 
     Examples
     --------
@@ -228,5 +237,7 @@ def show_config():
     for key, value in info.items():
         if isinstance(value, list):
             value = " ".join(str(v) for v in value) or "-"
+        elif key == "blocking":
+            value = _blocking_line(value)
         print(f"{key:<{width}}  {value}")
     return info

@@ -132,5 +132,9 @@ def plan(
     dtype: Any, operation: str, n: int, k: int, m: int, num_threads: int = 1
 ) -> dict[str, Any]: ...
 
+# The register tile's blocking in force, set at import from fastsig._blocking.choose():
+# {"kc", "nc", "mc"}: {"float32": int, "float64": int} each, and "source": str.
+def blocking() -> dict[str, Any]: ...
+
 # The FMA peak probe (_kernels/probe.pxi): floating-point operations done, for fastsig._peak.
 def fma_probe(dtype: Any, iterations: int) -> float: ...

@@ -85,3 +85,7 @@ include "gemm.pxi"
 include "layer.pxi"
 include "native.pxi"
 include "probe.pxi"
+
+# The blocking is set here, as the module is imported, before any of its functions can run.
+from . import _blocking
+_set_blocking(_blocking.choose())

@@ -25,8 +25,8 @@
 cdef enum:
     KC_F32 = 256        # depth of a packed block, float32 (see _depth_block)
     KC_F64 = 128        # and float64
-    NC_TARGET = 256     # columns of a register-tile block, rounded up to a multiple of NR
-    MC_PANELS = 12      # MR-row panels in a task of the register tile
+    SPLIT_NC = 256      # the register tile's NC and MC as _depth_chunks counts its tasks,
+    SPLIT_MC_PANELS = 12    # whatever the blocking in force (so the bits do not follow it)
     MAX_TILE = 384      # >= MR*NR and MRT*NRT of every variant and dtype
     TRANSPOSED_PANELS = 8   # MRT-row panels in a task of the transposed tile
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
@@ -75,6 +75,44 @@ MIN_BACKWARD_ELEMENTS_FOR_THREADS = {"float32": BACKWARD_ELEMENTS_FOR_THREADS_F3
                                      "float64": BACKWARD_ELEMENTS_FOR_THREADS_F64}
 MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
                            "float64": MULADDS_FOR_THREADS_F64}
+
+
+# The register tile's blocking: NC columns of packed B and MC rows of packed A a task, per
+# dtype, set once as this module is imported (_set_blocking, from fastsig/_blocking.py's
+# rules: shares of the L2 cache, or FASTSIG_BLOCKING) and constant after, so that a
+# call's scratch, sized from them, fits what its kernels do. They change no bit: they
+# decide which task and thread computes which outputs, never the order of a sum.
+cdef Py_ssize_t _nc_f32 = 256, _nc_f64 = 256      # multiples of NR
+cdef Py_ssize_t _mc_f32 = 12 * MR_F32, _mc_f64 = 12 * MR_F64    # multiples of MR
+cdef str _blocking_source = "built-in"
+
+
+cdef Py_ssize_t _blocked(Py_ssize_t wanted, Py_ssize_t unit, Py_ssize_t most):
+    """`wanted` rounded to the nearest multiple of `unit`, within [unit, most]."""
+    return max(unit, (min(most, wanted) + unit // 2) // unit * unit)
+
+
+cdef void _set_blocking(dict chosen):
+    """NC and MC per dtype from _blocking.choose()'s dict (its rules 1 and 2)."""
+    global _nc_f32, _nc_f64, _mc_f32, _mc_f64, _blocking_source
+    cdef Py_ssize_t column_bytes, nc_max = chosen["nc_max"], mc_max = chosen["mc_max"]
+    column_bytes = KC_F32 * <Py_ssize_t>sizeof(float)
+    _nc_f32 = _blocked(chosen["nc"] or chosen["b_block_bytes"] // column_bytes, NR_F32, nc_max)
+    _mc_f32 = _blocked(chosen["mc"] or chosen["a_block_bytes"] // column_bytes, MR_F32, mc_max)
+    column_bytes = KC_F64 * <Py_ssize_t>sizeof(double)
+    _nc_f64 = _blocked(chosen["nc"] or chosen["b_block_bytes"] // column_bytes, NR_F64, nc_max)
+    _mc_f64 = _blocked(chosen["mc"] or chosen["a_block_bytes"] // column_bytes, MR_F64, mc_max)
+    _blocking_source = chosen["source"]
+
+
+def blocking():
+    """The register tile's blocking in force: {"kc", "nc", "mc"} each a dict by dtype (KC
+    the depth block, fixed; NC columns of packed B and MC rows of packed A a task, from
+    the CPU's caches) and "source", where NC and MC came from."""
+    return {"kc": {"float32": KC_F32, "float64": KC_F64},
+            "nc": {"float32": _nc_f32, "float64": _nc_f64},
+            "mc": {"float32": _mc_f32, "float64": _mc_f64},
+            "source": _blocking_source}
 
 
 cdef inline Py_ssize_t _one_thread_max_work(floating* dtype) noexcept nogil:
@@ -185,7 +223,7 @@ cdef inline Py_ssize_t _task_rows(floating* dtype, Py_ssize_t m,
         return _vector_tile_rows(dtype, m) * VECTOR_PANELS
     if kernel == KERNEL_TRANSPOSED_TILE:
         return (MRT_F32 if floating is float else MRT_F64) * TRANSPOSED_PANELS
-    return (MR_F32 if floating is float else MR_F64) * MC_PANELS
+    return _mc_f32 if floating is float else _mc_f64
 
 
 cdef inline Py_ssize_t _row_grain(floating* dtype, Py_ssize_t m) noexcept nogil:
@@ -204,10 +242,11 @@ cdef inline Py_ssize_t _row_task_count(floating* dtype, Py_ssize_t n, Py_ssize_t
     rows only change threads."""
     cdef Py_ssize_t grain = _row_grain(dtype, m)
     cdef Py_ssize_t grains = (n + grain - 1) // grain
+    cdef Py_ssize_t panels = _task_rows(dtype, m) // grain
     cdef Py_ssize_t tasks
     if _kernel_for(dtype, m) != KERNEL_REGISTER_TILE:
         return grains
-    tasks = (grains + MC_PANELS - 1) // MC_PANELS
+    tasks = (grains + panels - 1) // panels
     return (tasks + num_threads - 1) // num_threads * num_threads
 
 
@@ -221,8 +260,7 @@ cdef inline Py_ssize_t _task_start(Py_ssize_t task, Py_ssize_t tasks, Py_ssize_t
 
 cdef inline Py_ssize_t _register_block_width(floating* dtype) noexcept nogil:
     """NC: the columns of a block of the register tile, a multiple of NR."""
-    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
-    return nr * ((NC_TARGET + nr - 1) // nr)
+    return _nc_f32 if floating is float else _nc_f64
 
 
 cdef inline Py_ssize_t _few_rows_block_width(floating* dtype, Py_ssize_t rows) noexcept nogil:
@@ -239,10 +277,14 @@ cdef inline Py_ssize_t _depth_chunks(floating* dtype, Py_ssize_t n, Py_ssize_t k
                                      Py_ssize_t m) noexcept nogil:
     """Chunks of depth that a product of few tasks and great depth is split into (1:
     none), from the shapes alone, so that the bits do not depend on the threads. As xᵀ @
-    y is (16×262144 @ 262144×16): the rows of C give one task, which one thread did."""
-    cdef Py_ssize_t nc = (m if _kernel_for(dtype, m) != KERNEL_REGISTER_TILE
-                          else _register_block_width(dtype))
-    cdef Py_ssize_t mc = _task_rows(dtype, m)
+    y is (16×262144 @ 262144×16): the rows of C give one task, which one thread did.
+    The register tile's tasks are counted with SPLIT_NC and SPLIT_MC_PANELS, not the
+    blocking in force, so that the split, and so the bits, do not depend on the CPU."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef bint register = _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
+    cdef Py_ssize_t nc = nr * ((SPLIT_NC + nr - 1) // nr) if register else m
+    cdef Py_ssize_t mc = ((MR_F32 if floating is float else MR_F64) * SPLIT_MC_PANELS
+                          if register else _task_rows(dtype, m))
     cdef Py_ssize_t tasks = ((n + mc - 1) // mc) * ((m + nc - 1) // nc)
     if tasks >= SPLIT_TASKS or k < 2 * SPLIT_DEPTH:
         return 1

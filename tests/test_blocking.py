@@ -1,0 +1,132 @@
+"""The register tile's blocking from the CPU's caches (fastsig/_blocking.py): the L2 size
+read from sysfs, FASTSIG_BLOCKING's override and its errors, what show_config() reports,
+and the bits: the same for any blocking and any thread count."""
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastsig
+from fastsig import _blocking, _dispatch
+
+kernels = _dispatch.kernels
+
+# (n, k, m): many row tasks and NC blocks; few rows with a wide W (column blocks); a W
+# packed in slabs (over 8 MB); a depth split (few tasks, k >= 4096).
+SHAPES = ((700, 300, 530), (150, 257, 1100), (100, 1024, 2304), (40, 8192, 40))
+
+_OUTPUTS = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import fastsig
+    from fastsig import _dispatch
+
+    def outputs(shapes, threads):
+        out = {}
+        for dt in (np.float32, np.float64):
+            for n, k, m in shapes:
+                rng = np.random.default_rng(n * 7 + k * 3 + m)
+                x = rng.standard_normal((n, k)).astype(dt)
+                w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dt)
+                b = rng.standard_normal(m).astype(dt)
+                g = rng.standard_normal((n, m)).astype(dt)
+                key = f"{np.dtype(dt).name} {n}x{k}x{m}"
+                out[key + " matmul"] = fastsig.matmul(x, w, num_threads=threads)
+                s = fastsig.dense_forward(x, w, b, num_threads=threads)
+                out[key + " dense_forward"] = s
+                for name, value in zip(("dx", "dw", "db"), fastsig.dense_backward(
+                        g, x, w, s, num_threads=threads)):
+                    out[f"{key} {name}"] = value
+        return out
+""")
+
+_CHILD = _OUTPUTS + textwrap.dedent("""
+    shapes = eval(sys.argv[1])
+    runs = [outputs(shapes, t) for t in (1, 2, 3)]
+    for run in runs[1:]:
+        for key, value in run.items():
+            assert np.array_equal(value, runs[0][key], equal_nan=True), ("threads", key)
+    np.savez(sys.argv[2], **runs[0])
+    print(_dispatch.kernels.blocking())
+""")
+
+
+def _outputs(shapes, threads):
+    scope = {}
+    exec(_OUTPUTS, scope)
+    return scope["outputs"](shapes, threads)
+
+
+@pytest.mark.quick
+def test_l2_size_from_sysfs(tmp_path):
+    for index, (level, kind, size) in enumerate(
+            [(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
+             (3, "Unified", "32768K")]):
+        entry = tmp_path / f"index{index}"
+        entry.mkdir()
+        (entry / "level").write_text(f"{level}\n")
+        (entry / "type").write_text(f"{kind}\n")
+        (entry / "size").write_text(f"{size}\n")
+    assert _blocking.l2_cache_bytes(str(tmp_path)) == 1 << 20
+    (tmp_path / "index2" / "size").write_text("2M\n")
+    assert _blocking.l2_cache_bytes(str(tmp_path)) == 2 << 20
+    (tmp_path / "index2" / "level").write_text("3\n")
+    assert _blocking.l2_cache_bytes(str(tmp_path)) is None
+    assert _blocking.l2_cache_bytes(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("text", ["nc", "nc=", "nc=0", "nc=-64", "nc=1.5", "kc=128",
+                                  "nc=64,nc=128", "nc=64;mc=12", "512"])
+def test_blocking_override_rejects(text):
+    with pytest.raises(ImportError, match="FASTSIG_BLOCKING") as info:
+        _blocking._override(text)
+    assert "nc=COLUMNS" in str(info.value)
+
+
+@pytest.mark.quick
+def test_blocking_override_accepts():
+    assert _blocking._override("nc=512,mc=96") == {"nc": 512, "mc": 96}
+    assert _blocking._override(" MC = 30 ") == {"mc": 30}
+
+
+@pytest.mark.quick
+def test_blocking_in_force_is_whole_tiles_and_reported(capsys):
+    blocking = kernels.blocking()
+    plans = {dt: kernels.plan(dt, "matmul", 4096, 512, 4096) for dt in ("float32", "float64")}
+    for dt, plan in plans.items():
+        assert plan["kernel"] == "register_tile"
+        nr = plan["panel_width"]
+        assert blocking["nc"][dt] % nr == 0 and blocking["nc"][dt] >= nr
+        assert blocking["mc"][dt] >= 1 and blocking["kc"][dt] in (128, 256)
+    config = fastsig.show_config()
+    printed = capsys.readouterr().out
+    assert config["blocking"] == blocking
+    assert "blocking" in printed and blocking["source"] in printed
+
+
+@pytest.mark.quick
+def test_bad_blocking_override_fails_the_import(tmp_path, helpers):
+    p = helpers.run_python(["-c", "import fastsig"], tmp_path, FASTSIG_BLOCKING="nc=wide")
+    assert p.returncode != 0
+    assert "ImportError" in p.stderr and "FASTSIG_BLOCKING='nc=wide'" in p.stderr
+
+
+@pytest.mark.parametrize("setting", ["nc=64,mc=24", "nc=2048,mc=600", "mc=1"])
+def test_blocking_changes_no_bit(tmp_path, helpers, setting):
+    """Any blocking gives the default's bits, on 1, 2 and 3 threads (the child's NC or MC
+    differs from this process's)."""
+    target = tmp_path / "outputs.npz"
+    p = helpers.run_python(["-c", _CHILD, repr(SHAPES), str(target)], tmp_path,
+                           timeout=300, FASTSIG_BLOCKING=setting)
+    assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    child_blocking = eval(p.stdout.strip().splitlines()[-1])
+    assert child_blocking["source"].startswith(f"FASTSIG_BLOCKING={setting}")
+    assert child_blocking["nc"] != kernels.blocking()["nc"] or (
+        child_blocking["mc"] != kernels.blocking()["mc"])
+    mine = _outputs(SHAPES, 2)
+    with np.load(target) as theirs:
+        assert sorted(theirs.files) == sorted(mine)
+        for key, value in mine.items():
+            assert np.array_equal(theirs[key], value, equal_nan=True), key
