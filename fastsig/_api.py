@@ -3,9 +3,12 @@
 Everything a user can get wrong is checked here, in Python, before any kernel
 releases the GIL; the kernels below (_kernels/, in the variant _dispatch
 chose for this CPU) only do arithmetic on aligned, C-contiguous buffers of the
-compute dtype. The exception is the common call (native arrays, num_threads=None):
-the native fast paths of _kernels/native.pxi check it in compiled code and compute
-it, or return None for anything else, which then takes the checks here.
+compute dtype. The exception is the common call (native arrays; num_threads None, or
+the int 1, as a dask task or a worker pool's call gives it): the native fast paths of
+_kernels/native.pxi check it in compiled code and compute it, or return None for
+anything else, which then takes the checks here. (num_threads=1 runs on one thread on
+either path; a larger count goes through the checks here, so that it is honoured even
+below the native paths' thresholds for threads.)
 
 The compute dtype is numpy's ``result_type`` over all array inputs, then
 integer/bool -> float64 and float16 -> float32; anything else but float32 and
@@ -178,9 +181,9 @@ def matmul(x, w, *, out=None, num_threads=None):
     array([[3., 3., 3., 3.],
            [3., 3., 3., 3.]])
     """
-    if num_threads is None:
+    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
         # None unless native: _kernels/native.pxi
-        result = _kernels.matmul_native(x, w, out, _config.get_num_threads)
+        result = _kernels.matmul_native(x, w, out, num_threads or _config.get_num_threads)
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -239,8 +242,8 @@ def sigmoid(y, *, out=None, num_threads=None, accuracy=None):
     """
     # _is_fast(accuracy), written out for accuracy=None: a small call pays for each call.
     fast = _config._accuracy == "fast" if accuracy is None else _is_fast(accuracy)
-    if num_threads is None:
-        result = _kernels.sigmoid_native(y, out, fast, _config.get_num_threads)
+    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+        result = _kernels.sigmoid_native(y, out, fast, num_threads or _config.get_num_threads)
         if result is not None:
             return result
     y_in = _as_array(y)
@@ -291,8 +294,9 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     >>> fastsig.sigmoid_backward(np.array([2.0]), np.array([0.5]))
     array([0.5])
     """
-    if num_threads is None:
-        result = _kernels.sigmoid_backward_native(grad, s, out, _config.get_num_threads)
+    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+        result = _kernels.sigmoid_backward_native(grad, s, out,
+                                                  num_threads or _config.get_num_threads)
         if result is not None:
             return result
     g_in, s_in = _as_array(grad), _as_array(s)
@@ -356,8 +360,9 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     """
     # _is_fast(accuracy), written out for accuracy=None: a small call pays for each call.
     fast = _config._accuracy == "fast" if accuracy is None else _is_fast(accuracy)
-    if num_threads is None:
-        result = _kernels.dense_forward_native(x, w, b, out, fast, _config.get_num_threads)
+    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+        result = _kernels.dense_forward_native(x, w, b, out, fast,
+                                               num_threads or _config.get_num_threads)
         if result is not None:
             return result
     x_in, w_in = _as_array(x), _as_array(w)
@@ -441,10 +446,10 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     >>> dw, db
     (array([[0.5]]), array([0.5]))
     """
-    if num_threads is None:
+    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
         # None unless native: see _kernels/native.pxi
         result = _kernels.dense_backward_native(grad, x, w, s, bool(compute_dx), out,
-                                                _config.get_num_threads)
+                                                num_threads or _config.get_num_threads)
         if result is not None:
             return result
     g_in, x_in, w_in, s_in = (_as_array(a) for a in (grad, x, w, s))

@@ -20,7 +20,9 @@ import argparse
 import glob
 import importlib.util
 import os
+import sys
 import time
+import types
 
 import numpy as np
 
@@ -30,6 +32,11 @@ def load(label, fastsig_dir, isa):
     path = [p for p in path if p.endswith((".so", ".pyd"))]
     if not path:
         raise SystemExit(f"no _kernels_{isa} module in {fastsig_dir}")
+    # A package of the label's name over the build's directory, so that the module's own
+    # relative imports (`from . import _blocking`) find that build's Python files.
+    package = types.ModuleType(label)
+    package.__path__ = [fastsig_dir]
+    sys.modules[label] = package
     spec = importlib.util.spec_from_file_location(f"{label}._kernels_{isa}", path[0])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -12,6 +12,7 @@ result is checked against the error bound and for bitwise equality across thread
 """
 
 import os
+import types
 
 import numpy as np
 import pytest
@@ -81,6 +82,11 @@ LABELLED = {
     (300, 1024, 100): lambda p: not p["b_per_task"] and p["slabs"] == 1,
     (260, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
 }
+
+
+# num_threads=1 that the native fast paths do not take (they take None and the int 1): the
+# full path's checks and conversions, on one thread.
+FULL_PATH_ONE = np.int64(1)
 
 
 def _plan(dtype, n, k, m, threads=2):
@@ -439,9 +445,9 @@ def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     assert not np.isfinite(y[bad_rows]).any()
 
 
-# The native fast paths (_kernels/native.pxi) and the full path give the same bits; num_threads=1
-# takes the full path (the fast paths take only calls without num_threads), and the fast paths
-# run threaded above the threads' thresholds.
+# The native fast paths (_kernels/native.pxi) and the full path give the same bits, and the fast
+# paths run threaded above the threads' thresholds. The native paths take num_threads None and
+# the int 1; one thread given as a numpy integer (FULL_PATH_ONE) takes the full path.
 @pytest.mark.quick
 @pytest.mark.parametrize("n,k,m", [(2, 2, 3), (1, 1, 1), (40, 30, 50), (300, 200, 100),
                                    (16, 256, 256)], ids=str)
@@ -452,7 +458,8 @@ def test_native_calls_match_the_full_path(dtype, rng, helpers, n, k, m, threads)
     b = rng.uniform(-2, 2, m).astype(dtype)
     fast = _dispatch.kernels.matmul_native(x, w, None, threads)
     assert fast is not None and fast.dtype == dtype and fast.shape == (n, m)
-    helpers.assert_bitwise_equal(fast, fastsig.matmul(x, w, num_threads=1), "matmul")
+    helpers.assert_bitwise_equal(fast, fastsig.matmul(x, w, num_threads=FULL_PATH_ONE),
+                                 "matmul")
     helpers.assert_bitwise_equal(fastsig.matmul(x, w), fast, "matmul")
     out = np.full((n, m), np.nan, dtype)
     assert _dispatch.kernels.matmul_native(x, w, out, threads) is out
@@ -461,7 +468,7 @@ def test_native_calls_match_the_full_path(dtype, rng, helpers, n, k, m, threads)
         fast = _dispatch.kernels.dense_forward_native(x, w, bias, None, accuracy == "fast",
                                                       threads)
         assert fast is not None
-        full = fastsig.dense_forward(x, w, bias, num_threads=1, accuracy=accuracy)
+        full = fastsig.dense_forward(x, w, bias, num_threads=FULL_PATH_ONE, accuracy=accuracy)
         helpers.assert_bitwise_equal(fast, full, f"dense_forward, {accuracy}")
         out = np.full((n, m), np.nan, dtype)
         assert fastsig.dense_forward(x, w, bias, out=out, accuracy=accuracy) is out
@@ -473,7 +480,8 @@ def test_native_calls_match_the_full_path(dtype, rng, helpers, n, k, m, threads)
     for compute_dx in (True, False):
         fast = _dispatch.kernels.dense_backward_native(g, x, w, s, compute_dx, None, threads)
         assert fast is not None and (fast[0] is None) == (not compute_dx)
-        full = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx, num_threads=1)
+        full = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx,
+                                      num_threads=FULL_PATH_ONE)
         api = fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx)
         for name, a, c, d in zip(("dx", "dw", "db"), fast, full, api):
             if not compute_dx and name == "dx":
@@ -587,7 +595,7 @@ def test_native_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape
     y = rng.uniform(-30, 30, shape).astype(dtype)
     s = rng.uniform(0, 1, shape).astype(dtype)
     for accuracy in ("high", "fast"):
-        full = fastsig.sigmoid(y, num_threads=1, accuracy=accuracy)
+        full = fastsig.sigmoid(y, num_threads=FULL_PATH_ONE, accuracy=accuracy)
         small = kernels.sigmoid_native(y, None, accuracy == "fast", threads)
         assert small is not None and small.shape == shape and small.dtype == dtype
         helpers.assert_bitwise_equal(small, full, f"sigmoid, {accuracy}")
@@ -598,7 +606,7 @@ def test_native_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape
         z = y.copy()
         assert fastsig.sigmoid(z, out=z, accuracy=accuracy) is z
         helpers.assert_bitwise_equal(z, full, f"sigmoid in place, {accuracy}")
-    full = fastsig.sigmoid_backward(y, s, num_threads=1)
+    full = fastsig.sigmoid_backward(y, s, num_threads=FULL_PATH_ONE)
     small = kernels.sigmoid_backward_native(y, s, None, threads)
     assert small is not None and small.shape == shape and small.dtype == dtype
     helpers.assert_bitwise_equal(small, full, "sigmoid_backward")
@@ -639,14 +647,14 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
                              (kernels.MIN_ELEMENTS_FOR_THREADS, True)):
         y = rng.uniform(-30, 30, size).astype(dtype)
         check(f"sigmoid of {size}", lambda: kernels.sigmoid_native(y, None, False, threads_of),
-              fastsig.sigmoid(y, num_threads=1, accuracy="high"), may_thread)
+              fastsig.sigmoid(y, num_threads=FULL_PATH_ONE, accuracy="high"), may_thread)
     limit = kernels.MIN_BACKWARD_ELEMENTS_FOR_THREADS[name]
     for size, may_thread in ((limit - 1, False), (limit, True)):
         g = rng.standard_normal(size).astype(dtype)
         s = rng.uniform(0, 1, size).astype(dtype)
         check(f"sigmoid_backward of {size}",
               lambda: kernels.sigmoid_backward_native(g, s, None, threads_of),
-              fastsig.sigmoid_backward(g, s, num_threads=1), may_thread)
+              fastsig.sigmoid_backward(g, s, num_threads=FULL_PATH_ONE), may_thread)
     limit = kernels.MIN_MULADDS_FOR_THREADS[name]
     for n, may_thread in ((limit // (64 * 64) - 1, False), (limit // (64 * 64), True)):
         x = rng.standard_normal((n, 64)).astype(dtype)
@@ -655,13 +663,53 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
         g = rng.standard_normal((n, 64)).astype(dtype)
         s = rng.uniform(0, 1, (n, 64)).astype(dtype)
         check(f"matmul of {n} rows", lambda: kernels.matmul_native(x, w, None, threads_of),
-              fastsig.matmul(x, w, num_threads=1), may_thread)
+              fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
         check(f"dense_forward of {n} rows",
               lambda: kernels.dense_forward_native(x, w, b, None, False, threads_of),
-              fastsig.dense_forward(x, w, b, num_threads=1, accuracy="high"), may_thread)
+              fastsig.dense_forward(x, w, b, num_threads=FULL_PATH_ONE, accuracy="high"),
+              may_thread)
         check(f"dense_backward of {n} rows",
               lambda: kernels.dense_backward_native(g, x, w, s, True, None, threads_of),
-              fastsig.dense_backward(g, x, w, s, num_threads=1), may_thread)
+              fastsig.dense_backward(g, x, w, s, num_threads=FULL_PATH_ONE), may_thread)
+
+
+@pytest.mark.quick
+def test_one_thread_takes_the_native_paths(dtype, rng, helpers, monkeypatch):
+    """num_threads=1 (the int) on native arrays is computed by the native fast paths, as
+    num_threads=None is: the full path's kernels, replaced by ones that fail, are never
+    called, and the bits are the full path's. A numpy integer and num_threads=2 still
+    take the full path."""
+    kernels = _dispatch.kernels
+    x = rng.uniform(-2, 2, (40, 30)).astype(dtype)
+    w = rng.uniform(-2, 2, (30, 50)).astype(dtype)
+    b = rng.uniform(-2, 2, 50).astype(dtype)
+    g = rng.uniform(-2, 2, (40, 50)).astype(dtype)
+    s = fastsig.dense_forward(x, w, b)
+    calls = {
+        "matmul": lambda t: fastsig.matmul(x, w, num_threads=t),
+        "dense_forward": lambda t: fastsig.dense_forward(x, w, b, num_threads=t),
+        "dense_backward": lambda t: fastsig.dense_backward(g, x, w, s, num_threads=t),
+        "sigmoid": lambda t: fastsig.sigmoid(g, num_threads=t),
+        "sigmoid_backward": lambda t: fastsig.sigmoid_backward(g, s, num_threads=t),
+    }
+    full = {name: call(FULL_PATH_ONE) for name, call in calls.items()}
+
+    def refuse(*args):
+        raise AssertionError("the full path ran")
+
+    proxy = types.SimpleNamespace(**{name: getattr(kernels, name) for name in dir(kernels)
+                                     if not name.startswith("__")})
+    for name in calls:
+        setattr(proxy, name, refuse)
+    monkeypatch.setattr(fastsig._api, "_kernels", proxy)
+    for name, call in calls.items():
+        got = call(1)
+        for a, c in zip(got if isinstance(got, tuple) else [got],
+                        full[name] if isinstance(full[name], tuple) else [full[name]]):
+            helpers.assert_bitwise_equal(a, c, name)
+        for other in (FULL_PATH_ONE, 2):
+            with pytest.raises(AssertionError, match="the full path ran"):
+                call(other)
 
 
 @pytest.mark.quick

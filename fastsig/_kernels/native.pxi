@@ -17,8 +17,9 @@
 # anything is otherwise they return None and the caller (_api.py) takes its full path,
 # which checks and converts everything and raises the errors. The arithmetic is the same
 # gemm() (or _backward()), on the thread count num_threads=None gives the full path:
-# `threads_of` (the caller's get_num_threads, asked only then) from the dtype's
-# MULADDS_FOR_THREADS multiply-adds, one thread below; the bits do not depend on it.
+# `threads_of` (the caller's get_num_threads, asked only then, or 1 for a call with
+# num_threads=1) from the dtype's MULADDS_FOR_THREADS multiply-adds, one thread below;
+# the bits do not depend on it.
 #
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
@@ -61,9 +62,10 @@ cdef bint _ran_threaded = False
 cdef inline int _threads_for(Py_ssize_t work, Py_ssize_t max_one_thread,
                              object threads_of) except -1:
     """The threads a native call with `work` runs on: one up to `max_one_thread`, else
-    `threads_of`: an int, or a function that returns it (_api.py passes
-    _config.get_num_threads, asked only by a call that may run threaded: a small call
-    does not pay for it); notes a threaded call for ran_threaded()."""
+    `threads_of`: an int (_api.py passes 1 for num_threads=1), or a function that
+    returns it (_api.py passes _config.get_num_threads for num_threads=None, asked only
+    by a call that may run threaded: a small call does not pay for it); notes a threaded
+    call for ran_threaded()."""
     global _ran_threaded
     cdef int count
     if work <= max_one_thread:
