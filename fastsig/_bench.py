@@ -32,6 +32,7 @@ import fastsig
 
 from . import _api, _dispatch, _reference
 from ._check import config_summary
+from ._config import _blocking_line
 from ._peak import fma_peak
 
 DTYPES = (np.float32, np.float64)
@@ -473,6 +474,7 @@ def _machine(threads, notes, peers, missing):
         "fastsig_version": config["version"],
         "isa": config["isa"],
         "accuracy": config["accuracy"],
+        "blocking": config["blocking"],
         "openmp": config["openmp"],
         "threads": threads,
         "python": platform.python_version(),
@@ -540,6 +542,7 @@ def _header(machine, peers):
         f"fastsig {machine['fastsig_version']}  isa={machine['isa']}  "
         f"openmp={machine['openmp']}  threads={machine['threads']}  "
         f"accuracy={machine['accuracy']}  python {machine['python']}",
+        f"blocking: {_blocking_line(machine['blocking']) if machine.get('blocking') else '-'}",
         f"peers: {libraries}",
     ]
     lines += [f"not installed: {name} ({why})" for name, why in machine["missing_peers"].items()]

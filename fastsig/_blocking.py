@@ -15,11 +15,15 @@ Rules (the kernel module, ``_kernels/plan.pxi``, applies them per dtype):
 4. ``FASTSIG_BLOCKING="nc=COLUMNS,mc=ROWS"`` (either part may be left out) sets them
    instead, rounded and clamped as in 2; anything else there is an ImportError that says
    what is accepted.
+5. NC_MAX keeps a slab of packed B (plan.pxi's _plan_slabs: 8 depth blocks deep, at
+   least NC wide) within about README's 8 MB of scratch for w; MC_MAX keeps a task's
+   packed A within about 1 MB a thread.
 
 None of this changes a bit: each output's sums run over the depth in blocks of KC, which
 is fixed per dtype and kernel variant, and NC and MC only decide which task and thread
-computes which outputs (the depth split, ``_depth_chunks``, is decided with the
-blocking of rule 3 whatever the CPU). ``show_config()["blocking"]`` reports what is in
+computes which outputs (the depth split, ``_depth_chunks``, counts tasks with the
+former fixed constants, NC 256 and 12 MR-row panels, plan.pxi's SPLIT_NC and
+SPLIT_MC_PANELS, whatever the blocking in force). ``show_config()["blocking"]`` reports what is in
 force and where it came from; docs/performance.md, "Blocking from the caches", has the
 measurements behind the shares.
 """
@@ -31,7 +35,7 @@ SYSFS_CACHE = "/sys/devices/system/cpu/cpu0/cache"
 DEFAULT_L2_BYTES = 1 << 20
 B_BLOCK_L2_SHARE = 0.25     # rule 1: KC × NC of packed B
 A_BLOCK_L2_SHARE = 0.125    # and MC × KC of packed A
-NC_MAX = 4096
+NC_MAX = 1024      # a slab of packed B (8 depth blocks × NC) then stays within 8 MB
 MC_MAX = 1024
 
 
@@ -82,7 +86,7 @@ def _override(text):
                 f"{ENV}={text!r} is not understood: give nc=COLUMNS and/or mc=ROWS as "
                 f"positive integers, comma-separated (for example {ENV}=nc=512,mc=96), "
                 f"or unset {ENV}")
-        wanted[key] = number
+        wanted[key] = min(number, NC_MAX if key == "nc" else MC_MAX)
     return wanted
 
 

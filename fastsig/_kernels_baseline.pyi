@@ -93,7 +93,7 @@ def dense_backward(
 # The native fast paths of _kernels/native.pxi: any objects; the result, or None when the
 # call is not on native arrays (the caller then takes its full path). `threads_of`: what
 # num_threads=None gives a call above the thresholds, or a function returning it (called only
-# by such a call).
+# by such a call); 1 for a call with num_threads=1.
 _ThreadsOf: TypeAlias = int | Callable[[], int]
 
 def matmul_native(
@@ -133,7 +133,7 @@ def plan(
 ) -> dict[str, Any]: ...
 
 # The register tile's blocking in force, set at import from fastsig._blocking.choose():
-# {"kc", "nc", "mc"}: {"float32": int, "float64": int} each, and "source": str.
+# {"kc", "nc", "mc", "mr", "nr"}: {"float32": int, "float64": int} each, and "source": str.
 def blocking() -> dict[str, Any]: ...
 
 # The FMA peak probe (_kernels/probe.pxi): floating-point operations done, for fastsig._peak.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastsig
-from fastsig import _bench
+from fastsig import _bench, _dispatch
 from fastsig.__main__ import main
 
 TINY = "2x2 @ 2x3"
@@ -58,6 +58,7 @@ def test_json_has_the_machine_and_a_row_per_case(untimed, tmp_path, capsys):
     for key in ("cpu", "cpu_count", "fastsig_version", "isa", "openmp", "threads", "peers"):
         assert key in machine, key
     assert machine["threads"] == 1
+    assert machine["blocking"] == _dispatch.kernels.blocking()
     assert machine["peers"]["numpy"]["version"] == np.__version__
     assert set(machine["load_average"]) == {"start", "end"}
 
@@ -76,6 +77,7 @@ def test_json_has_the_machine_and_a_row_per_case(untimed, tmp_path, capsys):
 
     out, err = capsys.readouterr()
     assert "ratio" in out and machine["cpu"] in out and f"isa={machine['isa']}" in out
+    assert f"blocking: kc {machine['blocking']['kc']['float32']}/" in out
     assert "[1/8] matmul" in err and "[1/8]" not in out  # progress on stderr only
 
     # Each matmul row's GFLOP/s (2·n·k·m a call), beside the measured FMA peak.

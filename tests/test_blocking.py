@@ -14,7 +14,7 @@ kernels = _dispatch.kernels
 
 # (n, k, m): many row tasks and NC blocks; few rows with a wide W (column blocks); a W
 # packed in slabs (over 8 MB); a depth split (few tasks, k >= 4096).
-SHAPES = ((700, 300, 530), (150, 257, 1100), (100, 1024, 2304), (40, 8192, 40))
+SHAPES = ((700, 300, 530), (150, 257, 1100), (300, 1024, 2304), (40, 8192, 40))
 
 _OUTPUTS = textwrap.dedent("""
     import sys
@@ -89,17 +89,30 @@ def test_blocking_override_rejects(text):
 def test_blocking_override_accepts():
     assert _blocking._override("nc=512,mc=96") == {"nc": 512, "mc": 96}
     assert _blocking._override(" MC = 30 ") == {"mc": 30}
+    assert _blocking._override("nc=" + "9" * 30) == {"nc": _blocking.NC_MAX}
+
+
+def _nearest(wanted, unit, most):
+    return max(unit, (min(most, wanted) + unit // 2) // unit * unit)
 
 
 @pytest.mark.quick
-def test_blocking_in_force_is_whole_tiles_and_reported(capsys):
+def test_blocking_in_force_follows_the_rules_and_is_reported(capsys):
+    """NC and MC are the shares of L2 (or FASTSIG_BLOCKING's values) in whole tiles, as
+    _blocking.py's rules say, and show_config() reports them."""
     blocking = kernels.blocking()
-    plans = {dt: kernels.plan(dt, "matmul", 4096, 512, 4096) for dt in ("float32", "float64")}
-    for dt, plan in plans.items():
-        assert plan["kernel"] == "register_tile"
-        nr = plan["panel_width"]
-        assert blocking["nc"][dt] % nr == 0 and blocking["nc"][dt] >= nr
-        assert blocking["mc"][dt] >= 1 and blocking["kc"][dt] in (128, 256)
+    chosen = _blocking.choose()
+    assert blocking["source"] == chosen["source"]
+    for dt, size in (("float32", 4), ("float64", 8)):
+        plan = kernels.plan(dt, "matmul", 4096, 512, 4096)
+        assert plan["kernel"] == "register_tile" and plan["panel_width"] == blocking["nr"][dt]
+        column_bytes = blocking["kc"][dt] * size
+        nc = chosen["nc"] or chosen["b_block_bytes"] // column_bytes
+        mc = chosen["mc"] or chosen["a_block_bytes"] // column_bytes
+        assert blocking["nc"][dt] == _nearest(nc, blocking["nr"][dt], _blocking.NC_MAX)
+        assert blocking["mc"][dt] == _nearest(mc, blocking["mr"][dt], _blocking.MC_MAX)
+        assert blocking["nc"][dt] % blocking["nr"][dt] == 0
+        assert blocking["mc"][dt] % blocking["mr"][dt] == 0
     config = fastsig.show_config()
     printed = capsys.readouterr().out
     assert config["blocking"] == blocking
@@ -122,6 +135,9 @@ def test_blocking_changes_no_bit(tmp_path, helpers, setting):
                            timeout=300, FASTSIG_BLOCKING=setting)
     assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     child_blocking = eval(p.stdout.strip().splitlines()[-1])
+    for dt in ("float32", "float64"):
+        assert kernels.plan(dt, "matmul", *SHAPES[2], 2)["slabs"] > 1, "w packed in slabs"
+        assert kernels.plan(dt, "matmul", *SHAPES[3], 2)["depth_chunks"] > 1, "depth split"
     assert child_blocking["source"].startswith(f"FASTSIG_BLOCKING={setting}")
     assert child_blocking["nc"] != kernels.blocking()["nc"] or (
         child_blocking["mc"] != kernels.blocking()["mc"])

@@ -68,7 +68,7 @@ LABELLED = {
     (16, 9000, 16): lambda p: p["depth_chunks"] > 1,
     (3, 4500, 2): lambda p: p["depth_chunks"] > 1,
     (40, 8192, 130): lambda p: p["depth_chunks"] > 1 and p["kernel"] == "register_tile",
-    (5, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["tasks"] > 2,
+    (5, 40, 2200): lambda p: p["kernel"] == "register_tile" and p["tasks"] > 2,
     (300, 1024, 100): lambda p: p["kernel"] == "register_tile" and not p["a_in_place"],
     (1, 300, 1000): lambda p: p["kernel"] == "few_rows" and p["b_in_place"] and p["tasks"] >= 2,
     (3, 513, 130): lambda p: p["kernel"] == "few_rows" and p["b_in_place"],
@@ -97,9 +97,9 @@ def _plan(dtype, n, k, m, threads=2):
 def test_the_shapes_cover_every_path(dtype):
     """Every kernel this build can choose for the dtype (found by asking the plan over a
     grid of layers) is taken by some shape of SHAPES, reading A in place and packed, with
-    the depth split; and the labelled shapes take their path. The labels count tasks with
-    the blocking the L2 cache gives; under FASTSIG_BLOCKING (CI's quick runs) they need
-    not hold, and the other tests still run those shapes."""
+    the depth split; and the labelled shapes take their path. The labels' task counts hold
+    for any blocking from the caches (NC at most NC_MAX); under FASTSIG_BLOCKING (CI's
+    quick runs) they need not, and the other tests still run those shapes."""
     if os.environ.get("FASTSIG_BLOCKING"):
         pytest.skip("the labelled shapes are cut for the blocking from the caches")
     reachable = set()

@@ -1,6 +1,7 @@
 # The plan: which kernel a shape takes, and how its work is cut into tasks and threads.
 #
-# Provides: the blocking constants (KC, NC, MC, the tiles' task sizes), the thresholds
+# Provides: the blocking (KC and the tiles' task sizes, constants; NC and MC, set at
+#   import from fastsig/_blocking.py: _set_blocking, def blocking), the thresholds
 #   for threads (the native fast paths' too), the enums Kernel, VectorShape and DwKernel,
 #   _plan_product (for gemm) and _plan_backward (for the layer's backward) with the
 #   helpers they use, and def plan(), the same decisions as a dict, for tests and for
@@ -82,8 +83,8 @@ MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
 # rules: shares of the L2 cache, or FASTSIG_BLOCKING) and constant after, so that a
 # call's scratch, sized from them, fits what its kernels do. They change no bit: they
 # decide which task and thread computes which outputs, never the order of a sum.
-cdef Py_ssize_t _nc_f32 = 256, _nc_f64 = 256      # multiples of NR
-cdef Py_ssize_t _mc_f32 = 12 * MR_F32, _mc_f64 = 12 * MR_F64    # multiples of MR
+cdef Py_ssize_t _nc_f32 = NR_F32, _nc_f64 = NR_F64     # multiples of NR, set at import
+cdef Py_ssize_t _mc_f32 = MR_F32, _mc_f64 = MR_F64     # multiples of MR, set at import
 cdef str _blocking_source = "built-in"
 
 
@@ -106,10 +107,13 @@ cdef void _set_blocking(dict chosen):
 
 
 def blocking():
-    """The register tile's blocking in force: {"kc", "nc", "mc"} each a dict by dtype (KC
-    the depth block, fixed; NC columns of packed B and MC rows of packed A a task, from
-    the CPU's caches) and "source", where NC and MC came from."""
+    """The register tile's blocking in force: {"kc", "nc", "mc", "mr", "nr"} each a dict by
+    dtype (KC the depth block, fixed; NC columns of packed B and MC rows of packed A a
+    task, from the CPU's caches; MR × NR the tile, which NC and MC are multiples of) and
+    "source", where NC and MC came from."""
     return {"kc": {"float32": KC_F32, "float64": KC_F64},
+            "mr": {"float32": MR_F32, "float64": MR_F64},
+            "nr": {"float32": NR_F32, "float64": NR_F64},
             "nc": {"float32": _nc_f32, "float64": _nc_f64},
             "mc": {"float32": _mc_f32, "float64": _mc_f64},
             "source": _blocking_source}
