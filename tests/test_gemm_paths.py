@@ -53,6 +53,7 @@ SHAPES = [
     (300, 1024, 100),  # rows a multiple of 4 KB apart: A packed, not read in place
     (1, 300, 1000),    # one row: the few-rows kernel, w where it lies, column tasks
     (3, 513, 130),     # few rows, several depth blocks and a ragged one, odd columns
+    (3, 300, 13),      # few rows of a narrow layer: the few-rows kernel, not the vector tile
     (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
     (16, 40, 1000),    # w read in place, many column tasks
     (32, 300, 1000),   # the most rows that read w in place
@@ -72,6 +73,8 @@ LABELLED = {
     (300, 1024, 100): lambda p: p["kernel"] == "register_tile" and not p["a_in_place"],
     (1, 300, 1000): lambda p: p["kernel"] == "few_rows" and p["b_in_place"] and p["tasks"] >= 2,
     (3, 513, 130): lambda p: p["kernel"] == "few_rows" and p["b_in_place"],
+    (3, 300, 13): lambda p: p["kernel"] == "few_rows",
+    (1, 100, 16): lambda p: p["kernel"] == "few_rows",
     (11, 300, 77): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
     (16, 40, 1000): lambda p: p["kernel"] == "register_tile" and p["b_in_place"],
     (93, 513, 130): lambda p: (p["kernel"] == "register_tile" and not p["b_in_place"]
@@ -413,12 +416,16 @@ def test_one_column_rows_keep_their_bits_in_any_batch_and_thread_count(dtype, rn
 
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     """A row's result is the same alone or inside any batch (as fastsig.dask relies on)."""
-    for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (64, 64), (300, 77), (40, 1000)):
+    # (16, 12), (100, 16) and (513, 10): narrow layers, whose few rows take the few-rows
+    # kernel and the rest the vector tile (513: depth blocks added in order).
+    for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (100, 16), (513, 10), (64, 64),
+                 (300, 77), (40, 1000)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
-        # One row and three (the few-rows kernel), eleven and 32 (w read in place), more.
-        for lo, hi in ((0, 1), (5, 8), (20, 31), (40, 72), (17, 300), (1199, 1200)):
+        # One row, three and four (the few-rows kernel), eleven and 32 (w read in place),
+        # more.
+        for lo, hi in ((0, 1), (5, 8), (9, 13), (20, 31), (40, 72), (17, 300), (1199, 1200)):
             helpers.assert_bitwise_equal(fastsig.dense_forward(x[lo:hi], w), whole[lo:hi],
                                          f"rows {lo}:{hi}")
 

@@ -584,7 +584,10 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
     cdef Py_ssize_t b_size = (panels * nr * k + per_line - 1) // per_line * per_line
-    cdef bint b_in_place = plan.b_in_place and b_cs == 1 and k > 0
+    # (The vector tile's few rows read B in place only through the few-rows kernel, which
+    # needs a row-major A: _plan_product.)
+    cdef bint b_in_place = (plan.b_in_place and b_cs == 1 and k > 0
+                            and (plan.kernel == KERNEL_REGISTER_TILE or a_cs == 1))
     cdef bint few_rows = b_in_place and plan.few_rows and a_cs == 1
     cdef Py_ssize_t ragged = 0 if few_rows else m % nr
     cdef const floating* b_direct = b if b_in_place or plan.b_per_task else NULL

@@ -423,6 +423,16 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
     plan.few_rows = plan.b_in_place and n <= FEW_ROWS_MAX
+    if (n <= FEW_ROWS_MAX and k > ROW_KERNEL_DEPTH and plan.kernel == KERNEL_VECTOR_TILE
+            and plan.depth_chunks == 1):
+        # A few rows of a narrow layer: the few-rows kernel, W where it lies, one task.
+        # The vector tile would pack W and run MRV rows' multiply-adds for each row
+        # (1×400 @ 400×16 float32 took 3× numpy's time); both sum each output in
+        # increasing p within depth blocks of KC and add the blocks in order: the same
+        # bits. gemm() packs W for the vector tile after all where A is not row-major.
+        plan.b_in_place = plan.few_rows = True
+        plan.row_tasks = plan.tasks = plan.threads = 1
+        plan.block_width = m
     plan.dots = _takes_dots(dtype, k, m)
     if plan.dots:
         plan.b_in_place = plan.b_per_task = plan.few_rows = False
