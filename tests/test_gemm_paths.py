@@ -420,15 +420,18 @@ def test_one_column_rows_keep_their_bits_in_any_batch_and_thread_count(dtype, rn
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     """A row's result is the same alone or inside any batch (as fastsig.dask relies on)."""
     # (16, 12), (100, 16) and (513, 10): narrow layers, whose few rows take the few-rows
-    # kernel and the rest the vector tile (513: depth blocks added in order).
+    # kernel and the rest the vector tile (513: depth blocks added in order), its ragged
+    # last panel the short tile; (256, 24), (1000, 32), (100, 48): 5-8 rows take the
+    # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks).
     for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (100, 16), (513, 10), (64, 64),
-                 (300, 77), (40, 1000)):
+                 (300, 77), (40, 1000), (256, 24), (1000, 32), (100, 48)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
-        # One row, three and four (the few-rows kernel), eleven and 32 (w read in place),
-        # more.
-        for lo, hi in ((0, 1), (5, 8), (9, 13), (20, 31), (40, 72), (17, 300), (1199, 1200)):
+        # One row, three and four (the few-rows kernel), 5, 7 and 8 (passes of it where
+        # the tile would pad), eleven and 32 (w read in place), more.
+        for lo, hi in ((0, 1), (5, 8), (9, 13), (0, 5), (10, 17), (2, 10), (20, 31),
+                       (40, 72), (17, 300), (1199, 1200)):
             helpers.assert_bitwise_equal(fastsig.dense_forward(x[lo:hi], w), whole[lo:hi],
                                          f"rows {lo}:{hi}")
 

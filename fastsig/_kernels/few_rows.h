@@ -22,6 +22,12 @@
  *    variant has FMA: FASTSIG_MULADD), in increasing p: the order, and so the bits, of
  *    the register tile. Two rows of B go in one pass over the sums (two multiply-adds
  *    in order between a load and a store): storing the sums bounds the kernel.
+ *    For 2-4 rows of a B narrower than FASTSIG_FEW_ROWS_NARROW columns, the first
+ *    columns go in runs of two vectors instead (GCC vector extensions, not with
+ *    FASTSIG_PORTABLE): each run's sums stay in registers over all of kc, the same
+ *    multiply-adds in the same order; the loop over a short row of B at every p paid its
+ *    set-up more than its work. (One row keeps the loop: a run's two sums would wait on
+ *    the multiply-add's latency.)
  * 3. Then C = sum, or C + sum with `accumulate`, then + bias: again the register tile's
  *    order. */
 #ifndef FASTSIG_FEW_ROWS_H
@@ -51,13 +57,87 @@
 #define FASTSIG_FEW_ROWS_INLINE static inline
 #endif
 
+/* Runs of columns whose sums stay in registers (GCC vector extensions; two vectors a
+   row): B narrower than FASTSIG_FEW_ROWS_NARROW columns goes in such runs, its rows
+   too short for the loop over a row's columns to pay for its set-up at every step of
+   depth. Without vector extensions (and with FASTSIG_PORTABLE) no runs. */
+#define FASTSIG_FEW_ROWS_NARROW 256
+#if defined(__GNUC__) && !defined(FASTSIG_PORTABLE)
+#if defined(__AVX512F__)
+#define FASTSIG_FEW_ROWS_VECTOR_BYTES 64
+#elif defined(__AVX__)
+#define FASTSIG_FEW_ROWS_VECTOR_BYTES 32
+#else
+#define FASTSIG_FEW_ROWS_VECTOR_BYTES 16
+#endif
+#include <string.h>
+#define FASTSIG_FEW_ROWS_RUNS(T, SUFFIX)                                                   \
+typedef T fastsig_few_rows_##SUFFIX##_vector                                              \
+    __attribute__((vector_size(FASTSIG_FEW_ROWS_VECTOR_BYTES)));                          \
+FASTSIG_FEW_ROWS_INLINE fastsig_few_rows_##SUFFIX##_vector fastsig_few_rows_##SUFFIX##_load( \
+        const T* p) {                                                                      \
+    fastsig_few_rows_##SUFFIX##_vector v;                                                  \
+    memcpy(&v, p, sizeof v);                                                               \
+    return v;                                                                              \
+}                                                                                          \
+/* C's sums of columns [0, 2 * LANES) of `rows` rows into acc (rows `cols` apart). */     \
+FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                            \
+        ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* __restrict b, ptrdiff_t ldb,    \
+        T* __restrict acc, ptrdiff_t cols, const int rows) {                               \
+    typedef fastsig_few_rows_##SUFFIX##_vector V;                                          \
+    enum { LANES = FASTSIG_FEW_ROWS_VECTOR_BYTES / sizeof(T) };                            \
+    V s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0},       \
+      s31 = {0};                                                                           \
+    ptrdiff_t p;                                                                           \
+    for (p = 0; p < kc; p++) {                                                             \
+        const V b0 = fastsig_few_rows_##SUFFIX##_load(b + p * ldb);                        \
+        const V b1 = fastsig_few_rows_##SUFFIX##_load(b + p * ldb + LANES);                \
+        s00 += a[p] * b0;                                                                  \
+        s01 += a[p] * b1;                                                                  \
+        if (rows > 1) { s10 += a[lda + p] * b0; s11 += a[lda + p] * b1; }                  \
+        if (rows > 2) { s20 += a[2 * lda + p] * b0; s21 += a[2 * lda + p] * b1; }          \
+        if (rows > 3) { s30 += a[3 * lda + p] * b0; s31 += a[3 * lda + p] * b1; }          \
+    }                                                                                      \
+    memcpy(acc, &s00, sizeof s00);                                                         \
+    memcpy(acc + LANES, &s01, sizeof s01);                                                 \
+    if (rows > 1) { memcpy(acc + cols, &s10, sizeof s10);                                  \
+                    memcpy(acc + cols + LANES, &s11, sizeof s11); }                        \
+    if (rows > 2) { memcpy(acc + 2 * cols, &s20, sizeof s20);                              \
+                    memcpy(acc + 2 * cols + LANES, &s21, sizeof s21); }                    \
+    if (rows > 3) { memcpy(acc + 3 * cols, &s30, sizeof s30);                              \
+                    memcpy(acc + 3 * cols + LANES, &s31, sizeof s31); }                    \
+}
+#define FASTSIG_FEW_ROWS_RUN_LANES(T) (2 * FASTSIG_FEW_ROWS_VECTOR_BYTES / (ptrdiff_t)sizeof(T))
+#else
+#define FASTSIG_FEW_ROWS_RUNS(T, SUFFIX)                                                   \
+FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                            \
+        ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b, ptrdiff_t ldb, T* acc,       \
+        ptrdiff_t cols, const int rows) { }
+#define FASTSIG_FEW_ROWS_RUN_LANES(T) ((ptrdiff_t)1 << 30)
+#endif
+
 #define FASTSIG_FEW_ROWS(T, SUFFIX)                                                        \
+FASTSIG_FEW_ROWS_RUNS(T, SUFFIX)                                                           \
 FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                           \
         ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* __restrict b, ptrdiff_t ldb,    \
         T* __restrict acc, ptrdiff_t cols, const int rows) {                               \
+    const ptrdiff_t RUN = FASTSIG_FEW_ROWS_RUN_LANES(T);                                   \
+    const ptrdiff_t j0 = cols < FASTSIG_FEW_ROWS_NARROW && rows > 1 ? cols / RUN * RUN : 0; \
+    const ptrdiff_t ldacc = cols;                                                          \
     ptrdiff_t p, j;                                                                        \
-    for (j = 0; j < rows * cols; j++)                                                      \
-        acc[j] = 0;                                                                        \
+    for (j = 0; j < j0; j += RUN)                                                          \
+        fastsig_few_rows_##SUFFIX##_run(kc, a, lda, b + j, ldb, acc + j, ldacc, rows);    \
+    /* The columns past the runs: all of them where there are none. */                    \
+    b += j0;                                                                               \
+    acc += j0;                                                                             \
+    cols -= j0;                                                                            \
+    if (j0 == 0)                                                                           \
+        for (j = 0; j < rows * cols; j++)                                                  \
+            acc[j] = 0;                                                                    \
+    else                                                                                   \
+        for (p = 0; p < rows; p++)                                                         \
+            for (j = 0; j < cols; j++)                                                     \
+                acc[p * ldacc + j] = 0;                                                    \
     for (p = 0; p + 2 <= kc; p += 2) {                                                     \
         const T* __restrict brow = b + p * ldb;                                            \
         const T* __restrict bnext = brow + ldb;                                            \
@@ -69,14 +149,14 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
             const T bj = brow[j], cj = bnext[j];                                           \
             acc[j] = FASTSIG_MULADD_##T(b0, cj, FASTSIG_MULADD_##T(a0, bj, acc[j]));       \
             if (rows > 1)                                                                  \
-                acc[cols + j] = FASTSIG_MULADD_##T(                                        \
-                    b1, cj, FASTSIG_MULADD_##T(a1, bj, acc[cols + j]));                    \
+                acc[ldacc + j] = FASTSIG_MULADD_##T(                                        \
+                    b1, cj, FASTSIG_MULADD_##T(a1, bj, acc[ldacc + j]));                    \
             if (rows > 2)                                                                  \
-                acc[2 * cols + j] = FASTSIG_MULADD_##T(                                    \
-                    b2, cj, FASTSIG_MULADD_##T(a2, bj, acc[2 * cols + j]));                \
+                acc[2 * ldacc + j] = FASTSIG_MULADD_##T(                                    \
+                    b2, cj, FASTSIG_MULADD_##T(a2, bj, acc[2 * ldacc + j]));                \
             if (rows > 3)                                                                  \
-                acc[3 * cols + j] = FASTSIG_MULADD_##T(                                    \
-                    b3, cj, FASTSIG_MULADD_##T(a3, bj, acc[3 * cols + j]));                \
+                acc[3 * ldacc + j] = FASTSIG_MULADD_##T(                                    \
+                    b3, cj, FASTSIG_MULADD_##T(a3, bj, acc[3 * ldacc + j]));                \
         }                                                                                  \
     }                                                                                      \
     for (; p < kc; p++) {                                                                  \
@@ -89,11 +169,11 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
             const T bj = brow[j];                                                          \
             acc[j] = FASTSIG_MULADD_##T(a0, bj, acc[j]);                                   \
             if (rows > 1)                                                                  \
-                acc[cols + j] = FASTSIG_MULADD_##T(a1, bj, acc[cols + j]);                 \
+                acc[ldacc + j] = FASTSIG_MULADD_##T(a1, bj, acc[ldacc + j]);                 \
             if (rows > 2)                                                                  \
-                acc[2 * cols + j] = FASTSIG_MULADD_##T(a2, bj, acc[2 * cols + j]);         \
+                acc[2 * ldacc + j] = FASTSIG_MULADD_##T(a2, bj, acc[2 * ldacc + j]);         \
             if (rows > 3)                                                                  \
-                acc[3 * cols + j] = FASTSIG_MULADD_##T(a3, bj, acc[3 * cols + j]);         \
+                acc[3 * ldacc + j] = FASTSIG_MULADD_##T(a3, bj, acc[3 * ldacc + j]);         \
         }                                                                                  \
     }                                                                                      \
 }                                                                                          \

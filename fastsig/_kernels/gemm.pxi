@@ -11,9 +11,9 @@
 # extra; C is row-major, ldc = m.
 # 1. B is packed once per call into panels of the chosen kernel's width, zero-padded
 #    past column m, laid out by depth block, then panel; or, for a product of few rows
-#    (_reads_b_in_place), B is read where it lies: by the few-rows kernel (few_rows.h)
-#    for up to FEW_ROWS_MAX rows, else by the register tile, all but B's ragged last
-#    panel. Each thread packs a contiguous run of the panels.
+#    (_reads_b_in_place), B is read where it lies: by the few-rows kernel (few_rows.h,
+#    FEW_ROWS_MAX rows a pass; _takes_few_rows), else by the register tile, all but B's
+#    ragged last panel. Each thread packs a contiguous run of the panels.
 #    A packed B larger than B_SLAB_BYTES is packed a slab at a time instead
 #    (_gemm_slabs), so that the scratch has a ceiling; for a product of a few dozen rows
 #    (_packs_b_per_task) each task packs its own column block of B, a depth block at a
@@ -27,8 +27,9 @@
 #    and each MR-row panel (kept in L1) runs the tile against each NR-column panel; the
 #    first depth block stores into C, later ones add to it.
 # 4. A narrow B (at most half the register tile's width) takes a narrow tile instead,
-#    in tasks of whole rows: the vector tile (A read where it lies; its row and column
-#    kernels for depths up to ROW_KERNEL_DEPTH) or the transposed tile; a B of one column
+#    in tasks of whole rows: the vector tile (A read where it lies; a ragged last panel
+#    by its short tile of MRV_SHORT rows; its row and column kernels for depths up to
+#    ROW_KERNEL_DEPTH) or the transposed tile; a B of one column
 #    and greater depth, a dot product a row of A (_dots_rows: in the avx2 and avx512
 #    variants column_dots.h, whose sums run in vector lanes along the row, the one
 #    exception to the order below).
@@ -164,12 +165,13 @@ cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
                          Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
                          floating* acc, const floating* bias, int epilogue) noexcept nogil:
     """C[i0:i1, j0:j1] = A[i0:i1] @ B[:, j0:j1], then the epilogue, by the few-rows kernel
-    (few_rows.h): at most FEW_ROWS_MAX rows, A and B row-major where they lie, depth
+    (few_rows.h, FEW_ROWS_MAX rows a pass), A and B row-major where they lie, depth
     blocks of KC as the register tile's (the same bits), column blocks of
     _few_rows_block_width; `acc` holds FEW_ROWS_ACC_BYTES."""
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
-    cdef Py_ssize_t nc = _few_rows_block_width(c, i1 - i0), jc, jc0, jc1, pb, pc
+    cdef Py_ssize_t nc = _few_rows_block_width(c, min(i1 - i0, <Py_ssize_t>FEW_ROWS_MAX))
+    cdef Py_ssize_t jc, jc0, jc1, pb, pc, r0, rows
     cdef const floating* block_bias
     for jc in range((j1 - j0 + nc - 1) // nc):
         jc0 = j0 + jc * nc
@@ -178,14 +180,19 @@ cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
             pc = pb * depth
             block_bias = (bias + jc0 if bias != NULL and pb == blocks - 1
                           and epilogue != EPILOGUE_NONE else NULL)
-            if floating is float:
-                _few_rows_f32(i1 - i0, min(depth, k - pc), a + i0 * a_rs + pc, a_rs,
-                              b + pc * b_rs + jc0, b_rs, acc, c + i0 * m + jc0, m, jc1 - jc0,
-                              pc > 0, block_bias)
-            else:
-                _few_rows_f64(i1 - i0, min(depth, k - pc), a + i0 * a_rs + pc, a_rs,
-                              b + pc * b_rs + jc0, b_rs, acc, c + i0 * m + jc0, m, jc1 - jc0,
-                              pc > 0, block_bias)
+            # The passes of FEW_ROWS_MAX rows over one block of B, while it is in cache.
+            r0 = i0
+            while r0 < i1:
+                rows = min(<Py_ssize_t>FEW_ROWS_MAX, i1 - r0)
+                if floating is float:
+                    _few_rows_f32(rows, min(depth, k - pc), a + r0 * a_rs + pc, a_rs,
+                                  b + pc * b_rs + jc0, b_rs, acc, c + r0 * m + jc0, m,
+                                  jc1 - jc0, pc > 0, block_bias)
+                else:
+                    _few_rows_f64(rows, min(depth, k - pc), a + r0 * a_rs + pc, a_rs,
+                                  b + pc * b_rs + jc0, b_rs, acc, c + r0 * m + jc0, m,
+                                  jc1 - jc0, pc > 0, block_bias)
+                r0 += rows
         _epilogue_rows(c, m, i0, i1, jc0, jc1, NULL, epilogue)
 
 
@@ -218,6 +225,29 @@ cdef void _transposed_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
     _epilogue_rows(c, m, i0, i1, 0, m, bias, epilogue)
 
 
+cdef void _vector_short_panels(int shape, Py_ssize_t kc, const floating* a,
+                               Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* b_block,
+                               floating* c, Py_ssize_t m, Py_ssize_t ir, Py_ssize_t i1,
+                               floating* a_copy, bint accumulate,
+                               const floating* bias) noexcept nogil:
+    """C[ir:i1] (= or +=) A[ir:i1, depth block] @ B's block (+ bias) by the short tile,
+    MRV_SHORT rows at a time, the last ragged few packed (zero-padded) into `a_copy`."""
+    cdef Py_ssize_t nr = _vector_tile_width(c, m)
+    cdef Py_ssize_t rows
+    cdef bint spill
+    while ir < i1:
+        rows = min(<Py_ssize_t>MRV_SHORT, i1 - ir)
+        spill = (i1 - ir - rows) * m >= nr
+        if rows == MRV_SHORT:
+            _vector_tile_short(shape, kc, a + ir * a_rs, a_rs, a_cs, b_block, c + ir * m, m,
+                               rows, m, accumulate, bias, spill)
+        else:
+            _pack_a(a, a_rs, a_cs, ir, i1, 0, kc, a_copy, MRV_SHORT)
+            _vector_tile_short(shape, kc, a_copy, 1, MRV_SHORT, b_block, c + ir * m, m,
+                               rows, m, accumulate, bias, spill)
+        ir += rows
+
+
 cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                             const floating* b_packed, floating* c, Py_ssize_t k, Py_ssize_t m,
                             Py_ssize_t i0, Py_ssize_t i1, floating* a_copy,
@@ -231,8 +261,10 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     are whole) once they hold SIGMOID_SPAN elements, and at the end: not over a whole
     task (out of L1 by then), nor over each tile alone (a few dozen elements, mostly the
     scalar remainder of the vectorized loop).
-    A ragged last panel of fewer than MRV rows is packed by _pack_a, zero-padded to MRV
-    rows, into `a_copy` (MRV × min(k, KC)), so the tile never reads past A."""
+    A ragged last panel of fewer than MRV rows goes to the short tile (MRV_SHORT rows)
+    where that runs no more rows' multiply-adds than the tile (_vector_short_panels),
+    else is packed by _pack_a, zero-padded to MRV rows, into `a_copy` (MRV × min(k, KC));
+    the tiles never read past A."""
     cdef Py_ssize_t mr = _vector_tile_rows(c, m), nr = _vector_tile_width(c, m)
     cdef int shape = _vector_shape(c, m)
     cdef Py_ssize_t depth = _depth_block(c)
@@ -272,21 +304,29 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         for ib in range((i1 - i0 + mr - 1) // mr):
             ir = i0 + ib * mr
             rows = min(mr, i1 - ir)
-            if rows == mr:
-                a_panel = a + ir * a_rs + pc * a_cs
-                rs = a_rs
-                cs = a_cs
+            if rows < mr and (rows + MRV_SHORT - 1) // MRV_SHORT * MRV_SHORT <= mr:
+                # A ragged panel: the short tile, in no more rows' work than the tile's.
+                _vector_short_panels(shape, kc, a + pc * a_cs, a_rs, a_cs, b_packed + pc * nr, c, m,
+                                     ir, i1, a_copy, accumulate or pc > 0,
+                                     tile_bias if last else NULL)
             else:
-                # One panel packed as the register tile's are: (i, p) at p*MRV + i.
-                _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_copy, mr)
-                a_panel = a_copy
-                rs = 1
-                cs = mr
-            # The rows after this tile in the task are written later, by this thread:
-            # the tile may spill its padding lanes onto them if they hold a vector.
-            spill = (i1 - ir - rows) * m >= nr
-            _vector_tile(shape, kc, a_panel, rs, cs, b_packed + pc * nr, c + ir * m, m,
-                         rows, m, accumulate or pc > 0, tile_bias if last else NULL, spill)
+                if rows == mr:
+                    a_panel = a + ir * a_rs + pc * a_cs
+                    rs = a_rs
+                    cs = a_cs
+                else:
+                    # One panel packed as the register tile's are: (i, p) at p*MRV + i.
+                    _pack_a(a, a_rs, a_cs, ir, i1, pc, kc, a_copy, mr)
+                    a_panel = a_copy
+                    rs = 1
+                    cs = mr
+                # The rows after this tile in the task are written later, by this
+                # thread: the tile may spill its padding lanes onto them if they hold a
+                # vector.
+                spill = (i1 - ir - rows) * m >= nr
+                _vector_tile(shape, kc, a_panel, rs, cs, b_packed + pc * nr, c + ir * m, m,
+                             rows, m, accumulate or pc > 0, tile_bias if last else NULL,
+                             spill)
             if sigmoid and last and ((ir + rows - pending) * m >= SIGMOID_SPAN
                                      or ir + rows == i1):
                 sigmoid_span(c + pending * m, c + pending * m, (ir + rows - pending) * m,

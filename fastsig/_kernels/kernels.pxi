@@ -38,7 +38,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from ._sigmoid_math cimport sigmoid_backward_one, sigmoid_one, sigmoid_one_fast
 

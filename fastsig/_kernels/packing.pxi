@@ -139,11 +139,19 @@ cdef void _pack_a(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         dst = packed + panel * kc * mr
         r0 = i0 + panel * mr
         height = min(mr, i1 - r0)
-        for p in range(kc):
+        if height < mr:
+            # A ragged panel: zeros first, then each row along its depth (a row-major
+            # A's row is read as it lies; a loop per step over `height` rows and then
+            # the padding cost more than the copy).
+            memset(dst, 0, kc * mr * sizeof(floating))
             for i in range(height):
-                dst[p * mr + i] = a[(r0 + i) * a_rs + (p0 + p) * a_cs]
-            for i in range(height, mr):
-                dst[p * mr + i] = 0
+                src = a + (r0 + i) * a_rs + p0 * a_cs
+                for p in range(kc):
+                    dst[p * mr + i] = src[p * a_cs]
+        else:
+            for p in range(kc):
+                for i in range(mr):
+                    dst[p * mr + i] = a[(r0 + i) * a_rs + (p0 + p) * a_cs]
 
 
 cdef inline Py_ssize_t _packed_b_size(floating* dtype, Py_ssize_t k, Py_ssize_t m,

@@ -93,16 +93,24 @@ cdef Py_ssize_t _blocked(Py_ssize_t wanted, Py_ssize_t unit, Py_ssize_t most):
     return max(unit, (min(most, wanted) + unit // 2) // unit * unit)
 
 
+cdef Py_ssize_t _chosen_block(dict chosen, str name, Py_ssize_t column_bytes,
+                              Py_ssize_t unit):
+    """chosen[name] ("nc" or "mc"), or the share of L2 its rule gives in columns (rows)
+    of column_bytes each, rounded to the tile's unit within the cap."""
+    cdef str share = "b_block_bytes" if name == "nc" else "a_block_bytes"
+    return _blocked(chosen[name] or chosen[share] // column_bytes, unit,
+                    chosen[name + "_max"])
+
+
 cdef void _set_blocking(dict chosen):
     """NC and MC per dtype from _blocking.choose()'s dict (its rules 1 and 2)."""
     global _nc_f32, _nc_f64, _mc_f32, _mc_f64, _blocking_source
-    cdef Py_ssize_t column_bytes, nc_max = chosen["nc_max"], mc_max = chosen["mc_max"]
-    column_bytes = KC_F32 * <Py_ssize_t>sizeof(float)
-    _nc_f32 = _blocked(chosen["nc"] or chosen["b_block_bytes"] // column_bytes, NR_F32, nc_max)
-    _mc_f32 = _blocked(chosen["mc"] or chosen["a_block_bytes"] // column_bytes, MR_F32, mc_max)
-    column_bytes = KC_F64 * <Py_ssize_t>sizeof(double)
-    _nc_f64 = _blocked(chosen["nc"] or chosen["b_block_bytes"] // column_bytes, NR_F64, nc_max)
-    _mc_f64 = _blocked(chosen["mc"] or chosen["a_block_bytes"] // column_bytes, MR_F64, mc_max)
+    cdef Py_ssize_t f32_column = KC_F32 * <Py_ssize_t>sizeof(float)
+    cdef Py_ssize_t f64_column = KC_F64 * <Py_ssize_t>sizeof(double)
+    _nc_f32 = _chosen_block(chosen, "nc", f32_column, NR_F32)
+    _mc_f32 = _chosen_block(chosen, "mc", f32_column, MR_F32)
+    _nc_f64 = _chosen_block(chosen, "nc", f64_column, NR_F64)
+    _mc_f64 = _chosen_block(chosen, "mc", f64_column, MR_F64)
     _blocking_source = chosen["source"]
 
 
@@ -346,6 +354,23 @@ cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t m) 
     return n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
 
 
+cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    """Whether n rows that read B where it lies go to the few-rows kernel (FEW_ROWS_MAX
+    rows a pass) rather than the register or vector tile: up to FEW_ROWS_MAX rows always;
+    up to twice that for a B of fewer than FEW_ROWS_NARROW columns (whose sums the kernel
+    keeps in registers) where the tile would run more rows' multiply-adds (MR or MRV rows
+    a panel, the last padded) than the kernel's passes. (Where they do the same rows'
+    work, the tile: it keeps its sums in registers at any width.)"""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    if n <= FEW_ROWS_MAX:
+        return True
+    if n > 2 * FEW_ROWS_MAX or m >= FEW_ROWS_NARROW:
+        return False
+    if _kernel_for(dtype, m) == KERNEL_VECTOR_TILE:
+        mr = _vector_tile_rows(dtype, m)
+    return (n + FEW_ROWS_MAX - 1) // FEW_ROWS_MAX * FEW_ROWS_MAX < (n + mr - 1) // mr * mr
+
+
 cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                    Py_ssize_t m) noexcept nogil:
     """Whether gemm()'s tasks each pack their own column block of B, a depth block at a
@@ -407,7 +432,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         # Column blocks, as many as the threads where NC would give fewer; for the
         # few-rows kernel one per thread (it walks its own, _few_rows_block_width).
         plan.block_width = ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr
-        if not (plan.b_in_place and n <= FEW_ROWS_MAX):
+        if not (plan.b_in_place and _takes_few_rows(dtype, n, m)):
             plan.block_width = min(plan.block_width, _register_block_width(dtype))
     plan.tasks = plan.row_tasks * ((m + plan.block_width - 1) // plan.block_width
                                    if m > 0 else 0)
@@ -422,14 +447,14 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.chunk_depth = _split_depth_chunk(dtype, k, plan.depth_chunks)
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
-    plan.few_rows = plan.b_in_place and n <= FEW_ROWS_MAX
-    if (n <= FEW_ROWS_MAX and k > ROW_KERNEL_DEPTH and plan.kernel == KERNEL_VECTOR_TILE
+    plan.few_rows = plan.b_in_place and _takes_few_rows(dtype, n, m)
+    if (_takes_few_rows(dtype, n, m) and k > ROW_KERNEL_DEPTH and plan.kernel == KERNEL_VECTOR_TILE
             and plan.depth_chunks == 1):
         # A few rows of a narrow layer: the few-rows kernel, W where it lies, one task.
-        # The vector tile would pack W and run MRV rows' multiply-adds for each row
-        # (1×400 @ 400×16 float32 took 3× numpy's time); both sum each output in
-        # increasing p within depth blocks of KC and add the blocks in order: the same
-        # bits. gemm() packs W for the vector tile after all where A is not row-major.
+        # The vector tile would pack all of W and run MRV rows' multiply-adds for each
+        # row (docs/performance.md, "Few rows of a narrow layer"); both sum each output
+        # in increasing p within depth blocks of KC and add the blocks in order: the
+        # same bits. gemm() packs W for the vector tile after all where A is not row-major.
         plan.b_in_place = plan.few_rows = True
         plan.row_tasks = plan.tasks = plan.threads = 1
         plan.block_width = m

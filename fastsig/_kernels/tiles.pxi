@@ -45,6 +45,7 @@ cdef extern from "_kernels/register_tile.h":
 cdef extern from "_kernels/few_rows.h":
     enum:
         FEW_ROWS_MAX "FASTSIG_FEW_ROWS_MAX"
+        FEW_ROWS_NARROW "FASTSIG_FEW_ROWS_NARROW"
     void _few_rows_f32 "fastsig_few_rows_F32"(
         Py_ssize_t rows, Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b,
         Py_ssize_t ldb, float* acc, float* c, Py_ssize_t ldc, Py_ssize_t cols,
@@ -77,6 +78,7 @@ cdef extern from "_kernels/column_dots.h":
         double* y) noexcept nogil
 
 cdef extern from "_kernels/vector_tile.h":
+    enum: MRV_SHORT "FASTSIG_MRV_SHORT"
     void _vector_tile_half_f32 "fastsig_vector_tile_half_F32"(
         Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
         float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
@@ -97,6 +99,10 @@ cdef extern from "_kernels/vector_tile.h":
         Py_ssize_t rows, Py_ssize_t k, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const float* b, float* c, Py_ssize_t ldc, Py_ssize_t cols, const float* bias,
         int spill) noexcept nogil
+    void _vector_tile_short_f32 "fastsig_vector_tile_short_F32"(
+        int shape, Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const float* b, float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
+        int accumulate, const float* bias, int spill) noexcept nogil
     Py_ssize_t _column_kernel_f32 "fastsig_column_kernel_F32"(
         Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const float* a, const float* b,
         Py_ssize_t ldb, float* c, const float* bias) noexcept nogil
@@ -120,6 +126,10 @@ cdef extern from "_kernels/vector_tile.h":
         Py_ssize_t rows, Py_ssize_t k, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols, const double* bias,
         int spill) noexcept nogil
+    void _vector_tile_short_f64 "fastsig_vector_tile_short_F64"(
+        int shape, Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+        const double* b, double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
+        int accumulate, const double* bias, int spill) noexcept nogil
     Py_ssize_t _column_kernel_f64 "fastsig_column_kernel_F64"(
         Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const double* a, const double* b,
         Py_ssize_t ldb, double* c, const double* bias) noexcept nogil
@@ -306,6 +316,20 @@ cdef inline void _vector_tile(int shape, Py_ssize_t kc, const floating* a, Py_ss
         else:
             _vector_tile_two_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
                                  spill)
+
+
+cdef inline void _vector_tile_short(int shape, Py_ssize_t kc, const floating* a,
+                                    Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* b,
+                                    floating* c, Py_ssize_t ldc, Py_ssize_t rows,
+                                    Py_ssize_t cols, bint accumulate, const floating* bias,
+                                    bint spill) noexcept nogil:
+    """The vector tile of shape `shape` in MRV_SHORT rows (vector_tile.h's short tile)."""
+    if floating is float:
+        _vector_tile_short_f32(shape, kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate,
+                               bias, spill)
+    else:
+        _vector_tile_short_f64(shape, kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate,
+                               bias, spill)
 
 
 cdef inline void _vector_row_kernels(int shape, Py_ssize_t rows, Py_ssize_t k,

@@ -26,6 +26,11 @@
  * Written as loops over an array of accumulators, gcc spills such a tile; with vector
  * extensions and constant trip counts it keeps it in registers.
  *
+ * The short tile, for a ragged last panel: the same tile of FASTSIG_MRV_SHORT (4) rows,
+ *   fastsig_vector_tile_short_F32(shape, kc, a, ..., spill), shape 0, 1 or 2 (half, one,
+ *   two vectors: plan.pxi's VectorShape). A panel of a few rows then costs a few rows'
+ *   multiply-adds, not MRV's; each output's sum is the same, so the same bits.
+ *
  * The row kernel, for depths k <= 4: B's k rows stay in registers and each row of C
  * is one vector, summed from 0 with p increasing, the bias after.
  *
@@ -50,6 +55,8 @@
 
 #if FASTSIG_VECTOR_TILE
 
+#define FASTSIG_MRV_SHORT 4
+
 /* Each instance defines the template's parameters, which it #undefs. */
 #define VT_T float
 #define VT_NAME fastsig_vector_tile_half_F32
@@ -71,6 +78,38 @@
 #define VT_NV 2
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
+#define VT_T float
+#define VT_NAME fastsig_vector_tile_half_short_F32
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 1
+#define VT_BYTES (FASTSIG_VECTOR_BYTES / 2)
+#include "vector_tile_template.h"
+#define VT_T float
+#define VT_NAME fastsig_vector_tile_one_short_F32
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 1
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+#define VT_T float
+#define VT_NAME fastsig_vector_tile_two_short_F32
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 2
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+static void fastsig_vector_tile_short_F32(
+        int shape, ptrdiff_t kc, const float* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float* b,
+        float* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,
+        const float* bias, int spill) {
+    if (shape == 0)
+        fastsig_vector_tile_half_short_F32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
+                                             accumulate, bias, spill);
+    else if (shape == 1)
+        fastsig_vector_tile_one_short_F32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
+                                            accumulate, bias, spill);
+    else
+        fastsig_vector_tile_two_short_F32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
+                                            accumulate, bias, spill);
+}
 #define CK_T float
 #define CK_INDEX int32_t
 #define CK_NAME fastsig_column_kernel_F32
@@ -97,6 +136,38 @@
 #define VT_NV 2
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
+#define VT_T double
+#define VT_NAME fastsig_vector_tile_half_short_F64
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 1
+#define VT_BYTES (FASTSIG_VECTOR_BYTES / 2)
+#include "vector_tile_template.h"
+#define VT_T double
+#define VT_NAME fastsig_vector_tile_one_short_F64
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 1
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+#define VT_T double
+#define VT_NAME fastsig_vector_tile_two_short_F64
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 2
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+static void fastsig_vector_tile_short_F64(
+        int shape, ptrdiff_t kc, const double* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const double* b,
+        double* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,
+        const double* bias, int spill) {
+    if (shape == 0)
+        fastsig_vector_tile_half_short_F64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
+                                             accumulate, bias, spill);
+    else if (shape == 1)
+        fastsig_vector_tile_one_short_F64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
+                                            accumulate, bias, spill);
+    else
+        fastsig_vector_tile_two_short_F64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
+                                            accumulate, bias, spill);
+}
 #define CK_T double
 #define CK_INDEX int64_t
 #define CK_NAME fastsig_column_kernel_F64
@@ -118,6 +189,10 @@
         ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, T* c,     \
         ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
         int spill) { }                                                                  \
+    static inline void fastsig_vector_tile_short_##SUFFIX(                              \
+        int shape, ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, \
+        T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,             \
+        const T* bias, int spill) { }                                                   \
     static inline void fastsig_vector_rows_half_##SUFFIX(                               \
         ptrdiff_t rows, ptrdiff_t k, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs,        \
         const T* b, T* c, ptrdiff_t ldc, ptrdiff_t cols, const T* bias, int spill) { }  \
@@ -133,5 +208,6 @@ FASTSIG_VECTOR_TILE_STUBS(float, F32)
 FASTSIG_VECTOR_TILE_STUBS(double, F64)
 #undef FASTSIG_VECTOR_TILE_STUBS
 
+#define FASTSIG_MRV_SHORT 1
 #endif /* FASTSIG_VECTOR_TILE */
 #endif /* FASTSIG_VECTOR_TILE_H */
