@@ -239,26 +239,26 @@ cdef inline Py_ssize_t _task_rows(floating* dtype, Py_ssize_t m,
 
 
 cdef inline Py_ssize_t _row_grain(floating* dtype, Py_ssize_t m) noexcept nogil:
-    """The rows of C that gemm() shares out whole: an MR-row panel of the register tile,
-    a whole task (_task_rows) of the narrow tiles."""
-    if _kernel_for(dtype, m) == KERNEL_REGISTER_TILE:
-        return MR_F32 if floating is float else MR_F64
-    return _task_rows(dtype, m)
+    """The rows of C that gemm() shares out whole: a panel of the kernel's tile (MR, MRV
+    or MRT rows), so that a ragged panel is only ever C's last."""
+    cdef int kernel = _kernel_for(dtype, m)
+    if kernel == KERNEL_VECTOR_TILE:
+        return _vector_tile_rows(dtype, m)
+    if kernel == KERNEL_TRANSPOSED_TILE:
+        return MRT_F32 if floating is float else MRT_F64
+    return MR_F32 if floating is float else MR_F64
 
 
 cdef inline Py_ssize_t _row_task_count(floating* dtype, Py_ssize_t n, Py_ssize_t m,
                                        int num_threads) noexcept nogil:
-    """Tasks the rows of C are cut into by gemm(): each at most _task_rows() rows, and for
-    the register tile a multiple of the threads, so that each thread gets as even a share
-    of the MR-row panels as whole panels allow (_task_start). No result depends on it:
-    rows only change threads."""
+    """Tasks the rows of C are cut into by gemm(): each at most _task_rows() rows, and a
+    multiple of the threads, so that each thread gets as even a share of the tile's
+    panels as whole panels allow (_task_start): 500 rows in three tasks of the vector tile
+    left one thread two of them. No result depends on it: rows only change threads."""
     cdef Py_ssize_t grain = _row_grain(dtype, m)
     cdef Py_ssize_t grains = (n + grain - 1) // grain
     cdef Py_ssize_t panels = _task_rows(dtype, m) // grain
-    cdef Py_ssize_t tasks
-    if _kernel_for(dtype, m) != KERNEL_REGISTER_TILE:
-        return grains
-    tasks = (grains + panels - 1) // panels
+    cdef Py_ssize_t tasks = (grains + panels - 1) // panels
     return (tasks + num_threads - 1) // num_threads * num_threads
 
 
