@@ -306,8 +306,8 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
             rows = min(mr, i1 - ir)
             if rows < mr and (rows + MRV_SHORT - 1) // MRV_SHORT * MRV_SHORT <= mr:
                 # A ragged panel: the short tile, in no more rows' work than the tile's.
-                _vector_short_panels(shape, kc, a + pc * a_cs, a_rs, a_cs, b_packed + pc * nr, c, m,
-                                     ir, i1, a_copy, accumulate or pc > 0,
+                _vector_short_panels(shape, kc, a + pc * a_cs, a_rs, a_cs, b_packed + pc * nr,
+                                     c, m, ir, i1, a_copy, accumulate or pc > 0,
                                      tile_bias if last else NULL)
             else:
                 if rows == mr:

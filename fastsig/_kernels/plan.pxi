@@ -448,8 +448,8 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
     plan.few_rows = plan.b_in_place and _takes_few_rows(dtype, n, m)
-    if (_takes_few_rows(dtype, n, m) and k > ROW_KERNEL_DEPTH and plan.kernel == KERNEL_VECTOR_TILE
-            and plan.depth_chunks == 1):
+    if (_takes_few_rows(dtype, n, m) and k > ROW_KERNEL_DEPTH
+            and plan.kernel == KERNEL_VECTOR_TILE and plan.depth_chunks == 1):
         # A few rows of a narrow layer: the few-rows kernel, W where it lies, one task.
         # The vector tile would pack all of W and run MRV rows' multiply-adds for each
         # row (docs/performance.md, "Few rows of a narrow layer"); both sum each output

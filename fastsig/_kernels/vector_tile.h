@@ -57,6 +57,23 @@
 
 #define FASTSIG_MRV_SHORT 4
 
+/* The short tile's entry: shape 0, 1 or 2 (plan.pxi's VectorShape) picks the instance. */
+#define FASTSIG_VECTOR_TILE_SHORT(T, SUFFIX)                                            \
+static void fastsig_vector_tile_short_##SUFFIX(                                         \
+        int shape, ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, \
+        T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,             \
+        const T* bias, int spill) {                                                     \
+    if (shape == 0)                                                                     \
+        fastsig_vector_tile_half_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,     \
+                                                cols, accumulate, bias, spill);         \
+    else if (shape == 1)                                                                \
+        fastsig_vector_tile_one_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,      \
+                                               cols, accumulate, bias, spill);          \
+    else                                                                                \
+        fastsig_vector_tile_two_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,      \
+                                               cols, accumulate, bias, spill);          \
+}
+
 /* Each instance defines the template's parameters, which it #undefs. */
 #define VT_T float
 #define VT_NAME fastsig_vector_tile_half_F32
@@ -96,20 +113,7 @@
 #define VT_NV 2
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
-static void fastsig_vector_tile_short_F32(
-        int shape, ptrdiff_t kc, const float* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float* b,
-        float* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,
-        const float* bias, int spill) {
-    if (shape == 0)
-        fastsig_vector_tile_half_short_F32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
-                                             accumulate, bias, spill);
-    else if (shape == 1)
-        fastsig_vector_tile_one_short_F32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
-                                            accumulate, bias, spill);
-    else
-        fastsig_vector_tile_two_short_F32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
-                                            accumulate, bias, spill);
-}
+FASTSIG_VECTOR_TILE_SHORT(float, F32)
 #define CK_T float
 #define CK_INDEX int32_t
 #define CK_NAME fastsig_column_kernel_F32
@@ -154,20 +158,7 @@ static void fastsig_vector_tile_short_F32(
 #define VT_NV 2
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
-static void fastsig_vector_tile_short_F64(
-        int shape, ptrdiff_t kc, const double* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const double* b,
-        double* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,
-        const double* bias, int spill) {
-    if (shape == 0)
-        fastsig_vector_tile_half_short_F64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
-                                             accumulate, bias, spill);
-    else if (shape == 1)
-        fastsig_vector_tile_one_short_F64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
-                                            accumulate, bias, spill);
-    else
-        fastsig_vector_tile_two_short_F64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
-                                            accumulate, bias, spill);
-}
+FASTSIG_VECTOR_TILE_SHORT(double, F64)
 #define CK_T double
 #define CK_INDEX int64_t
 #define CK_NAME fastsig_column_kernel_F64
