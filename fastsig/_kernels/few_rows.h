@@ -26,8 +26,9 @@
  *    columns go in runs of two vectors instead (GCC vector extensions, not with
  *    FASTSIG_PORTABLE): each run's sums stay in registers over all of kc, the same
  *    multiply-adds in the same order; the loop over a short row of B at every p paid its
- *    set-up more than its work. (One row keeps the loop: a run's two sums would wait on
- *    the multiply-add's latency.)
+ *    set-up more than its work. One row takes a run only where it is all of B's columns:
+ *    its two sums wait on the multiply-add's latency, and a run and the loop after it go
+ *    one after the other, where the loop alone keeps every column's sum in flight.
  * 3. Then C = sum, or C + sum with `accumulate`, then + bias: again the register tile's
  *    order. */
 #ifndef FASTSIG_FEW_ROWS_H
@@ -122,7 +123,8 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
         ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* __restrict b, ptrdiff_t ldb,    \
         T* __restrict acc, ptrdiff_t cols, const int rows) {                               \
     const ptrdiff_t RUN = FASTSIG_FEW_ROWS_RUN_LANES(T);                                   \
-    const ptrdiff_t j0 = cols < FASTSIG_FEW_ROWS_NARROW && rows > 1 ? cols / RUN * RUN : 0; \
+    const ptrdiff_t j0 = cols < FASTSIG_FEW_ROWS_NARROW && (rows > 1 || cols == RUN)      \
+                         ? cols / RUN * RUN : 0;                                           \
     const ptrdiff_t ldacc = cols;                                                          \
     ptrdiff_t p, j;                                                                        \
     for (j = 0; j < j0; j += RUN)                                                          \
