@@ -9,7 +9,8 @@
  *   compiler vectorizes along the columns (lane by lane, so the bits are those of scalar
  *   code); __builtin_fma where the variant has FMA; AVX2 intrinsics for the transposed
  *   kernel's float32 dot products where the variant has AVX2 and FMA (the avx2 and
- *   avx512 variants).
+ *   avx512 variants); isa.h and vector_template.h (GCC vector types) for the runs of
+ *   step 2 where the variant has the vector tile.
  *
  * C[rows, cols] (= or, with `accumulate`, +=) A[rows, kc] @ B[kc, cols] (+ bias[:cols]),
  * rows <= FASTSIG_FEW_ROWS_MAX, for products too short to pay for packing B (one row:
@@ -23,10 +24,10 @@
  *    the register tile. Two rows of B go in one pass over the sums (two multiply-adds
  *    in order between a load and a store): storing the sums bounds the kernel.
  *    For 2-4 rows of a B narrower than FASTSIG_FEW_ROWS_NARROW columns, the first
- *    columns go in runs of two vectors instead (GCC vector extensions, not with
- *    FASTSIG_PORTABLE): each run's sums stay in registers over all of kc, the same
- *    multiply-adds in the same order; the loop over a short row of B at every p paid its
- *    set-up more than its work. One row takes a run only where it is all of B's columns:
+ *    columns go in runs of two vectors instead (where isa.h has FASTSIG_VECTOR_TILE):
+ *    each run's sums stay in registers over all of kc, the same multiply-adds in the
+ *    same order; the loop over a short row of B at every p paid its set-up more than
+ *    its work. One row takes a run only where it is all of B's columns:
  *    its two sums wait on the multiply-add's latency, and a run and the loop after it go
  *    one after the other, where the loop alone keeps every column's sum in flight.
  * 3. Then C = sum, or C + sum with `accumulate`, then + bias: again the register tile's
@@ -35,6 +36,8 @@
 #define FASTSIG_FEW_ROWS_H
 
 #include <stddef.h>
+
+#include "isa.h"
 
 #define FASTSIG_FEW_ROWS_MAX 4
 
@@ -58,35 +61,28 @@
 #define FASTSIG_FEW_ROWS_INLINE static inline
 #endif
 
-/* Runs of columns whose sums stay in registers (GCC vector extensions; two vectors a
-   row): B narrower than FASTSIG_FEW_ROWS_NARROW columns goes in such runs, its rows
-   too short for the loop over a row's columns to pay for its set-up at every step of
-   depth. Without vector extensions (and with FASTSIG_PORTABLE) no runs. */
+/* Runs of columns whose sums stay in registers (two vectors a row): B narrower than
+   FASTSIG_FEW_ROWS_NARROW columns goes in such runs, its rows too short for the loop
+   over a row's columns to pay for its set-up at every step of depth. Where isa.h has
+   no vector tile (no GCC vector extensions, or FASTSIG_PORTABLE), no runs. */
 #define FASTSIG_FEW_ROWS_NARROW 256
-#if defined(__GNUC__) && !defined(FASTSIG_PORTABLE)
-#if defined(__AVX512F__)
-#define FASTSIG_FEW_ROWS_VECTOR_BYTES 64
-#elif defined(__AVX__)
-#define FASTSIG_FEW_ROWS_VECTOR_BYTES 32
-#else
-#define FASTSIG_FEW_ROWS_VECTOR_BYTES 16
-#endif
+#if FASTSIG_VECTOR_TILE
 #include <string.h>
+#define VEC_T float
+#define VEC_NAME fastsig_few_rows_F32
+#define VEC_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_template.h"
+#define VEC_T double
+#define VEC_NAME fastsig_few_rows_F64
+#define VEC_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_template.h"
 #define FASTSIG_FEW_ROWS_RUNS(T, SUFFIX)                                                   \
-typedef T fastsig_few_rows_##SUFFIX##_vector                                              \
-    __attribute__((vector_size(FASTSIG_FEW_ROWS_VECTOR_BYTES)));                          \
-FASTSIG_FEW_ROWS_INLINE fastsig_few_rows_##SUFFIX##_vector fastsig_few_rows_##SUFFIX##_load( \
-        const T* p) {                                                                      \
-    fastsig_few_rows_##SUFFIX##_vector v;                                                  \
-    memcpy(&v, p, sizeof v);                                                               \
-    return v;                                                                              \
-}                                                                                          \
 /* C's sums of columns [0, 2 * LANES) of `rows` rows into acc (rows `cols` apart). */     \
 FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                            \
         ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* __restrict b, ptrdiff_t ldb,    \
         T* __restrict acc, ptrdiff_t cols, const int rows) {                               \
     typedef fastsig_few_rows_##SUFFIX##_vector V;                                          \
-    enum { LANES = FASTSIG_FEW_ROWS_VECTOR_BYTES / sizeof(T) };                            \
+    enum { LANES = FASTSIG_VECTOR_BYTES / sizeof(T) };                                     \
     V s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0},       \
       s31 = {0};                                                                           \
     ptrdiff_t p;                                                                           \
@@ -99,16 +95,16 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                   
         if (rows > 2) { s20 += a[2 * lda + p] * b0; s21 += a[2 * lda + p] * b1; }          \
         if (rows > 3) { s30 += a[3 * lda + p] * b0; s31 += a[3 * lda + p] * b1; }          \
     }                                                                                      \
-    memcpy(acc, &s00, sizeof s00);                                                         \
-    memcpy(acc + LANES, &s01, sizeof s01);                                                 \
-    if (rows > 1) { memcpy(acc + cols, &s10, sizeof s10);                                  \
-                    memcpy(acc + cols + LANES, &s11, sizeof s11); }                        \
-    if (rows > 2) { memcpy(acc + 2 * cols, &s20, sizeof s20);                              \
-                    memcpy(acc + 2 * cols + LANES, &s21, sizeof s21); }                    \
-    if (rows > 3) { memcpy(acc + 3 * cols, &s30, sizeof s30);                              \
-                    memcpy(acc + 3 * cols + LANES, &s31, sizeof s31); }                    \
+    fastsig_few_rows_##SUFFIX##_store(acc, s00);                                           \
+    fastsig_few_rows_##SUFFIX##_store(acc + LANES, s01);                                   \
+    if (rows > 1) { fastsig_few_rows_##SUFFIX##_store(acc + cols, s10);                    \
+                    fastsig_few_rows_##SUFFIX##_store(acc + cols + LANES, s11); }          \
+    if (rows > 2) { fastsig_few_rows_##SUFFIX##_store(acc + 2 * cols, s20);                \
+                    fastsig_few_rows_##SUFFIX##_store(acc + 2 * cols + LANES, s21); }      \
+    if (rows > 3) { fastsig_few_rows_##SUFFIX##_store(acc + 3 * cols, s30);                \
+                    fastsig_few_rows_##SUFFIX##_store(acc + 3 * cols + LANES, s31); }      \
 }
-#define FASTSIG_FEW_ROWS_RUN_LANES(T) (2 * FASTSIG_FEW_ROWS_VECTOR_BYTES / (ptrdiff_t)sizeof(T))
+#define FASTSIG_FEW_ROWS_RUN_LANES(T) (2 * FASTSIG_VECTOR_BYTES / (ptrdiff_t)sizeof(T))
 #else
 #define FASTSIG_FEW_ROWS_RUNS(T, SUFFIX)                                                   \
 FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                            \

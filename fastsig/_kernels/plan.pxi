@@ -253,8 +253,8 @@ cdef inline Py_ssize_t _row_task_count(floating* dtype, Py_ssize_t n, Py_ssize_t
                                        int num_threads) noexcept nogil:
     """Tasks the rows of C are cut into by gemm(): each at most _task_rows() rows, and a
     multiple of the threads, so that each thread gets as even a share of the tile's
-    panels as whole panels allow (_task_start): 500 rows in three tasks of the vector tile
-    left one thread two of them. No result depends on it: rows only change threads."""
+    panels as whole panels allow (_task_start), not a whole task more than another. No
+    result depends on it: rows only change threads."""
     cdef Py_ssize_t grain = _row_grain(dtype, m)
     cdef Py_ssize_t grains = (n + grain - 1) // grain
     cdef Py_ssize_t panels = _task_rows(dtype, m) // grain
