@@ -36,12 +36,15 @@ SHAPES = [
     (1001, 16, 4),     # vector tile (float32 AVX2, float64): a quarter of a vector
     (997, 300, 16),    # vector tile, whole vectors, added into C over depth blocks
     (997, 300, 12),    # vector tile, a partial vector added into C lane by lane
-    (523, 5, 9),       # two vectors a row (float64 AVX-512, float32 AVX2), ragged rows
+    (523, 5, 9),       # a vector and a half a row (float64 AVX-512), two (float32 AVX2)
+    (523, 5, 20),      # a vector and a half (float32 AVX-512), ragged rows
+    (997, 300, 24),    # ... whole, added into C over depth blocks
+    (61, 16, 11),      # ... (float64 AVX-512): its ragged last panel by the short tile
     (61, 16, 8),       # vector tile: a single task, ragged last panel
     (250, 7, 2),       # half a vector (AVX-512) at a quarter full, the narrowest it takes
     (777, 1, 6),       # the vector tile's row kernel (depth <= 4), several chunks
     (403, 4, 16),      # row kernel, whole vectors
-    (130, 3, 9),       # row kernel one vector wide (float32), the tile two (float64)
+    (130, 3, 9),       # row kernel one vector wide (float32), the tile 1.5 or 2 (float64)
     (16, 9000, 16),    # few rows, great depth (xᵀ @ y): the depth split into chunks
     (3, 4500, 2),      # depth split, the narrowest output, a ragged last chunk
     (40, 8192, 130),   # depth split over the register tile
@@ -180,6 +183,22 @@ def test_no_kernel_pads_w_more_than_the_register_tile(dtype):
     if _dispatch.ISA == "avx2" and dtype == np.float32 and "vector_tile" in kernels:
         for m in range(13, 17):
             assert plan(dtype, "matmul", 1000, 64, m)["kernel"] == "vector_tile", m
+
+
+@pytest.mark.quick
+def test_the_vector_tile_runs_a_vector_and_a_half_on_avx512(dtype):
+    """On AVX-512 a layer of one to one and a half vectors' columns (float32 17-24, float64
+    9-12) takes the vector tile in a zmm and a ymm a row, not two zmm; a wider one, two
+    vectors' worth of columns (the register tile's NR for float32)."""
+    plan = _dispatch.kernels.plan
+    lanes = 64 // np.dtype(dtype).itemsize
+    if (_dispatch.ISA != "avx512"
+            or plan(dtype, "matmul", 1000, 64, lanes)["kernel"] != "vector_tile"):
+        pytest.skip("a vector and a half is the AVX-512 vector tile's shape")
+    for m in range(lanes + 1, lanes * 3 // 2 + 1):
+        p = plan(dtype, "matmul", 1000, 64, m)
+        assert (p["kernel"], p["panel_width"]) == ("vector_tile", lanes * 3 // 2), (m, p)
+    assert plan(dtype, "matmul", 1000, 64, lanes * 3 // 2 + 1)["panel_width"] == 2 * lanes
 
 
 @pytest.mark.quick
@@ -422,9 +441,10 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     # (16, 12), (100, 16) and (513, 10): narrow layers, whose few rows take the few-rows
     # kernel and the rest the vector tile (513: depth blocks added in order), its ragged
     # last panel the short tile; (256, 24), (1000, 32), (100, 48): 5-8 rows take the
-    # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks).
+    # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks); (100, 20)
+    # and (513, 10) a vector and a half a row on AVX-512.
     for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (100, 16), (513, 10), (64, 64),
-                 (300, 77), (40, 1000), (256, 24), (1000, 32), (100, 48)):
+                 (300, 77), (40, 1000), (256, 24), (1000, 32), (100, 48), (100, 20)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
@@ -438,7 +458,7 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
 
 @pytest.mark.quick
 @pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5), (4, 5), (2, 3), (4, 4),
-                                 (300, 1), (29, 1), (5, 1)],
+                                 (300, 1), (29, 1), (5, 1), (300, 10), (300, 20)],
                          ids=str)
 def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
     """inf and NaN in x reach only their own rows of the product.

@@ -19,9 +19,10 @@
  * - A_IN_PLACE only where the register tile keeps its registers with a runtime row
  *   stride for A (gcc spills float64 on AVX2 and everything on the baseline);
  * - the vector tile's MRV rows keep every accumulator in registers; HALF_TILE (half a
- *   vector a row) only on AVX-512: a C of at most half a vector's columns then runs in
- *   ymm, which cores that issue 256-bit FMAs more often than 512-bit ones (Zen 4) do
- *   faster.
+ *   vector a row, and one and a half) only on AVX-512: a C of at most half a vector's
+ *   columns then runs in ymm, and one of at most one and a half in a zmm and a ymm,
+ *   which cores that issue 256-bit FMAs more often than 512-bit ones (Zen 4) do faster
+ *   and cores with two 512-bit FMA units no slower (MRV1H: its rows).
  * The measurements behind them: docs/performance.md. */
 #ifndef FASTSIG_ISA_H
 #define FASTSIG_ISA_H
@@ -46,6 +47,8 @@
 #define FASTSIG_MRVH_F64 12
 #define FASTSIG_MRV1_F64 8
 #define FASTSIG_MRV2_F64 8
+#define FASTSIG_MRV1H_F32 12
+#define FASTSIG_MRV1H_F64 8
 #elif defined(__AVX2__) && defined(__FMA__)
 #define FASTSIG_COMPILED_ISA "avx2"
 #define FASTSIG_MR_F64 6
@@ -66,6 +69,8 @@
 #define FASTSIG_MRVH_F64 1
 #define FASTSIG_MRV1_F64 12
 #define FASTSIG_MRV2_F64 4
+#define FASTSIG_MRV1H_F32 1
+#define FASTSIG_MRV1H_F64 1
 #else
 #define FASTSIG_COMPILED_ISA "baseline"
 #define FASTSIG_MR_F64 4
@@ -86,6 +91,8 @@
 #define FASTSIG_MRVH_F64 1
 #define FASTSIG_MRV1_F64 4
 #define FASTSIG_MRV2_F64 4
+#define FASTSIG_MRV1H_F32 1
+#define FASTSIG_MRV1H_F64 1
 #endif
 
 /* The C tiles (register tile, vector tile, column sums) are written with GCC's vector
@@ -104,6 +111,8 @@
 #undef FASTSIG_MRVH_F64
 #undef FASTSIG_MRV1_F64
 #undef FASTSIG_MRV2_F64
+#undef FASTSIG_MRV1H_F32
+#undef FASTSIG_MRV1H_F64
 #define FASTSIG_VECTOR_BYTES 16
 #define FASTSIG_HALF_TILE 0
 #define FASTSIG_MRVH_F32 1
@@ -112,6 +121,8 @@
 #define FASTSIG_MRVH_F64 1
 #define FASTSIG_MRV1_F64 1
 #define FASTSIG_MRV2_F64 1
+#define FASTSIG_MRV1H_F32 1
+#define FASTSIG_MRV1H_F64 1
 #endif
 
 #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)

@@ -63,6 +63,8 @@ cdef extern from "_kernels/isa.h":
         MRVH_F64 "FASTSIG_MRVH_F64"
         MRV1_F64 "FASTSIG_MRV1_F64"
         MRV2_F64 "FASTSIG_MRV2_F64"
+        MRV1H_F32 "FASTSIG_MRV1H_F32"
+        MRV1H_F64 "FASTSIG_MRV1H_F64"
         LANES_F32 "FASTSIG_LANES_F32"
         LANES_F64 "FASTSIG_LANES_F64"
 

@@ -141,6 +141,7 @@ cdef enum VectorShape:
     VECTOR_HALF = 0     # half a vector a row (AVX-512 only)
     VECTOR_ONE = 1
     VECTOR_TWO = 2
+    VECTOR_ONE_HALF = 3 # a vector and half of one a row (AVX-512 only)
 
 cdef enum DxKernel:
     DX_PACKED = 0           # dy @ wᵀ, wᵀ packed once a call
@@ -171,7 +172,9 @@ cdef inline int _vector_shape(floating* dtype, Py_ssize_t m) noexcept nogil:
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
     if HALF_TILE and 2 * m <= lanes:
         return VECTOR_HALF
-    return VECTOR_ONE if m <= lanes else VECTOR_TWO
+    if m <= lanes:
+        return VECTOR_ONE
+    return VECTOR_ONE_HALF if HALF_TILE and 2 * m <= 3 * lanes else VECTOR_TWO
 
 
 cdef inline Py_ssize_t _vector_tile_rows(floating* dtype, Py_ssize_t m) noexcept nogil:
@@ -179,7 +182,10 @@ cdef inline Py_ssize_t _vector_tile_rows(floating* dtype, Py_ssize_t m) noexcept
     cdef Py_ssize_t half = MRVH_F32 if floating is float else MRVH_F64
     cdef Py_ssize_t one = MRV1_F32 if floating is float else MRV1_F64
     cdef Py_ssize_t two = MRV2_F32 if floating is float else MRV2_F64
+    cdef Py_ssize_t one_half = MRV1H_F32 if floating is float else MRV1H_F64
     cdef int shape = _vector_shape(dtype, m)
+    if shape == VECTOR_ONE_HALF:
+        return one_half
     return half if shape == VECTOR_HALF else (one if shape == VECTOR_ONE else two)
 
 
@@ -187,6 +193,8 @@ cdef inline Py_ssize_t _vector_tile_width(floating* dtype, Py_ssize_t m) noexcep
     """NRV: columns of the vector tile (and of B's one packed panel)."""
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
     cdef int shape = _vector_shape(dtype, m)
+    if shape == VECTOR_ONE_HALF:
+        return lanes + lanes // 2
     return lanes // 2 if shape == VECTOR_HALF else (lanes if shape == VECTOR_ONE else 2 * lanes)
 
 
@@ -198,8 +206,8 @@ cdef inline int _kernel_for(floating* dtype, Py_ssize_t m,
     B is narrow where at most half the register tile's columns would be C's, or, for an A
     whose rows are contiguous, where the vector tile holds all of B in fewer padded columns
     than the register tile's panels (float32 m = 13..16 on AVX2: 16 columns against 24;
-    the vector tile reads A where it lies, which a transposed A makes a stride through
-    memory): the vector tile takes it if C fills a quarter of the tile's lanes or more
+    m = 17..24 on AVX-512, a vector and a half: 24 against 32; the vector tile reads A
+    where it lies, which a transposed A makes a stride through memory): the vector tile takes it if C fills a quarter of the tile's lanes or more
     (below that, at m = 3 in float32 on AVX-512, the transposed tile pads less), or if C is
     one column of a row-major A (its row and column kernels store such a C as whole
     vectors, where the transposed tile fills one lane of NRT); else the transposed tile."""
@@ -328,7 +336,7 @@ cdef inline bint _takes_row_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m,
                                    bint accumulate) noexcept nogil:
     """Whether the vector tile's task runs its row kernel (depth <= ROW_KERNEL_DEPTH, a
     vector or less wide, not adding into C) rather than the tile."""
-    return (k <= ROW_KERNEL_DEPTH and _vector_shape(dtype, m) != VECTOR_TWO
+    return (k <= ROW_KERNEL_DEPTH and _vector_shape(dtype, m) <= VECTOR_ONE
             and not accumulate)
 
 

@@ -91,6 +91,10 @@ cdef extern from "_kernels/vector_tile.h":
         Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
         float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
         const float* bias, int spill) noexcept nogil
+    void _vector_tile_one_half_f32 "fastsig_vector_tile_one_half_F32"(
+        Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
+        float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const float* bias, int spill) noexcept nogil
     void _vector_rows_half_f32 "fastsig_vector_rows_half_F32"(
         Py_ssize_t rows, Py_ssize_t k, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const float* b, float* c, Py_ssize_t ldc, Py_ssize_t cols, const float* bias,
@@ -115,6 +119,10 @@ cdef extern from "_kernels/vector_tile.h":
         double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
         const double* bias, int spill) noexcept nogil
     void _vector_tile_two_f64 "fastsig_vector_tile_two_F64"(
+        Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
+        double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
+        const double* bias, int spill) noexcept nogil
+    void _vector_tile_one_half_f64 "fastsig_vector_tile_one_half_F64"(
         Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
         double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
         const double* bias, int spill) noexcept nogil
@@ -303,6 +311,9 @@ cdef inline void _vector_tile(int shape, Py_ssize_t kc, const floating* a, Py_ss
         elif shape == VECTOR_ONE:
             _vector_tile_one_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
                                  spill)
+        elif shape == VECTOR_ONE_HALF:
+            _vector_tile_one_half_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate,
+                                      bias, spill)
         else:
             _vector_tile_two_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
                                  spill)
@@ -313,6 +324,9 @@ cdef inline void _vector_tile(int shape, Py_ssize_t kc, const floating* a, Py_ss
         elif shape == VECTOR_ONE:
             _vector_tile_one_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
                                  spill)
+        elif shape == VECTOR_ONE_HALF:
+            _vector_tile_one_half_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate,
+                                      bias, spill)
         else:
             _vector_tile_two_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
                                  spill)

@@ -1,8 +1,8 @@
 /* fastsig: the vector tile, for products whose B (the layer's W) is narrow.
  *
  * Provides, per dtype (F32, F64):
- *   fastsig_vector_tile_{half,one,two}_F32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols,
- *                                          accumulate, bias, spill)
+ *   fastsig_vector_tile_{half,one,one_half,two}_F32(kc, a, a_rs, a_cs, b, c, ldc, rows,
+ *                                                   cols, accumulate, bias, spill)
  *   fastsig_vector_rows_{half,one}_F32(rows, k, a, a_rs, a_cs, b, c, ldc, cols, bias,
  *                                      spill)                      the row kernel
  *   fastsig_column_kernel_F32(rows, k, m, a, b, ldb, c, bias)      the column kernel
@@ -11,8 +11,9 @@
  *   that are never called (plan.pxi never chooses the vector tile there).
  *
  * The tile: C[rows, cols] (= or, with `accumulate`, +=) A[rows, kc] @ B[kc, NRV]
- * (+ bias), rows <= MRV, cols <= NRV = NV vectors: half a vector (AVX-512 only), one
- * or two. A is read in place, (i, p) at a[i*a_rs + p*a_cs]; B is packed, kc rows of
+ * (+ bias), rows <= MRV, cols <= NRV: half a vector, one, one and a half (both AVX-512
+ * only: ymm, and a zmm and a ymm, cost Zen 4 half and three quarters of two zmm FMAs a
+ * row, and no more on cores with two 512-bit FMA units), or two. A is read in place, (i, p) at a[i*a_rs + p*a_cs]; B is packed, kc rows of
  * NRV values, zero past column `cols`.
  * 1. Row i of C is held in the NV vectors acc[i]; each step p broadcasts A[i, p]
  *    against row p of B, in increasing p, one multiply-add each: the bits of every
@@ -27,8 +28,8 @@
  * extensions and constant trip counts it keeps it in registers.
  *
  * The short tile, for a ragged last panel: the same tile of FASTSIG_MRV_SHORT (4) rows,
- *   fastsig_vector_tile_short_F32(shape, kc, a, ..., spill), shape 0, 1 or 2 (half, one,
- *   two vectors: plan.pxi's VectorShape). A panel of a few rows then costs a few rows'
+ *   fastsig_vector_tile_short_F32(shape, kc, a, ..., spill), shape 0, 1, 2 or 3 (half, one,
+ *   two, one and a half vectors: plan.pxi's VectorShape). A panel of a few rows then costs a few rows'
  *   multiply-adds, not MRV's; each output's sum is the same, so the same bits.
  *
  * The row kernel, for depths k <= 4: B's k rows stay in registers and each row of C
@@ -57,7 +58,7 @@
 
 #define FASTSIG_MRV_SHORT 4
 
-/* The short tile's entry: shape 0, 1 or 2 (plan.pxi's VectorShape) picks the instance. */
+/* The short tile's entry: shape 0-3 (plan.pxi's VectorShape) picks the instance. */
 #define FASTSIG_VECTOR_TILE_SHORT(T, SUFFIX)                                            \
 static void fastsig_vector_tile_short_##SUFFIX(                                         \
         int shape, ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, \
@@ -69,9 +70,12 @@ static void fastsig_vector_tile_short_##SUFFIX(                                 
     else if (shape == 1)                                                                \
         fastsig_vector_tile_one_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,      \
                                                cols, accumulate, bias, spill);          \
-    else                                                                                \
+    else if (shape == 2)                                                                \
         fastsig_vector_tile_two_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,      \
                                                cols, accumulate, bias, spill);          \
+    else                                                                                \
+        fastsig_vector_tile_one_half_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows, \
+                                                    cols, accumulate, bias, spill);     \
 }
 
 /* Each instance defines the template's parameters, which it #undefs. */
@@ -96,6 +100,13 @@ static void fastsig_vector_tile_short_##SUFFIX(                                 
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
 #define VT_T float
+#define VT_NAME fastsig_vector_tile_one_half_F32
+#define VT_MRV FASTSIG_MRV1H_F32
+#define VT_NV 1
+#define VT_HALF_LAST 1
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+#define VT_T float
 #define VT_NAME fastsig_vector_tile_half_short_F32
 #define VT_MRV FASTSIG_MRV_SHORT
 #define VT_NV 1
@@ -111,6 +122,13 @@ static void fastsig_vector_tile_short_##SUFFIX(                                 
 #define VT_NAME fastsig_vector_tile_two_short_F32
 #define VT_MRV FASTSIG_MRV_SHORT
 #define VT_NV 2
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+#define VT_T float
+#define VT_NAME fastsig_vector_tile_one_half_short_F32
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 1
+#define VT_HALF_LAST 1
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
 FASTSIG_VECTOR_TILE_SHORT(float, F32)
@@ -141,6 +159,13 @@ FASTSIG_VECTOR_TILE_SHORT(float, F32)
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
 #define VT_T double
+#define VT_NAME fastsig_vector_tile_one_half_F64
+#define VT_MRV FASTSIG_MRV1H_F64
+#define VT_NV 1
+#define VT_HALF_LAST 1
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+#define VT_T double
 #define VT_NAME fastsig_vector_tile_half_short_F64
 #define VT_MRV FASTSIG_MRV_SHORT
 #define VT_NV 1
@@ -156,6 +181,13 @@ FASTSIG_VECTOR_TILE_SHORT(float, F32)
 #define VT_NAME fastsig_vector_tile_two_short_F64
 #define VT_MRV FASTSIG_MRV_SHORT
 #define VT_NV 2
+#define VT_BYTES FASTSIG_VECTOR_BYTES
+#include "vector_tile_template.h"
+#define VT_T double
+#define VT_NAME fastsig_vector_tile_one_half_short_F64
+#define VT_MRV FASTSIG_MRV_SHORT
+#define VT_NV 1
+#define VT_HALF_LAST 1
 #define VT_BYTES FASTSIG_VECTOR_BYTES
 #include "vector_tile_template.h"
 FASTSIG_VECTOR_TILE_SHORT(double, F64)
@@ -177,6 +209,10 @@ FASTSIG_VECTOR_TILE_SHORT(double, F64)
         ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
         int spill) { }                                                                  \
     static inline void fastsig_vector_tile_two_##SUFFIX(                                \
+        ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, T* c,     \
+        ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
+        int spill) { }                                                                  \
+    static inline void fastsig_vector_tile_one_half_##SUFFIX(                           \
         ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, T* c,     \
         ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
         int spill) { }                                                                  \

@@ -1,42 +1,64 @@
 /* fastsig: one shape of the vector tile, and its row kernel, included by vector_tile.h
  * once per dtype and shape (no include guard, on purpose). Parameters, #defined by the
  * includer and #undef'd after: VT_T (float or double), VT_NAME (the tile's name), VT_MRV
- * (rows), VT_NV (vectors a row), VT_BYTES (bytes of a vector), and VT_ROWS_NAME (the row
- * kernel's name) for the shapes of at most one vector (half and one), which have one. */
+ * (rows), VT_NV (vectors a row), VT_BYTES (bytes of a vector), VT_HALF_LAST (optional, 1:
+ * a row is VT_NV vectors and then half a vector), and VT_ROWS_NAME (the row kernel's
+ * name) for the shapes of at most one vector (half and one), which have one. */
 
 #define VT(suffix) FASTSIG_CAT(VT_NAME, suffix)
+#ifndef VT_HALF_LAST
+#define VT_HALF_LAST 0
+#endif
 
 #define VEC_T VT_T
 #define VEC_NAME VT_NAME
 #define VEC_BYTES VT_BYTES
+#include "vector_template.h"
+/* The half vector that ends a row where VT_HALF_LAST (declared in every instance: in
+   the others a whole vector, never used). */
+#define VEC_T VT_T
+#define VEC_NAME VT(_half)
+#define VEC_BYTES (VT_HALF_LAST ? VT_BYTES / 2 : VT_BYTES)
 #include "vector_template.h"
 
 static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                     const VT_T* __restrict b, VT_T* __restrict c, ptrdiff_t ldc,
                     ptrdiff_t rows, ptrdiff_t cols, int accumulate,
                     const VT_T* __restrict bias, int spill) {
-    enum { LANES = VT_BYTES / sizeof(VT_T), NRV = VT_NV * LANES };
+    enum { LANES = VT_BYTES / sizeof(VT_T), WHOLE = VT_NV * LANES,
+           NRV = WHOLE + VT_HALF_LAST * (LANES / 2) };
     VT(_vector) acc[VT_MRV][VT_NV], brow[VT_NV], bvec[VT_NV];
+    /* The half vector of each row (VT_HALF_LAST only; `if` on the constant, so the other
+       instances compile none of it). */
+    VT(_half_vector) acc_half[VT_MRV], bhalf = {0}, bhalf_bias = {0};
     VT_T lanes[NRV];
     ptrdiff_t p, i, j, v, full;
     VT_T ai;
-    for (i = 0; i < VT_MRV; i++)
+    for (i = 0; i < VT_MRV; i++) {
         for (v = 0; v < VT_NV; v++)
             acc[i][v] = (VT(_vector)){0};
+        acc_half[i] = (VT(_half_vector)){0};
+    }
     for (p = 0; p < kc; p++) {
         for (v = 0; v < VT_NV; v++)
             brow[v] = VT(_load)(b + p * NRV + v * LANES);
+        if (VT_HALF_LAST)
+            bhalf = VT(_half_load)(b + p * NRV + WHOLE);
         _Pragma("GCC unroll 16")
         for (i = 0; i < VT_MRV; i++) {
             ai = a[i * a_rs + p * a_cs];
             for (v = 0; v < VT_NV; v++)
                 acc[i][v] += ai * brow[v];
+            if (VT_HALF_LAST)
+                acc_half[i] += ai * bhalf;
         }
     }
     /* The bias (NRV values, zero-padded), added after the sum of the products and what
        C held, as the other kernels' epilogue adds it. */
     for (v = 0; v < VT_NV; v++)
         bvec[v] = bias ? VT(_load)(bias + v * LANES) : (VT(_vector)){0};
+    if (VT_HALF_LAST && bias)
+        bhalf_bias = VT(_half_load)(bias + WHOLE);
     /* Rows [0, full) take whole vectors: all rows when cols == NRV; else, when storing
        into contiguous rows, those whose lanes past `cols` land on a later row of the
        tile, or all of them where the caller lets the last rows spill (onto rows it
@@ -55,11 +77,18 @@ static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrd
                 ? VT(_load)(c + i * ldc + v * LANES) + acc[i][v] : acc[i][v];
             VT(_store)(c + i * ldc + v * LANES, bias ? brow[v] + bvec[v] : brow[v]);
         }
+        if (VT_HALF_LAST) {
+            bhalf = accumulate
+                ? VT(_half_load)(c + i * ldc + WHOLE) + acc_half[i] : acc_half[i];
+            VT(_half_store)(c + i * ldc + WHOLE, bias ? bhalf + bhalf_bias : bhalf);
+        }
     }
     /* The rest lane by lane (the tile goes through memory here). */
     for (i = full; i < rows; i++) {
         for (v = 0; v < VT_NV; v++)
             VT(_store)(lanes + v * LANES, acc[i][v]);
+        if (VT_HALF_LAST)
+            VT(_half_store)(lanes + WHOLE, acc_half[i]);
         for (j = 0; j < cols; j++) {
             ai = accumulate ? c[i * ldc + j] + lanes[j] : lanes[j];
             c[i * ldc + j] = bias ? ai + bias[j] : ai;
@@ -117,3 +146,4 @@ static void VT_ROWS_NAME(ptrdiff_t rows, ptrdiff_t k, const VT_T* __restrict a,
 #undef VT_MRV
 #undef VT_NV
 #undef VT_BYTES
+#undef VT_HALF_LAST
