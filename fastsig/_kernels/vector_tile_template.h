@@ -34,6 +34,11 @@ static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrd
     VT_T lanes[NRV];
     ptrdiff_t p, i, j, v, full;
     VT_T ai;
+    /* Every loop over acc's rows has a constant trip count and GCC's unroll pragma, so
+       that every index into acc is a constant and gcc keeps it in registers (an index
+       that varies at run time puts acc on the stack: zeroed there, stored at the end of
+       the depth loop and read back, on every call). */
+    _Pragma("GCC unroll 16")
     for (i = 0; i < VT_MRV; i++) {
         for (v = 0; v < VT_NV; v++)
             acc[i][v] = (VT(_vector)){0};
@@ -83,8 +88,11 @@ static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrd
             VT(_half_store)(c + i * ldc + WHOLE, bias ? bhalf + bhalf_bias : bhalf);
         }
     }
-    /* The rest lane by lane (the tile goes through memory here). */
-    for (i = full; i < rows; i++) {
+    /* The rest, rows [full, rows), lane by lane through `lanes`. */
+    _Pragma("GCC unroll 16")
+    for (i = 0; i < VT_MRV; i++) {
+        if (i < full || i >= rows)
+            continue;
         for (v = 0; v < VT_NV; v++)
             VT(_store)(lanes + v * LANES, acc[i][v]);
         if (VT_HALF_LAST)
