@@ -58,6 +58,9 @@ SHAPES = [
     (3, 513, 130),     # few rows, several depth blocks and a ragged one, odd columns
     (3, 300, 13),      # few rows of a narrow layer: the few-rows kernel, not the vector tile
     (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
+    (7, 300, 1000),    # ... 7 rows: a tile of 8 rows (float32 AVX-512, MR 12)
+    (6, 100, 256),     # ... 6 rows: a tile of 6
+    (100, 256, 77),    # packed, a ragged last row panel of 4 rows (MR 12 or 6)
     (16, 40, 1000),    # w read in place, many column tasks
     (32, 300, 1000),   # the most rows that read w in place
     (90, 300, 1000),   # each column task packs its block of w, a depth block at a time

@@ -11,7 +11,7 @@
 #include "vector_template.h"
 
 /* The tile over its first mr rows and nv vectors of columns (constants once inlined;
-   mr < MR only for B read in place, whose products have few rows). */
+   mr < MR for a panel of fewer rows: RT(_rows)). */
 static inline __attribute__((always_inline)) void RT(_body)(
         ptrdiff_t kc, const RT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
         const RT_T* __restrict b, ptrdiff_t ldb, RT_T* __restrict c, ptrdiff_t ldc,
@@ -119,20 +119,13 @@ static inline __attribute__((always_inline)) void RT(_columns)(
                   FASTSIG_MIN(3, RT_NV));
 }
 
-/* A packed: step p of the panel is its MR values at a + p * MR; B packed (NR values a
-   step). */
-static void RT_NAME(ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff_t ldc,
-                    ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
-    RT(_columns)(kc, a, 1, RT_MR, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc,
-                 rows, cols, accumulate, bias, NULL, RT_MR);
-}
-
-/* A packed; B where it lies: step p of the panel is NR values at b + p * ldb (a whole
-   panel: B has NR columns from b on). A panel of fewer rows runs a tile of 1, 2 or 4
-   rows where that holds them: each B value loaded serves only the rows there are. */
-static void RT(_b_in_place)(ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_t ldb,
-                            RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
-                            int accumulate, const RT_T* bias) {
+/* A packed (step p of the panel is its MR values at a + p * MR), B's step p at b + p * ldb:
+   a panel of fewer rows than MR runs a tile of 1, 2, 4, 6 or 8 rows where that holds
+   them, so that each B value loaded serves only the rows there are (a few rows of a
+   product reading B in place, the last panel of a task's rows). */
+static inline __attribute__((always_inline)) void RT(_rows)(
+        ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_t ldb, RT_T* c, ptrdiff_t ldc,
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
     if (rows == 1)
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL, 1);
     else if (rows == 2)
@@ -141,9 +134,30 @@ static void RT(_b_in_place)(ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_
     else if (rows <= 4)
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
                      FASTSIG_MIN(4, RT_MR));
+    else if (rows <= 6)
+        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
+                     FASTSIG_MIN(6, RT_MR));
+    else if (rows <= 8)
+        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
+                     FASTSIG_MIN(8, RT_MR));
     else
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
                      RT_MR);
+}
+
+/* A packed; B packed (NR values a step). */
+static void RT_NAME(ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff_t ldc,
+                    ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
+    RT(_rows)(kc, a, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc, rows, cols,
+              accumulate, bias);
+}
+
+/* A packed; B where it lies: step p of the panel is NR values at b + p * ldb (a whole
+   panel: B has NR columns from b on). */
+static void RT(_b_in_place)(ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_t ldb,
+                            RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+                            int accumulate, const RT_T* bias) {
+    RT(_rows)(kc, a, b, ldb, c, ldc, rows, cols, accumulate, bias);
 }
 
 /* A where it lies: row i at a + i * lda, contiguous in depth; `next`, if not NULL, is
