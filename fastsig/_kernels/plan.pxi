@@ -60,8 +60,9 @@ cdef enum:
 # threads costs more than the work. Elements for the elementwise kernels, multiply-adds
 # for the products, per dtype (a float64 multiply-add costs about two float32 ones); the
 # native fast paths (native.pxi) follow the same thresholds. Measured per shape class, one thread
-# against two (docs/performance.md, "Threads for the products"): below these, a second
-# thread made some call slower by more than 10 %.
+# against two, on Zen 3 and Zen 4 (docs/performance.md, "Threads for the products" and
+# "The products' thresholds after the faster tiles"): below these, a second thread made
+# some call slower by more than 10 % on one of them.
 # sigmoid_backward is three operations an element against σ's thirty, so a second
 # thread pays only from more elements: float32 from 32768, float64 from 16384
 # (docs/performance.md, "Elementwise and threads").
@@ -69,8 +70,8 @@ cdef enum:
     ELEMENTS_FOR_THREADS = 16384
     BACKWARD_ELEMENTS_FOR_THREADS_F32 = 32768
     BACKWARD_ELEMENTS_FOR_THREADS_F64 = 16384
-    MULADDS_FOR_THREADS_F32 = 524288
-    MULADDS_FOR_THREADS_F64 = 131072
+    MULADDS_FOR_THREADS_F32 = 1048576
+    MULADDS_FOR_THREADS_F64 = 262144
 MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
 MIN_BACKWARD_ELEMENTS_FOR_THREADS = {"float32": BACKWARD_ELEMENTS_FOR_THREADS_F32,
                                      "float64": BACKWARD_ELEMENTS_FOR_THREADS_F64}
