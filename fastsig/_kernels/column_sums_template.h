@@ -19,19 +19,25 @@ static inline __attribute__((always_inline)) void CS(_body)(
     ptrdiff_t i, j;
     int p, v;
     CS_T a;
-    memset(lanes, 0, sizeof lanes);
-    for (p = 0; p < k; p++)
-        for (j = 0; j < m; j++)
-            lanes[p][j] = dw[p * m + j];
-    if (with_db)
-        for (j = 0; j < m; j++)
-            lanes[FASTSIG_COLUMN_GROUP][j] = db[j];
+    /* dw's and db's rows as whole vectors where they are (m == nv NRV); else through
+       `lanes`, zero past m. */
+    const int whole = m == nv * NRV;
+    if (!whole) {
+        memset(lanes, 0, sizeof lanes);
+        for (p = 0; p < k; p++)
+            for (j = 0; j < m; j++)
+                lanes[p][j] = dw[p * m + j];
+        if (with_db)
+            for (j = 0; j < m; j++)
+                lanes[FASTSIG_COLUMN_GROUP][j] = db[j];
+    }
     _Pragma("GCC unroll 8")
     for (p = 0; p < k; p++)
         for (v = 0; v < nv; v++)
-            acc[p][v] = CS_TILE_(_load)(lanes[p] + v * NRV);
+            acc[p][v] = CS_TILE_(_load)((whole ? dw + p * m : lanes[p]) + v * NRV);
     for (v = 0; v < nv; v++)
-        ab[v] = CS_TILE_(_load)(lanes[FASTSIG_COLUMN_GROUP] + v * NRV);
+        ab[v] = with_db ? CS_TILE_(_load)((whole ? db : lanes[FASTSIG_COLUMN_GROUP]) + v * NRV)
+                        : (CS_TILE_(_vector)){0};
     for (i = 0; i < rows; i++) {
         for (v = 0; v < nv; v++) {
             d[v] = CS_TILE_(_load)(dy + i * m + v * NRV);
@@ -49,9 +55,12 @@ static inline __attribute__((always_inline)) void CS(_body)(
     _Pragma("GCC unroll 8")
     for (p = 0; p < k; p++)
         for (v = 0; v < nv; v++)
-            CS_TILE_(_store)(lanes[p] + v * NRV, acc[p][v]);
-    for (v = 0; v < nv; v++)
-        CS_TILE_(_store)(lanes[FASTSIG_COLUMN_GROUP] + v * NRV, ab[v]);
+            CS_TILE_(_store)((whole ? dw + p * m : lanes[p]) + v * NRV, acc[p][v]);
+    if (with_db)
+        for (v = 0; v < nv; v++)
+            CS_TILE_(_store)((whole ? db : lanes[FASTSIG_COLUMN_GROUP]) + v * NRV, ab[v]);
+    if (whole)
+        return;
     for (p = 0; p < k; p++)
         for (j = 0; j < m; j++)
             dw[p * m + j] = lanes[p][j];
