@@ -26,7 +26,7 @@ _kernels = _dispatch.kernels
 _config._thread_probes.append(_kernels.ran_threaded)
 
 # Below this much work (elements for the elementwise kernels, multiply-adds for the
-# products) a call with num_threads=None runs on one thread; the kernels' plan
+# products, _kernels.product_work) a call with num_threads=None runs on one thread; the kernels' plan
 # (_kernels/plan.pxi) holds the thresholds, beside its other decisions.
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -192,7 +192,8 @@ def matmul(x, w, *, out=None, num_threads=None):
     n, k = x_in.shape
     m = w_in.shape[1]
     result = _output("matmul", out, dtype, (n, m), [("x", x_in), ("w", w_in)])
-    threads = _resolve_num_threads(num_threads, n * k * m, _MIN_MULADDS_FOR_THREADS[dtype])
+    threads = _resolve_num_threads(num_threads, _kernels.product_work(n, k, m),
+                                   _MIN_MULADDS_FOR_THREADS[dtype])
     _kernels.matmul(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype), result, threads)
     return result
 
@@ -380,7 +381,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     dtype = _compute_dtype("dense_forward", *(a for _, a in arrays))
     n, k = x_in.shape
     result = _output("dense_forward", out, dtype, (n, m), arrays)
-    threads = _resolve_num_threads(num_threads, n * max(k, 1) * m,
+    threads = _resolve_num_threads(num_threads, _kernels.product_work(n, max(k, 1), m),
                                    _MIN_MULADDS_FOR_THREADS[dtype])
     bias = _as_kernel_input(b_in, dtype) if b is not None else np.empty(0, dtype)
     _kernels.dense_forward(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype),
@@ -465,7 +466,7 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     dtype = _compute_dtype("dense_backward", g_in, x_in, w_in, s_in)
     dx, dw, db = _backward_outputs(out, dtype, (n, k, m), bool(compute_dx),
                                    [("grad", g_in), ("x", x_in), ("w", w_in), ("s", s_in)])
-    threads = _resolve_num_threads(num_threads, n * max(k, 1) * m,
+    threads = _resolve_num_threads(num_threads, _kernels.product_work(n, max(k, 1), m),
                                    _MIN_MULADDS_FOR_THREADS[dtype])
     _kernels.dense_backward(*(_as_kernel_input(a, dtype) for a in (g_in, x_in, w_in, s_in)),
                             np.empty((0, 0), dtype) if dx is None else dx, dx is not None,

@@ -128,6 +128,9 @@ MIN_ELEMENTS_FOR_THREADS: int
 MIN_BACKWARD_ELEMENTS_FOR_THREADS: dict[str, int]
 MIN_MULADDS_FOR_THREADS: dict[str, int]
 
+# A product's work against MIN_MULADDS_FOR_THREADS: n·k·m, fewer than 8 rows counted as 8.
+def product_work(n: int, k: int, m: int) -> int: ...
+
 def plan(
     dtype: Any, operation: str, n: int, k: int, m: int, num_threads: int = 1
 ) -> dict[str, Any]: ...

@@ -90,7 +90,8 @@ def main():
     rows = []
     for shape in args.shapes.split(","):
         n, k, m = (int(v) for v in shape.split("x"))
-        threads = args.threads if n * k * m >= threshold else 1
+        work = new.product_work(n, k, m) if hasattr(new, "product_work") else n * k * m
+        threads = args.threads if work >= threshold else 1
         budget = 0.02 if n * k * m < 1e6 else 0.1
         for op in args.ops.split(","):
             call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads)

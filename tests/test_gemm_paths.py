@@ -144,10 +144,17 @@ def test_the_plan_answers_for_every_operation(dtype):
         one_row = kernels.plan(dtype, operation, 1, 256, 256, 2)
         assert one_row["kernel"] == "few_rows" and one_row["b_in_place"]
         assert kernels.plan(dtype, operation, 2, 2, 3)["one_thread"]
-        # num_threads=None runs a product on one thread below a threshold per dtype.
+        # num_threads=None runs a product on one thread below a threshold per dtype, of
+        # multiply-adds, a product of fewer rows counted as FEW_ROWS_WORK rows.
         limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
-        assert kernels.plan(dtype, operation, 1, 1, limit - 1)["one_thread"]
-        assert not kernels.plan(dtype, operation, 1, 1, limit)["one_thread"]
+        few = kernels.product_work(1, 1, 1)
+        assert few > 1 and kernels.product_work(few, 3, 5) == few * 15
+        assert kernels.product_work(few + 1, 3, 5) == (few + 1) * 15
+        for n in (1, few - 1, few):
+            assert kernels.plan(dtype, operation, n, 1, limit // few - 1)["one_thread"], n
+            assert not kernels.plan(dtype, operation, n, 1, limit // few)["one_thread"], n
+        assert kernels.plan(dtype, operation, 2 * few, 1, limit // (2 * few) - 1)["one_thread"]
+        assert not kernels.plan(dtype, operation, 2 * few, 1, limit // (2 * few))["one_thread"]
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
         assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
     back = kernels.plan(dtype, "dense_backward", 262144, 16, 16, 2)

@@ -18,7 +18,8 @@
 # which checks and converts everything and raises the errors. The arithmetic is the same
 # gemm() (or _backward()), on the thread count num_threads=None gives the full path:
 # `threads_of` (the caller's get_num_threads, asked only then, or 1 for a call with
-# num_threads=1) from the dtype's MULADDS_FOR_THREADS multiply-adds, one thread below;
+# num_threads=1) from the dtype's MULADDS_FOR_THREADS of work (_product_work), one thread
+# below;
 # the bits do not depend on it.
 #
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
@@ -113,7 +114,8 @@ cdef object _native_product(object x, object w, object b, bint with_bias, int ep
                 or (with_bias and not _apart(out, <cnp.ndarray>b))):
             return None
     cdef void* bias = cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL
-    cdef int threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads_of)
+    cdef int threads = _threads_for(_product_work(n, k, m), _one_thread_max_work_of(typenum),
+                                    threads_of)
     # The dtype picks the specialization through the type of the output pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_gemm(<float*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue, threads)
@@ -217,7 +219,8 @@ def dense_backward_native(grad, x, w, s, bint compute_dx, out, threads_of):
         if not _all_apart(outs, [ga, xa, wa, sa]):
             return None
     cdef void* dxp = cnp.PyArray_DATA(<cnp.ndarray>dx) if compute_dx else NULL
-    cdef int threads = _threads_for(n * k * m, _one_thread_max_work_of(typenum), threads_of)
+    cdef int threads = _threads_for(_product_work(n, k, m), _one_thread_max_work_of(typenum),
+                                    threads_of)
     # The dtype picks the specialization through the type of db's pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_backward(<float*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m,

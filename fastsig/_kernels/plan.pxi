@@ -72,6 +72,7 @@ cdef enum:
     BACKWARD_ELEMENTS_FOR_THREADS_F64 = 16384
     MULADDS_FOR_THREADS_F32 = 1048576
     MULADDS_FOR_THREADS_F64 = 262144
+    FEW_ROWS_WORK = 8   # a product of fewer rows counts as this many (_product_work)
 MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
 MIN_BACKWARD_ELEMENTS_FOR_THREADS = {"float32": BACKWARD_ELEMENTS_FOR_THREADS_F32,
                                      "float64": BACKWARD_ELEMENTS_FOR_THREADS_F64}
@@ -126,6 +127,21 @@ def blocking():
             "nc": {"float32": _nc_f32, "float64": _nc_f64},
             "mc": {"float32": _mc_f32, "float64": _mc_f64},
             "source": _blocking_source}
+
+
+cdef inline Py_ssize_t _product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """A product's work against MULADDS_FOR_THREADS: its multiply-adds, fewer than
+    FEW_ROWS_WORK rows counted as that many. Such a product reads each element of W for
+    fewer multiply-adds than that: its time is W's reading, which a second thread shares
+    as it shares the multiply-adds (docs/performance.md, "A few rows' work for the
+    threads")."""
+    return max(n, <Py_ssize_t>FEW_ROWS_WORK) * k * m
+
+
+def product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
+    """The work of a product of x (n×k) and w (k×m) that num_threads=None compares with
+    MIN_MULADDS_FOR_THREADS (_api.py, the native paths, plan()'s "one_thread")."""
+    return _product_work(n, k, m)
 
 
 cdef inline Py_ssize_t _one_thread_max_work(floating* dtype) noexcept nogil:
@@ -660,7 +676,8 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "depth_chunks": p.depth_chunks,
         "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
                   if k > 0 and m > 0 else 1),
-        "one_thread": 1 <= n and 1 <= k and 1 <= m and n * k * m <= _one_thread_max_work(dtype),
+        "one_thread": (1 <= n and 1 <= k and 1 <= m
+                       and _product_work(n, k, m) <= _one_thread_max_work(dtype)),
     }
 
 
@@ -687,7 +704,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         "parts": p.parts,
         "shared_block": bool(p.shared_block),
         "threads": p.threads,
-        "one_thread": k > 0 and n * k * m <= _one_thread_max_work(dtype),
+        "one_thread": k > 0 and _product_work(n, k, m) <= _one_thread_max_work(dtype),
     }
 
 
