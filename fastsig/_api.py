@@ -26,8 +26,9 @@ _kernels = _dispatch.kernels
 _config._thread_probes.append(_kernels.ran_threaded)
 
 # Below this much work (elements for the elementwise kernels, multiply-adds for the
-# products, _kernels.product_work) a call with num_threads=None runs on one thread; the kernels' plan
-# (_kernels/plan.pxi) holds the thresholds, beside its other decisions.
+# products, as _kernels.product_work counts them) a call with num_threads=None runs on one
+# thread; the kernels' plan (_kernels/plan.pxi) holds the thresholds, beside its other
+# decisions.
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
 _MIN_ELEMENTS_FOR_THREADS = _kernels.MIN_ELEMENTS_FOR_THREADS

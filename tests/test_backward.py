@@ -26,7 +26,7 @@ def _reference_backward(g, x, w, s):
                                    (20011, 7, 5), (10007, 13, 9), (10007, 5, 29),
                                    (20011, 4, 8), (9001, 1, 16), (7777, 2, 1),
                                    (20011, 33, 16), (10007, 100, 7), (9001, 64, 1),
-                                   (20011, 9, 24), (10007, 30, 20),
+                                   (20011, 9, 24), (10007, 30, 20), (20011, 24, 32),
                                    (10007, 100, 1)],    # dw by the loops, one column
                          ids=str)
 def test_bitwise_identical_for_any_thread_count(dtype, rng, helpers, n, k, m):

@@ -36,6 +36,8 @@ SHAPES = [
     (1001, 16, 4),     # vector tile (float32 AVX2, float64): a quarter of a vector
     (997, 300, 16),    # vector tile, whole vectors, added into C over depth blocks
     (997, 300, 12),    # vector tile, a partial vector added into C lane by lane
+    (997, 300, 20),    # ... a vector and a half (float32 AVX-512)
+    (997, 300, 10),    # ... (float64 AVX-512)
     (523, 5, 9),       # a vector and a half a row (float64 AVX-512), two (float32 AVX2)
     (523, 5, 20),      # a vector and a half (float32 AVX-512), ragged rows
     (997, 300, 24),    # ... whole, added into C over depth blocks
@@ -44,7 +46,7 @@ SHAPES = [
     (250, 7, 2),       # half a vector (AVX-512) at a quarter full, the narrowest it takes
     (777, 1, 6),       # the vector tile's row kernel (depth <= 4), several chunks
     (403, 4, 16),      # row kernel, whole vectors
-    (130, 3, 9),       # row kernel one vector wide (float32), the tile 1.5 or 2 (float64)
+    (130, 3, 9),       # row kernel one vector wide (float32), the tile 1.5 (float64 AVX-512)
     (16, 9000, 16),    # few rows, great depth (xᵀ @ y): the depth split into chunks
     (3, 4500, 2),      # depth split, the narrowest output, a ragged last chunk
     (40, 8192, 130),   # depth split over the register tile
@@ -149,6 +151,7 @@ def test_the_plan_answers_for_every_operation(dtype):
         limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
         few = kernels.product_work(1, 1, 1)
         assert few > 1 and kernels.product_work(few, 3, 5) == few * 15
+        assert kernels.product_work(0, 300, 300) == 0
         assert kernels.product_work(few + 1, 3, 5) == (few + 1) * 15
         for n in (1, few - 1, few):
             assert kernels.plan(dtype, operation, n, 1, limit // few - 1)["one_thread"], n
@@ -714,6 +717,41 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
         check(f"dense_backward of {n} rows",
               lambda: kernels.dense_backward_native(g, x, w, s, True, None, threads_of),
               fastsig.dense_backward(g, x, w, s, num_threads=FULL_PATH_ONE), may_thread)
+    # One row counts as FEW_ROWS_WORK rows (kernels.product_work).
+    few = kernels.product_work(1, 1, 1)
+    for m, may_thread in ((limit // (few * 64) - 1, False), (limit // (few * 64), True)):
+        x = rng.standard_normal((1, 64)).astype(dtype)
+        w = rng.standard_normal((64, m)).astype(dtype)
+        check(f"matmul of one row, {m} columns",
+              lambda: kernels.matmul_native(x, w, None, threads_of),
+              fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
+
+
+@pytest.mark.quick
+def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, monkeypatch,
+                                                         thread_setting):
+    """_api.py's full path (here for a strided x) decides a product's threads from
+    kernels.product_work, as the native paths and plan() do: one row of a layer whose
+    work reaches the threshold runs threaded, one just below it on one thread."""
+    kernels = _dispatch.kernels
+    limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
+    few = kernels.product_work(1, 1, 1)
+    passed = []
+    matmul = kernels.matmul
+
+    def spy(x, w, out, threads):
+        passed.append(threads)
+        return matmul(x, w, out, threads)
+
+    monkeypatch.setattr(kernels, "matmul", spy)
+    thread_setting(2)
+    for m, threads in ((limit // (few * 64) - 1, 1), (limit // (few * 64), 2)):
+        x = rng.standard_normal((1, 128)).astype(dtype)[:, ::2]
+        w = rng.standard_normal((64, m)).astype(dtype)
+        passed.clear()
+        y = fastsig.matmul(x, w)
+        assert passed == [threads], (m, passed)
+        np.testing.assert_allclose(y, x.astype(np.float64) @ w, rtol=1e-4)
 
 
 @pytest.mark.quick

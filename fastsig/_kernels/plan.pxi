@@ -58,9 +58,9 @@ cdef enum:
 
 # Below this much work a call with num_threads=None runs on one thread (_api.py): waking
 # threads costs more than the work. Elements for the elementwise kernels, multiply-adds
-# for the products, per dtype (a float64 multiply-add costs about two float32 ones); the
-# native fast paths (native.pxi) follow the same thresholds. Measured per shape class, one thread
-# against two, on Zen 3 and Zen 4 (docs/performance.md, "Threads for the products" and
+# for the products (_product_work: a few rows count as FEW_ROWS_WORK), per dtype (a
+# float64 multiply-add costs about two float32 ones); the native fast paths (native.pxi)
+# follow the same thresholds. Measured per shape class, one thread against two, on Zen 3 and Zen 4 (docs/performance.md, "Threads for the products" and
 # "The products' thresholds after the faster tiles"): below these, a second thread made
 # some call slower by more than 10 % on one of them.
 # sigmoid_backward is three operations an element against σ's thirty, so a second
@@ -130,22 +130,26 @@ def blocking():
 
 
 cdef inline Py_ssize_t _product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
-    """A product's work against MULADDS_FOR_THREADS: its multiply-adds, fewer than
-    FEW_ROWS_WORK rows counted as that many. Such a product reads each element of W for
-    fewer multiply-adds than that: its time is W's reading, which a second thread shares
-    as it shares the multiply-adds (docs/performance.md, "A few rows' work for the
-    threads")."""
+    """A product's work against MULADDS_FOR_THREADS: its multiply-adds, 1 to
+    FEW_ROWS_WORK - 1 rows counted as FEW_ROWS_WORK (none: 0). Such a product reads each
+    element of W for fewer multiply-adds than that: its time is W's reading, which a
+    second thread shares as it shares the multiply-adds (docs/performance.md, "A few
+    rows' work for the threads")."""
+    if n <= 0:
+        return 0
     return max(n, <Py_ssize_t>FEW_ROWS_WORK) * k * m
 
 
 def product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
     """The work of a product of x (n×k) and w (k×m) that num_threads=None compares with
-    MIN_MULADDS_FOR_THREADS (_api.py, the native paths, plan()'s "one_thread")."""
+    MIN_MULADDS_FOR_THREADS: the rule _api.py, the native paths and plan()'s "one_thread"
+    apply (_api.py counts the depth k of dense_forward and dense_backward as at least 1)."""
     return _product_work(n, k, m)
 
 
 cdef inline Py_ssize_t _one_thread_max_work(floating* dtype) noexcept nogil:
-    """The most multiply-adds of a product that num_threads=None runs on one thread."""
+    """The most work (_product_work) of a product that num_threads=None runs on one
+    thread."""
     return (MULADDS_FOR_THREADS_F32 if floating is float else MULADDS_FOR_THREADS_F64) - 1
 
 
@@ -224,7 +228,8 @@ cdef inline int _kernel_for(floating* dtype, Py_ssize_t m,
     whose rows are contiguous, where the vector tile holds all of B in fewer padded columns
     than the register tile's panels (float32 m = 13..16 on AVX2: 16 columns against 24;
     m = 17..24 on AVX-512, a vector and a half: 24 against 32; the vector tile reads A
-    where it lies, which a transposed A makes a stride through memory): the vector tile takes it if C fills a quarter of the tile's lanes or more
+    where it lies, which a transposed A makes a stride through memory): the vector tile
+    takes it if C fills a quarter of the tile's lanes or more
     (below that, at m = 3 in float32 on AVX-512, the transposed tile pads less), or if C is
     one column of a row-major A (its row and column kernels store such a C as whole
     vectors, where the transposed tile fills one lane of NRT); else the transposed tile."""
@@ -353,7 +358,8 @@ cdef inline bint _takes_row_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m,
                                    bint accumulate) noexcept nogil:
     """Whether the vector tile's task runs its row kernel (depth <= ROW_KERNEL_DEPTH, a
     vector or less wide, not adding into C) rather than the tile."""
-    return (k <= ROW_KERNEL_DEPTH and _vector_shape(dtype, m) <= VECTOR_ONE
+    cdef int shape = _vector_shape(dtype, m)
+    return (k <= ROW_KERNEL_DEPTH and (shape == VECTOR_HALF or shape == VECTOR_ONE)
             and not accumulate)
 
 

@@ -11,11 +11,13 @@
  *   that are never called (plan.pxi never chooses the vector tile there).
  *
  * The tile: C[rows, cols] (= or, with `accumulate`, +=) A[rows, kc] @ B[kc, NRV]
- * (+ bias), rows <= MRV, cols <= NRV: half a vector, one, one and a half (both AVX-512
- * only: ymm, and a zmm and a ymm, cost Zen 4 half and three quarters of two zmm FMAs a
- * row, and no more on cores with two 512-bit FMA units), or two. A is read in place, (i, p) at a[i*a_rs + p*a_cs]; B is packed, kc rows of
- * NRV values, zero past column `cols`.
- * 1. Row i of C is held in the NV vectors acc[i]; each step p broadcasts A[i, p]
+ * (+ bias), rows <= MRV, cols <= NRV: half a vector, one, one and a half, or two (half
+ * and one and a half on AVX-512 only: a ymm FMA costs Zen 4 half a zmm FMA, so a row of
+ * a zmm and a ymm costs three quarters of two zmm, and no more than two zmm on cores with
+ * two 512-bit FMA units). A is read in place, (i, p) at a[i*a_rs + p*a_cs]; B is packed,
+ * kc rows of NRV values, zero past column `cols`.
+ * 1. Row i of C is held in the NV vectors acc[i] (and acc_half[i]: the half vector of a
+ *    row of one and a half); each step p broadcasts A[i, p]
  *    against row p of B, in increasing p, one multiply-add each: the bits of every
  *    other kernel.
  * 2. Stores: a whole vector a row where that stays inside the tile's own span of C
@@ -28,9 +30,10 @@
  * extensions and constant trip counts it keeps it in registers.
  *
  * The short tile, for a ragged last panel: the same tile of FASTSIG_MRV_SHORT (4) rows,
- *   fastsig_vector_tile_short_F32(shape, kc, a, ..., spill), shape 0, 1, 2 or 3 (half, one,
- *   two, one and a half vectors: plan.pxi's VectorShape). A panel of a few rows then costs a few rows'
- *   multiply-adds, not MRV's; each output's sum is the same, so the same bits.
+ *   fastsig_vector_tile_short_F32(shape, kc, a, ..., spill), shape 0, 1, 2 or 3 (half,
+ *   one, two, one and a half vectors: plan.pxi's VectorShape). A panel of a few rows then
+ *   costs a few rows' multiply-adds, not MRV's; each output's sum is the same, so the
+ *   same bits.
  *
  * The row kernel, for depths k <= 4: B's k rows stay in registers and each row of C
  * is one vector, summed from 0 with p increasing, the bias after.
