@@ -60,9 +60,10 @@ cdef enum:
 # threads costs more than the work. Elements for the elementwise kernels, multiply-adds
 # for the products (_product_work: a few rows count as FEW_ROWS_WORK), per dtype (a
 # float64 multiply-add costs about two float32 ones); the native fast paths (native.pxi)
-# follow the same thresholds. Measured per shape class, one thread against two, on Zen 3 and Zen 4 (docs/performance.md, "Threads for the products" and
-# "The products' thresholds after the faster tiles"): below these, a second thread made
-# some call slower by more than 10 % on one of them.
+# follow the same thresholds. Measured per shape class, one thread against two, on Zen 3
+# and Zen 4 (docs/performance.md, "Threads for the products", "The products' thresholds
+# after the faster tiles"): below these, a second thread made some call slower by more
+# than 10 % on one of them.
 # sigmoid_backward is three operations an element against σ's thirty, so a second
 # thread pays only from more elements: float32 from 32768, float64 from 16384
 # (docs/performance.md, "Elementwise and threads").
