@@ -229,7 +229,9 @@ cdef inline floating sigmoid_backward_one(floating grad, floating s) noexcept no
     """grad * s * (1 - s): the chain rule through σ, with σ'(y) = s (1 - s).
 
     Formed in double: float32 results are rounded once (within 1 ULP of the exact
-    product); float64 rounds each of the three operations (within 2 ULP)."""
+    product); float64 rounds each of the three operations (within 2 ULP). float32 spans go
+    through sigmoid_backward.h, which has this form in the baseline and avx2 variants and
+    an exact float32 one in the avx512 variant (also within 1 ULP)."""
     cdef double g = grad, sd = s
     return <floating>(g * sd * (1.0 - sd))
 

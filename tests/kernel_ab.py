@@ -10,6 +10,9 @@ build's thread count rule for num_threads=None, for both).
         [--shapes 262144x16x16,5000x1000x16] [--ops matmul,dense_forward,dense_backward]
         [--fast] [--rounds 7]
 
+`--ops sigmoid_backward` times the elementwise kernel over n*m elements (k is not used:
+a shape 100003x1x1 is 100003 elements), threaded from the new build's threshold.
+
 OLD_FASTSIG_DIR and NEW_FASTSIG_DIR are the directories of two installed fastsig packages
 (``python -c "import fastsig; print(fastsig.__path__[0])"`` in each environment). Prints,
 per case, each build's median and old/new (> 1: the new build is faster), sorted, then the
@@ -59,6 +62,10 @@ def cases(op, n, k, m, dtype, fast, threads):
     w = rng.standard_normal((k, m)).astype(dtype)
     b = rng.standard_normal(m).astype(dtype)
     out = np.empty((n, m), dtype)
+    if op == "sigmoid_backward":
+        g, s = rng.standard_normal(n * m).astype(dtype), rng.random(n * m).astype(dtype)
+        flat = out.reshape(-1)
+        return lambda K: K.sigmoid_backward(g, s, flat, threads)
     if op == "matmul":
         return lambda K: K.matmul(x, w, out, threads)
     if op == "dense_forward":
@@ -91,9 +98,13 @@ def main():
     for shape in args.shapes.split(","):
         n, k, m = (int(v) for v in shape.split("x"))
         work = new.product_work(n, k, m) if hasattr(new, "product_work") else n * k * m
-        threads = args.threads if work >= threshold else 1
         budget = 0.02 if n * k * m < 1e6 else 0.1
         for op in args.ops.split(","):
+            if op == "sigmoid_backward":
+                elements = new.MIN_BACKWARD_ELEMENTS_FOR_THREADS[np.dtype(args.dtype).name]
+                threads = args.threads if n * m >= elements else 1
+            else:
+                threads = args.threads if work >= threshold else 1
             call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads)
             t_old, t_new = [], []
             for _ in range(args.rounds):

@@ -264,6 +264,83 @@ def test_sigmoid_backward_accuracy(dtype, rng, helpers):
     assert int(np.max(d)) <= (1 if dtype == np.float32 else 2)
 
 
+def _double_form_f32(g, s):
+    """float32 sigmoid_backward formed in double and rounded once: the baseline and avx2
+    variants' bits, and the avx512 variant's wherever the product is not within about
+    2^-46 of a float32 halfway point (sigmoid_backward.h)."""
+    s64 = s.astype(np.float64)
+    with np.errstate(all="ignore"):
+        return (g.astype(np.float64) * s64 * (1 - s64)).astype(np.float32)
+
+
+# zeros of both signs, the ends of s, values around the 2^-80 bound of the float32 form's
+# hard lanes, subnormals, the largest float, infinities, NaN, and s outside [0, 1]
+_SBW_SPECIALS = np.array(
+    [0.0, -0.0, 1.0, -1.0, 0.5, 0.25, 0.75, 1e-45, -1e-45, 1e-40, 1.17549435e-38, 1e-30, 1e-25,
+     3e-25, 1e-20, 1e-10, 0.999999, 0.99999994, 1.0000001, 2.0, -2.0, 1e30, -1e30, 3.4028235e38,
+     -3.4028235e38, np.inf, -np.inf, np.nan, 7.0, 1e-6, 2.0**-80, np.nextafter(2.0**-80, 0),
+     2.0**-79, 2.0**-40, 3 * 2.0**-41],
+    dtype=np.float32)
+
+
+@pytest.mark.quick
+def test_sigmoid_backward_float32_special_values():
+    """Every pair of special values gives the double form's value: the zero's sign, the
+    infinity, NaN exactly where it gives NaN; in every variant (the avx512 one sends these
+    lanes to the double form or gets the same bits by its own)."""
+    g, s = (a.ravel() for a in np.meshgrid(_SBW_SPECIALS, _SBW_SPECIALS))
+    r = fastsig.sigmoid_backward(g, s)
+    ref = _double_form_f32(g, s)
+    nan = np.isnan(ref)
+    assert np.array_equal(np.isnan(r), nan)
+    assert np.array_equal(r[~nan].view(np.uint32), ref[~nan].view(np.uint32))
+
+
+@pytest.mark.quick
+def test_sigmoid_backward_float32_lane_independent(rng, helpers):
+    """An element's bits do not depend on where it lies (a vector, a block of vectors with
+    or without a hard lane, the scalar tail), on the thread count, or on out= being an
+    input."""
+    n = 4099
+    g = rng.normal(size=n).astype(np.float32)
+    s = rng.uniform(0, 1, n).astype(np.float32)
+    hard = rng.choice(n, 40, replace=False)  # tiny products and infinities: the double form
+    g[hard[:20]] = np.float32(2.0**-90)
+    g[hard[20:]] = np.inf
+    s[rng.choice(n, 40, replace=False)] = 1.0
+    g[rng.choice(n, 40, replace=False)] = -0.0
+    whole = fastsig.sigmoid_backward(g, s, num_threads=1)
+    for start in list(range(0, 20)) + [127, 128, 129, 1000]:
+        part = fastsig.sigmoid_backward(g[start:], s[start:], num_threads=1)
+        assert np.array_equal(part.view(np.uint32), whole[start:].view(np.uint32)), start
+    for stop in (1, 15, 16, 17, 127, 129, 130):
+        part = fastsig.sigmoid_backward(g[:stop], s[:stop], num_threads=1)
+        assert np.array_equal(part.view(np.uint32), whole[:stop].view(np.uint32)), stop
+    threaded = fastsig.sigmoid_backward(g, s, num_threads=2)
+    assert np.array_equal(threaded.view(np.uint32), whole.view(np.uint32))
+    in_place = g.copy()
+    fastsig.sigmoid_backward(in_place, s, out=in_place)
+    assert np.array_equal(in_place.view(np.uint32), whole.view(np.uint32))
+    finite = np.isfinite(g)
+    ref = _double_form_f32(g[finite], s[finite])
+    assert int(np.max(helpers.ulp_distance(whole[finite], ref))) <= 1
+
+
+def test_sigmoid_backward_float32_near_the_tiny_bound(rng, helpers):
+    """Products g·s on both sides of 2^-80 (the float32 form's bound for hard lanes) and
+    s near 0 and near 1: within 1 ULP of the exact product."""
+    n = 20000
+    s = np.concatenate([rng.uniform(0, 1, n // 2), 1 - rng.uniform(0, 2.0**-20, n // 4),
+                        rng.uniform(0, 2.0**-20, n // 4)]).astype(np.float32)
+    target = 2.0 ** rng.uniform(-84, -76, n)
+    g = (target / np.maximum(s.astype(np.float64), 2.0**-30) * rng.choice([-1, 1], n))
+    g = g.astype(np.float32)
+    r = fastsig.sigmoid_backward(g, s)
+    # the exact product: g·s is exact in double, and 1 - s for these s is too
+    exact = g.astype(np.float64) * s.astype(np.float64) * (1 - s.astype(np.float64))
+    assert int(np.max(helpers.ulp_distance(r, exact.astype(np.float32)))) <= 1
+
+
 # --------------------------------------------------------------------------------------------
 # the sigmoid
 # --------------------------------------------------------------------------------------------

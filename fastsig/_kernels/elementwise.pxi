@@ -39,8 +39,8 @@ cdef extern from "_kernels/sigmoid_backward.h":
 
 cdef void _sigmoid_backward_span(const floating* grad, const floating* s, floating* out,
                                  Py_ssize_t n) noexcept nogil:
-    """out[i] = sigmoid_backward_one(grad[i], s[i]); float32 by sigmoid_backward.h's
-    vectors (the same operations, the same bits)."""
+    """out[i] = grad[i] * s[i] * (1 - s[i]): float64 by sigmoid_backward_one, float32 by
+    sigmoid_backward.h (its double form, or in the avx512 variant its float32 one)."""
     cdef Py_ssize_t i
     if floating is float:
         _sigmoid_backward_f32(grad, s, out, n)

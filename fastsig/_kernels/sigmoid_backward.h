@@ -1,85 +1,232 @@
 /* fastsig: sigmoid_backward of float32, out = grad * s * (1 - s), over a span.
  *
  * Provides: fastsig_sigmoid_backward_F32(grad, s, out, n).
- * Uses: the AVX or AVX-512 intrinsics of <immintrin.h> in the avx2 and avx512 variants
- *   (unless FASTSIG_PORTABLE), plain C in the others.
+ * Uses: fmaf, and the AVX-512 F or AVX intrinsics of <immintrin.h> in the avx512 and avx2
+ *   variants (unless FASTSIG_PORTABLE); plain C in the others.
+ * Targets: AVX-512 F + FMA (the float32 form, 16 lanes), AVX (the double form, 4 lanes),
+ *   scalar C of the same form as its variant's vectors.
  *
- * Each element is formed in double, (g * s) * (1 - s) with g and s widened, and rounded
- * once to float32 at the end: the same operations, so the same bits, as the scalar
- * sigmoid_backward_one of _sigmoid_math.pxd. Accuracy: g * s is exact in double; the
- * float32 result is within 1 ULP of the exact product.
- * 1. 4 floats (AVX) or 8 (AVX-512) are loaded and widened to a vector of doubles by one
- *    instruction, for grad and for s; two vectors a step.
- * 2. Three double operations a vector, then narrowed back to floats and stored.
- * 3. The tail of fewer than two vectors' elements: the scalar form.
- * Written out because gcc's own vectorization of the scalar loop widens and narrows
- * through extracts and inserts of 128-bit halves (figures: docs/performance.md,
- * "Elementwise and threads"). */
+ * Accuracy: max 1 ULP from the exact grad * s * (1 - s) for 0 <= s <= 1 in both forms:
+ * one rounding to float32 of a value within 2^-21 ULP of the exact product.
+ *
+ * The double form (the baseline and avx2 variants, _sigmoid_math.pxd's
+ * sigmoid_backward_one): g and s widened, (g * s) * (1 - s), rounded once to float32;
+ * g * s is exact in double.
+ *
+ * The float32 form (the avx512 variant, where __AVX512F__ and __FMA__), by error-free
+ * transformations, nothing widened:
+ * 1. g * s = ph + pl exactly: ph = g * s rounded, pl = fma(g, s, -ph).
+ * 2. 1 - s = t + tl exactly: t = 1 - s rounded, tl = (1 - t) - s (Fast2Sum, 1 >= s).
+ * 3. r = fma(ph, t, fma(ph, tl, pl * t)): ph * t and the two first-order terms, rounded
+ *    once; the dropped pl * tl and the two inner roundings are within 2^-46 of the
+ *    product.
+ * 4. r's sign bit is set to that of ph * t (ph's xor t's): the exact product's, and the
+ *    one the double form gives its zeros (g or s zero, s == 1, g * s below the smallest
+ *    subnormal), which step 3's sums of zeros need not have (and a compiler may fold
+ *    -fma(-a, b, c) into fma(a, b, -c), which changes only a zero's sign).
+ * 5. A lane with 0 < |ph| < 2^-80 (pl and pl * t would round among the subnormals) or a
+ *    result that is not finite (an infinity or NaN in, or s far outside [0, 1]) is "hard"
+ *    and takes the double form instead. Hard lanes are rare: a block of 4 vectors is
+ *    tested at once (the least bits(|ph|) - 1 and the largest bits(|r|), unsigned) and
+ *    formed again vector by vector if it has one. The rule is the lane's own: an
+ *    element's bits never depend on its neighbours, its place in a block, a vector or
+ *    the tail (masked loads and store), or the thread count.
+ * The two forms give the same bits except where the exact product lies within about
+ * 2^-46 of a float32 halfway point: none of 24.6 million random pairs (near-zero,
+ * near-one, subnormal and zero s among them) and none of the special-value pairs.
+ * Why two forms: per 16 results the double form converts six vectors (two widened per
+ * input, two narrowed) besides its six operations. Zen 4 runs each 512-bit conversion as
+ * two halves and there the float32 form is 1.25-1.40x faster in cache; with two 512-bit
+ * FMA units (Intel's server cores) the count is about even. In AVX2, without unsigned
+ * compares into masks or ternary logic, the float32 form was slower on Zen 4 than the
+ * 4-lane double form, which the avx2 variant keeps (figures: docs/performance.md, "The
+ * float32 sigmoid_backward without widening").
+ */
 #ifndef FASTSIG_SIGMOID_BACKWARD_H
 #define FASTSIG_SIGMOID_BACKWARD_H
 
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
-static inline float fastsig_sigmoid_backward_one_F32(float grad, float s) {
+static inline float fastsig_sigmoid_backward_double_F32(float grad, float s) {
     double sd = s;
     return (float)((double)grad * sd * (1.0 - sd));
 }
 
-#if (defined(__AVX512F__) || defined(__AVX__)) && !defined(FASTSIG_PORTABLE)
-#include <immintrin.h>
+#if defined(__AVX512F__) && defined(__FMA__)
 
-/* Intrinsics, not GCC's vector extensions: gcc widens a vector of 4 floats through two
-   2-lane conversions and an insert, where one vcvtps2pd from memory does it. */
-#if defined(__AVX512F__)
-#define FASTSIG_SBW_LANES 8
-#define FASTSIG_SBW_DOUBLES __m512d
-#define FASTSIG_SBW_WIDEN(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
-#define FASTSIG_SBW_STORE(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
-#define FASTSIG_SBW_MUL _mm512_mul_pd
-#define FASTSIG_SBW_SUB _mm512_sub_pd
-#define FASTSIG_SBW_ONE _mm512_set1_pd(1.0)
+/* Step 5's bounds on bits(|x|): hard where bits(|ph|) - 1 < TINY_BITS - 1 (unsigned, so
+   a zero wraps to the top and is not hard) or bits(|r|) > MAX_BITS. */
+#define FASTSIG_SBW_TINY_BITS 0x17800000u /* 2^-80 */
+#define FASTSIG_SBW_MAX_BITS 0x7F7FFFFFu  /* FLT_MAX */
+#define FASTSIG_SBW_SIGN_BIT 0x80000000u
+
+static inline uint32_t fastsig_sbw_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static inline float fastsig_sigmoid_backward_one_F32(float grad, float s) {
+    const float ph = grad * s, pl = fmaf(grad, s, -ph);
+    const float t = 1.0f - s, tl = (1.0f - t) - s;
+    const float r = fmaf(ph, t, fmaf(ph, tl, pl * t));
+    uint32_t r_bits = fastsig_sbw_bits(r) & ~FASTSIG_SBW_SIGN_BIT;
+    float signed_r;
+    if ((fastsig_sbw_bits(ph) & ~FASTSIG_SBW_SIGN_BIT) - 1u < FASTSIG_SBW_TINY_BITS - 1u ||
+        r_bits > FASTSIG_SBW_MAX_BITS)
+        return fastsig_sigmoid_backward_double_F32(grad, s);
+    r_bits |= (fastsig_sbw_bits(ph) ^ fastsig_sbw_bits(t)) & FASTSIG_SBW_SIGN_BIT;
+    memcpy(&signed_r, &r_bits, sizeof signed_r);
+    return signed_r;
+}
+
 #else
-#define FASTSIG_SBW_LANES 4
-#define FASTSIG_SBW_DOUBLES __m256d
-#define FASTSIG_SBW_WIDEN(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
-#define FASTSIG_SBW_STORE(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
-#define FASTSIG_SBW_MUL _mm256_mul_pd
-#define FASTSIG_SBW_SUB _mm256_sub_pd
-#define FASTSIG_SBW_ONE _mm256_set1_pd(1.0)
+
+static inline float fastsig_sigmoid_backward_one_F32(float grad, float s) {
+    return fastsig_sigmoid_backward_double_F32(grad, s);
+}
+
 #endif
 
-static inline void fastsig_sigmoid_backward_vector_F32(const float* grad, const float* s,
-                                                       float* out) {
-    const FASTSIG_SBW_DOUBLES g = FASTSIG_SBW_WIDEN(grad);
-    const FASTSIG_SBW_DOUBLES sd = FASTSIG_SBW_WIDEN(s);
-    FASTSIG_SBW_STORE(out, FASTSIG_SBW_MUL(FASTSIG_SBW_MUL(g, sd),
-                                           FASTSIG_SBW_SUB(FASTSIG_SBW_ONE, sd)));
+#if defined(__AVX512F__) && defined(__FMA__) && !defined(FASTSIG_PORTABLE)
+#include <immintrin.h>
+
+enum { FASTSIG_SBW_LANES = 16, FASTSIG_SBW_BLOCK = 4 };
+
+/* Steps 1-4 for 16 lanes; the bits of |ph| less one and of |r| for step 5. */
+static inline __m512 fastsig_sbw_product(__m512 g, __m512 s, __m512i* ph_bits_less_one,
+                                         __m512i* r_bits) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    const __m512 ph = _mm512_mul_ps(g, s), pl = _mm512_fmsub_ps(g, s, ph);
+    const __m512 t = _mm512_sub_ps(one, s), tl = _mm512_sub_ps(_mm512_sub_ps(one, t), s);
+    const __m512 r = _mm512_fmadd_ps(ph, t, _mm512_fmadd_ps(ph, tl, _mm512_mul_ps(pl, t)));
+    *ph_bits_less_one = _mm512_sub_epi32(
+        _mm512_and_si512(_mm512_castps_si512(ph), magnitude), _mm512_set1_epi32(1));
+    *r_bits = _mm512_and_si512(_mm512_castps_si512(r), magnitude);
+    /* 0xF8: A | (B & C), |r| with the sign bit of ph xor t */
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+        *r_bits, _mm512_castps_si512(_mm512_xor_ps(ph, t)),
+        _mm512_set1_epi32((int)FASTSIG_SBW_SIGN_BIT), 0xF8));
+}
+
+static inline __mmask16 fastsig_sbw_hard_lanes(__m512i ph_bits_less_one, __m512i r_bits) {
+    return _mm512_cmplt_epu32_mask(ph_bits_less_one,
+                                   _mm512_set1_epi32((int)(FASTSIG_SBW_TINY_BITS - 1u))) |
+           _mm512_cmpgt_epu32_mask(r_bits, _mm512_set1_epi32((int)FASTSIG_SBW_MAX_BITS));
+}
+
+/* The double form into the hard lanes of r, of `lanes` (a mask of the lanes there are)
+   at grad and s; no lane outside `lanes` is read. */
+static inline __m512 fastsig_sbw_fix_lanes(__m512 r, __mmask16 hard, __mmask16 lanes,
+                                           const float* grad, const float* s) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __mmask8 low = (__mmask8)lanes, high = (__mmask8)(lanes >> 8);
+    const __m512d g0 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(low, grad));
+    const __m512d g1 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(high, grad + 8));
+    const __m512d s0 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(low, s));
+    const __m512d s1 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(high, s + 8));
+    const __m256 d0 = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(g0, s0), _mm512_sub_pd(one, s0)));
+    const __m256 d1 = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(g1, s1), _mm512_sub_pd(one, s1)));
+    const __m512 d = _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castpd256_pd512(_mm256_castps_pd(d0)), _mm256_castps_pd(d1), 1));
+    return _mm512_mask_mov_ps(r, hard, d);
+}
+
+/* Up to 16 elements, `lanes` a mask of them, by masked loads and a masked store: the
+   elements after the last whole vector. */
+static inline void fastsig_sbw_lanes(const float* grad, const float* s, float* out,
+                                     __mmask16 lanes) {
+    __m512i ph_bits_less_one, r_bits;
+    __m512 r = fastsig_sbw_product(_mm512_maskz_loadu_ps(lanes, grad),
+                                   _mm512_maskz_loadu_ps(lanes, s), &ph_bits_less_one, &r_bits);
+    const __mmask16 hard = fastsig_sbw_hard_lanes(ph_bits_less_one, r_bits) & lanes;
+    if (hard)
+        r = fastsig_sbw_fix_lanes(r, hard, lanes, grad, s);
+    _mm512_mask_storeu_ps(out, lanes, r);
+}
+
+/* 16 lanes into a register: steps 1-5, the hard lanes by the double form. */
+static inline __m512 fastsig_sbw_vector(const float* grad, const float* s) {
+    __m512i ph_bits_less_one, r_bits;
+    const __m512 r = fastsig_sbw_product(_mm512_loadu_ps(grad), _mm512_loadu_ps(s),
+                                         &ph_bits_less_one, &r_bits);
+    const __mmask16 hard = fastsig_sbw_hard_lanes(ph_bits_less_one, r_bits);
+    return hard ? fastsig_sbw_fix_lanes(r, hard, (__mmask16)0xFFFF, grad, s) : r;
+}
+
+/* A block of 4 vectors, formed in registers and then stored; a block with a hard lane
+   is formed again vector by vector. Each output is stored after its own inputs are read
+   for the last time, so `out` may be `grad` or `s`. Blocks, not single vectors: where
+   `out` lies 64 to 256 bytes after an input modulo 4096, a store and the next vector's
+   load share their address bits 0-11 and the load waits on the store ("4K aliasing");
+   in blocks that happens once a block. */
+static inline void fastsig_sbw_block(const float* grad, const float* s, float* out) {
+    enum { LANES = FASTSIG_SBW_LANES, BLOCK = FASTSIG_SBW_BLOCK };
+    __m512 r[BLOCK];
+    __m512i least = _mm512_set1_epi32(-1), largest = _mm512_setzero_si512();
+    int v;
+    _Pragma("GCC unroll 4")
+    for (v = 0; v < BLOCK; v++) {
+        __m512i ph_bits_less_one, r_bits;
+        r[v] = fastsig_sbw_product(_mm512_loadu_ps(grad + v * LANES),
+                                   _mm512_loadu_ps(s + v * LANES), &ph_bits_less_one, &r_bits);
+        least = _mm512_min_epu32(least, ph_bits_less_one);
+        largest = _mm512_max_epu32(largest, r_bits);
+    }
+    if (fastsig_sbw_hard_lanes(least, largest)) {
+        for (v = 0; v < BLOCK; v++)
+            _mm512_storeu_ps(out + v * LANES, fastsig_sbw_vector(grad + v * LANES, s + v * LANES));
+        return;
+    }
+    _Pragma("GCC unroll 4")
+    for (v = 0; v < BLOCK; v++)
+        _mm512_storeu_ps(out + v * LANES, r[v]);
 }
 
 static void fastsig_sigmoid_backward_F32(const float* grad, const float* s, float* out,
                                          ptrdiff_t n) {
-    enum { LANES = FASTSIG_SBW_LANES };
+    enum { LANES = FASTSIG_SBW_LANES, STEP = FASTSIG_SBW_LANES * FASTSIG_SBW_BLOCK };
     ptrdiff_t i = 0;
-    for (; i + 2 * LANES <= n; i += 2 * LANES) {
+    for (; i + STEP <= n; i += STEP)
+        fastsig_sbw_block(grad + i, s + i, out + i);
+    for (; i + LANES <= n; i += LANES)
+        _mm512_storeu_ps(out + i, fastsig_sbw_vector(grad + i, s + i));
+    if (i < n)
+        fastsig_sbw_lanes(grad + i, s + i, out + i, (__mmask16)((1u << (n - i)) - 1u));
+}
+
+#elif defined(__AVX__) && !defined(FASTSIG_PORTABLE)
+#include <immintrin.h>
+
+/* The double form, 4 floats widened by one vcvtps2pd from memory (gcc's vectorization of
+   the scalar loop widens through extracts and inserts of 128-bit halves). */
+static inline void fastsig_sigmoid_backward_vector_F32(const float* grad, const float* s,
+                                                       float* out) {
+    const __m256d g = _mm256_cvtps_pd(_mm_loadu_ps(grad));
+    const __m256d sd = _mm256_cvtps_pd(_mm_loadu_ps(s));
+    _mm_storeu_ps(out, _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(g, sd),
+                                                     _mm256_sub_pd(_mm256_set1_pd(1.0), sd))));
+}
+
+static void fastsig_sigmoid_backward_F32(const float* grad, const float* s, float* out,
+                                         ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
         fastsig_sigmoid_backward_vector_F32(grad + i, s + i, out + i);
-        fastsig_sigmoid_backward_vector_F32(grad + i + LANES, s + i + LANES, out + i + LANES);
+        fastsig_sigmoid_backward_vector_F32(grad + i + 4, s + i + 4, out + i + 4);
     }
     for (; i < n; i++)
         out[i] = fastsig_sigmoid_backward_one_F32(grad[i], s[i]);
 }
 
-#undef FASTSIG_SBW_LANES
-#undef FASTSIG_SBW_DOUBLES
-#undef FASTSIG_SBW_WIDEN
-#undef FASTSIG_SBW_STORE
-#undef FASTSIG_SBW_MUL
-#undef FASTSIG_SBW_SUB
-#undef FASTSIG_SBW_ONE
-
 #else
 
-/* The baseline and portable builds: the scalar loop, which the compiler vectorizes as it
-   can. */
+/* Without the intrinsics: the scalar loop, which the compiler vectorizes as it can (the
+   same operations on every element, so the same bits). */
 static void fastsig_sigmoid_backward_F32(const float* grad, const float* s, float* out,
                                          ptrdiff_t n) {
     ptrdiff_t i;
