@@ -3,12 +3,12 @@
 Everything a user can get wrong is checked here, in Python, before any kernel
 releases the GIL; the kernels below (_kernels/, in the variant _dispatch
 chose for this CPU) only do arithmetic on aligned, C-contiguous buffers of the
-compute dtype. The exception is the common call (native arrays; num_threads None, or
-the int 1, as a dask task or a worker pool's call gives it): the native fast paths of
+compute dtype. The exception is the common call (native arrays; num_threads None or a
+positive int, as a dask task or a worker pool's call gives it): the native fast paths of
 _kernels/native.pxi check it in compiled code and compute it, or return None for
-anything else, which then takes the checks here. (num_threads=1 runs on one thread on
-either path; a larger count goes through the checks here, so that it is honoured even
-below the native paths' thresholds for threads.)
+anything else, which then takes the checks here. On either path a given count is run as
+given (one thread in a child forked after threads ran), whatever the size, and None
+follows the thresholds below.
 
 The compute dtype is numpy's ``result_type`` over all array inputs, then
 integer/bool -> float64 and float16 -> float32; anything else but float32 and
@@ -182,7 +182,7 @@ def matmul(x, w, *, out=None, num_threads=None):
     array([[3., 3., 3., 3.],
            [3., 3., 3., 3.]])
     """
-    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+    if num_threads is None or (num_threads.__class__ is int and num_threads >= 1):
         # None unless native: _kernels/native.pxi
         result = _kernels.matmul_native(x, w, out, num_threads or _config.get_num_threads)
         if result is not None:
@@ -244,7 +244,7 @@ def sigmoid(y, *, out=None, num_threads=None, accuracy=None):
     """
     # _is_fast(accuracy), written out for accuracy=None: a small call pays for each call.
     fast = _config._accuracy == "fast" if accuracy is None else _is_fast(accuracy)
-    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+    if num_threads is None or (num_threads.__class__ is int and num_threads >= 1):
         result = _kernels.sigmoid_native(y, out, fast, num_threads or _config.get_num_threads)
         if result is not None:
             return result
@@ -296,7 +296,7 @@ def sigmoid_backward(grad, s, *, out=None, num_threads=None):
     >>> fastsig.sigmoid_backward(np.array([2.0]), np.array([0.5]))
     array([0.5])
     """
-    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+    if num_threads is None or (num_threads.__class__ is int and num_threads >= 1):
         result = _kernels.sigmoid_backward_native(grad, s, out,
                                                   num_threads or _config.get_num_threads)
         if result is not None:
@@ -362,7 +362,7 @@ def dense_forward(x, w, b=None, *, out=None, num_threads=None, accuracy=None):
     """
     # _is_fast(accuracy), written out for accuracy=None: a small call pays for each call.
     fast = _config._accuracy == "fast" if accuracy is None else _is_fast(accuracy)
-    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+    if num_threads is None or (num_threads.__class__ is int and num_threads >= 1):
         result = _kernels.dense_forward_native(x, w, b, out, fast,
                                                num_threads or _config.get_num_threads)
         if result is not None:
@@ -448,7 +448,7 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     >>> dw, db
     (array([[0.5]]), array([0.5]))
     """
-    if num_threads is None or (num_threads.__class__ is int and num_threads == 1):
+    if num_threads is None or (num_threads.__class__ is int and num_threads >= 1):
         # None unless native: see _kernels/native.pxi
         result = _kernels.dense_backward_native(grad, x, w, s, bool(compute_dx), out,
                                                 num_threads or _config.get_num_threads)

@@ -93,8 +93,8 @@ LABELLED = {
 }
 
 
-# num_threads=1 that the native fast paths do not take (they take None and the int 1): the
-# full path's checks and conversions, on one thread.
+# num_threads=1 that the native fast paths do not take (they take None and a positive int):
+# the full path's checks and conversions, on one thread.
 FULL_PATH_ONE = np.int64(1)
 
 
@@ -493,7 +493,7 @@ def test_non_finite_rows_stay_in_their_rows(dtype, rng, helpers, k, m):
 
 # The native fast paths (_kernels/native.pxi) and the full path give the same bits, and the fast
 # paths run threaded above the threads' thresholds. The native paths take num_threads None and
-# the int 1; one thread given as a numpy integer (FULL_PATH_ONE) takes the full path.
+# a positive int; one thread given as a numpy integer (FULL_PATH_ONE) takes the full path.
 @pytest.mark.quick
 @pytest.mark.parametrize("n,k,m", [(2, 2, 3), (1, 1, 1), (40, 30, 50), (300, 200, 100),
                                    (16, 256, 256)], ids=str)
@@ -755,11 +755,10 @@ def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, helpers, m
 
 
 @pytest.mark.quick
-def test_one_thread_takes_the_native_paths(dtype, rng, helpers, monkeypatch):
-    """num_threads=1 (the int) on native arrays is computed by the native fast paths, as
-    num_threads=None is: the full path's kernels, replaced by ones that fail, are never
-    called, and the bits are the full path's. A numpy integer and num_threads=2 still
-    take the full path."""
+def test_a_given_count_takes_the_native_paths(dtype, rng, helpers, monkeypatch):
+    """A positive int num_threads on native arrays is computed by the native fast paths,
+    as num_threads=None is: the full path's kernels, replaced by ones that fail, are never
+    called, and the bits are the full path's. A numpy integer takes the full path."""
     kernels = _dispatch.kernels
     x = rng.uniform(-2, 2, (40, 30)).astype(dtype)
     w = rng.uniform(-2, 2, (30, 50)).astype(dtype)
@@ -784,13 +783,13 @@ def test_one_thread_takes_the_native_paths(dtype, rng, helpers, monkeypatch):
         setattr(proxy, name, refuse)
     monkeypatch.setattr(fastsig._api, "_kernels", proxy)
     for name, call in calls.items():
-        got = call(1)
-        for a, c in zip(got if isinstance(got, tuple) else [got],
-                        full[name] if isinstance(full[name], tuple) else [full[name]]):
-            helpers.assert_bitwise_equal(a, c, name)
-        for other in (FULL_PATH_ONE, 2):
-            with pytest.raises(AssertionError, match="the full path ran"):
-                call(other)
+        for count in (1, 2, 3):
+            got = call(count)
+            for a, c in zip(got if isinstance(got, tuple) else [got],
+                            full[name] if isinstance(full[name], tuple) else [full[name]]):
+                helpers.assert_bitwise_equal(a, c, f"{name}, num_threads={count}")
+        with pytest.raises(AssertionError, match="the full path ran"):
+            call(FULL_PATH_ONE)
 
 
 @pytest.mark.quick

@@ -655,3 +655,56 @@ def test_a_threaded_native_call_counts_for_the_fork_rule(tmp_path, helpers):
     p = helpers.run_python(["-c", _FORK_AFTER_NATIVE_THREADS], tmp_path, timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.split() == ["ok"]
+
+
+_GIVEN_COUNT_ON_THE_NATIVE_PATH = r"""
+import os
+import numpy as np
+import fastsig
+from fastsig import _dispatch
+
+rng = np.random.default_rng(0)
+x, w, g = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+s = fastsig.dense_forward(x, w, num_threads=1)
+refs = [fastsig.matmul(x, w, num_threads=1), s, fastsig.sigmoid(x, num_threads=1),
+        fastsig.sigmoid_backward(g, s, num_threads=1)]
+back = fastsig.dense_backward(g, x, w, s, num_threads=1)
+assert not _dispatch.kernels.ran_threaded()
+
+
+def every_call(count):
+    got = [fastsig.matmul(x, w, num_threads=count), fastsig.dense_forward(x, w, num_threads=count),
+           fastsig.sigmoid(x, num_threads=count), fastsig.sigmoid_backward(g, s, num_threads=count)]
+    for a, b in zip(got, refs):
+        assert a.tobytes() == b.tobytes()
+    for a, b in zip(fastsig.dense_backward(g, x, w, s, num_threads=count), back):
+        assert a.tobytes() == b.tobytes()
+
+
+# a small call with a count given runs on that many threads (the native path notes it)
+every_call(2)
+assert _dispatch.kernels.ran_threaded()
+every_call(3)
+pid = os.fork()
+if pid == 0:  # forked after threads ran: the given count runs on one thread, the same bits
+    try:
+        every_call(2)
+        code = 0
+    except BaseException:
+        code = 5
+    os._exit(code)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+print("ok")
+"""
+
+
+@needs_fork
+@needs_openmp
+def test_a_given_thread_count_runs_as_given_on_the_native_path(tmp_path, helpers):
+    """num_threads=k on native arrays (the native paths take it: test_gemm_paths) runs on
+    k threads whatever the size, which counts for the fork rule; a child forked after it
+    runs the same calls on one thread with the same bits."""
+    p = helpers.run_python(["-c", _GIVEN_COUNT_ON_THE_NATIVE_PATH], tmp_path, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["ok"]

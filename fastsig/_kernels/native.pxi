@@ -16,11 +16,10 @@
 # sharing no memory with an input (nor, for dense_backward's three, with each other). If
 # anything is otherwise they return None and the caller (_api.py) takes its full path,
 # which checks and converts everything and raises the errors. The arithmetic is the same
-# gemm() (or _backward()), on the thread count num_threads=None gives the full path:
-# `threads_of` (the caller's get_num_threads, asked only then, or 1 for a call with
-# num_threads=1) from the dtype's MULADDS_FOR_THREADS of work (_product_work), one thread
-# below;
-# the bits do not depend on it.
+# gemm() (or _backward()), on the thread count the full path gives (_threads_for): a
+# num_threads the caller gave, as given; for None, get_num_threads() (asked only then)
+# from the dtype's MULADDS_FOR_THREADS of work (_product_work), one thread below; the
+# bits do not depend on it.
 #
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
@@ -60,18 +59,37 @@ cdef inline Py_ssize_t _one_thread_max_work_of(int typenum) noexcept:
 cdef bint _ran_threaded = False
 
 
+cdef object _config_module = None
+
+
+cdef bint _forked_after_threads() except -1:
+    """_config's flag: this process is a child forked after threads ran, where every
+    call runs on one thread (OpenMP's threads do not survive a fork)."""
+    global _config_module
+    if _config_module is None:
+        from . import _config
+        _config_module = _config
+    return _config_module._forked_after_threads
+
+
 cdef inline int _threads_for(Py_ssize_t work, Py_ssize_t max_one_thread,
                              object threads_of) except -1:
-    """The threads a native call with `work` runs on: one up to `max_one_thread`, else
-    `threads_of`: an int (_api.py passes 1 for num_threads=1), or a function that
-    returns it (_api.py passes _config.get_num_threads for num_threads=None, asked only
-    by a call that may run threaded: a small call does not pay for it); notes a threaded
-    call for ran_threaded()."""
+    """The threads a native call with `work` runs on. `threads_of` is the caller's
+    num_threads, a positive int, run as given whatever the work (as _api.py's
+    _resolve_num_threads gives it; one thread in a child forked after threads ran), or
+    for num_threads=None a function that returns the count (_config.get_num_threads,
+    asked only by a call of more than `max_one_thread` work: a small call runs on one
+    thread and does not pay for it). Notes a threaded call for ran_threaded()."""
     global _ran_threaded
     cdef int count
-    if work <= max_one_thread:
+    if isinstance(threads_of, int):
+        count = threads_of
+        if count > 1 and _forked_after_threads():
+            count = 1
+    elif work <= max_one_thread:
         return 1
-    count = threads_of if isinstance(threads_of, int) else threads_of()
+    else:
+        count = threads_of()
     if count <= 1:
         return 1
     _ran_threaded = True
