@@ -611,6 +611,13 @@ def test_fork_before_and_after_threads_fresh_interpreter(tmp_path, helpers):
     assert p.stdout.split() == ["ok"]
 
 
+def _assert_script_ok(script, tmp_path, helpers):
+    """Run `script` in a fresh interpreter; it prints "ok" when its checks hold."""
+    p = helpers.run_python(["-c", script], tmp_path, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["ok"]
+
+
 _FORK_AFTER_NATIVE_THREADS = r"""
 import os, sys, time
 import numpy as np
@@ -652,9 +659,7 @@ def test_a_threaded_native_call_counts_for_the_fork_rule(tmp_path, helpers):
     """The native fast path (num_threads=None on native arrays) starts threads itself above
     the thresholds: a child forked after such a call runs on one thread, one forked after
     only one-thread calls keeps its threads."""
-    p = helpers.run_python(["-c", _FORK_AFTER_NATIVE_THREADS], tmp_path, timeout=180)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.split() == ["ok"]
+    _assert_script_ok(_FORK_AFTER_NATIVE_THREADS, tmp_path, helpers)
 
 
 _GIVEN_COUNT_ON_THE_NATIVE_PATH = r"""
@@ -693,8 +698,7 @@ if pid == 0:  # forked after threads ran: the given count runs on one thread, th
     except BaseException:
         code = 5
     os._exit(code)
-_, status = os.waitpid(pid, 0)
-assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+assert os.waitpid(pid, 0)[1] == 0
 print("ok")
 """
 
@@ -705,6 +709,4 @@ def test_a_given_thread_count_runs_as_given_on_the_native_path(tmp_path, helpers
     """num_threads=k on native arrays (the native paths take it: test_gemm_paths) runs on
     k threads whatever the size, which counts for the fork rule; a child forked after it
     runs the same calls on one thread with the same bits."""
-    p = helpers.run_python(["-c", _GIVEN_COUNT_ON_THE_NATIVE_PATH], tmp_path, timeout=180)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.split() == ["ok"]
+    _assert_script_ok(_GIVEN_COUNT_ON_THE_NATIVE_PATH, tmp_path, helpers)
