@@ -231,7 +231,8 @@ cdef inline floating sigmoid_backward_one(floating grad, floating s) noexcept no
     Formed in double: float32 results are rounded once (within 1 ULP of the exact
     product); float64 rounds each of the three operations (within 2 ULP). float32 spans go
     through sigmoid_backward.h, which has this form in the baseline and avx2 variants and
-    an exact float32 one in the avx512 variant (also within 1 ULP)."""
+    a float32 one, of exact products rounded once, in the avx512 variant (also within
+    1 ULP)."""
     cdef double g = grad, sd = s
     return <floating>(g * sd * (1.0 - sd))
 

@@ -279,21 +279,26 @@ _SBW_SPECIALS = np.array(
     [0.0, -0.0, 1.0, -1.0, 0.5, 0.25, 0.75, 1e-45, -1e-45, 1e-40, 1.17549435e-38, 1e-30, 1e-25,
      3e-25, 1e-20, 1e-10, 0.999999, 0.99999994, 1.0000001, 2.0, -2.0, 1e30, -1e30, 3.4028235e38,
      -3.4028235e38, np.inf, -np.inf, np.nan, 7.0, 1e-6, 2.0**-80, np.nextafter(2.0**-80, 0),
-     2.0**-79, 2.0**-40, 3 * 2.0**-41],
+     2.0**-79, 2.0**-40, 3 * 2.0**-41, -0.5, -0.4, 2.0**-149],
     dtype=np.float32)
 
 
 @pytest.mark.quick
-def test_sigmoid_backward_float32_special_values():
-    """Every pair of special values gives the double form's value: the zero's sign, the
-    infinity, NaN exactly where it gives NaN; in every variant (the avx512 one sends these
-    lanes to the double form or gets the same bits by its own)."""
+def test_sigmoid_backward_float32_special_values(helpers):
+    """Every pair of special values gives NaN exactly where the double form does, its
+    infinities, and for 0 <= s <= 1 its bits, zeros' signs included; in every variant (the
+    avx512 one sends these lanes to the double form or gets the same bits by its own). For
+    s outside [0, 1] (no accuracy promised) a finite result within a step of it."""
     g, s = (a.ravel() for a in np.meshgrid(_SBW_SPECIALS, _SBW_SPECIALS))
     r = fastsig.sigmoid_backward(g, s)
     ref = _double_form_f32(g, s)
     nan = np.isnan(ref)
     assert np.array_equal(np.isnan(r), nan)
-    assert np.array_equal(r[~nan].view(np.uint32), ref[~nan].view(np.uint32))
+    inside = (s >= 0) & (s <= 1) & ~nan
+    assert np.array_equal(r[inside].view(np.uint32), ref[inside].view(np.uint32))
+    outside = ~inside & ~nan
+    assert np.array_equal(np.isinf(r[outside]), np.isinf(ref[outside]))
+    assert int(np.max(helpers.ulp_distance(r[outside], ref[outside]))) <= 1
 
 
 @pytest.mark.quick
@@ -321,6 +326,9 @@ def test_sigmoid_backward_float32_lane_independent(rng, helpers):
     in_place = g.copy()
     fastsig.sigmoid_backward(in_place, s, out=in_place)
     assert np.array_equal(in_place.view(np.uint32), whole.view(np.uint32))
+    in_place = s.copy()
+    fastsig.sigmoid_backward(g, in_place, out=in_place)
+    assert np.array_equal(in_place.view(np.uint32), whole.view(np.uint32))
     finite = np.isfinite(g)
     ref = _double_form_f32(g[finite], s[finite])
     assert int(np.max(helpers.ulp_distance(whole[finite], ref))) <= 1
@@ -336,7 +344,8 @@ def test_sigmoid_backward_float32_near_the_tiny_bound(rng, helpers):
     g = (target / np.maximum(s.astype(np.float64), 2.0**-30) * rng.choice([-1, 1], n))
     g = g.astype(np.float32)
     r = fastsig.sigmoid_backward(g, s)
-    # the exact product: g·s is exact in double, and 1 - s for these s is too
+    # the product in double: g·s is exact there, 1 - s too for s >= 2^-29 and within 2^-53
+    # below; then one more rounding of 2^-53, far below a float32 step
     exact = g.astype(np.float64) * s.astype(np.float64) * (1 - s.astype(np.float64))
     assert int(np.max(helpers.ulp_distance(r, exact.astype(np.float32)))) <= 1
 

@@ -666,7 +666,7 @@ _GIVEN_COUNT_ON_THE_NATIVE_PATH = r"""
 import os
 import numpy as np
 import fastsig
-from fastsig import _dispatch
+from fastsig import _config, _dispatch
 
 rng = np.random.default_rng(0)
 x, w, g = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
@@ -686,13 +686,20 @@ def every_call(count):
         assert a.tobytes() == b.tobytes()
 
 
+# in a process forked after threads ran (_config's flag, set here by hand), a given count
+# runs on one thread: the native path does not start threads
+_config._forked_after_threads = True
+every_call(2)
+assert not _dispatch.kernels.ran_threaded()
+_config._forked_after_threads = False
 # a small call with a count given runs on that many threads (the native path notes it)
 every_call(2)
 assert _dispatch.kernels.ran_threaded()
 every_call(3)
 pid = os.fork()
-if pid == 0:  # forked after threads ran: the given count runs on one thread, the same bits
+if pid == 0:  # forked after threads ran: the flag is set, the same bits
     try:
+        assert _config._forked_after_threads
         every_call(2)
         code = 0
     except BaseException:
@@ -707,6 +714,6 @@ print("ok")
 @needs_openmp
 def test_a_given_thread_count_runs_as_given_on_the_native_path(tmp_path, helpers):
     """num_threads=k on native arrays (the native paths take it: test_gemm_paths) runs on
-    k threads whatever the size, which counts for the fork rule; a child forked after it
-    runs the same calls on one thread with the same bits."""
+    k threads whatever the size, which counts for the fork rule, and on one thread where
+    the fork rule holds; a child forked after it gets the same bits."""
     _assert_script_ok(_GIVEN_COUNT_ON_THE_NATIVE_PATH, tmp_path, helpers)

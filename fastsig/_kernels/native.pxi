@@ -24,9 +24,10 @@
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
 # writeable, in native byte order, and either one of the inputs itself or sharing no
-# memory with any (a partial overlap goes to the full path, which raises); `threads` from
-# ELEMENTS_FOR_THREADS elements (sigmoid_backward: BACKWARD_ELEMENTS_FOR_THREADS_*). The
-# same span loops as the full path's, so the same bits.
+# memory with any (a partial overlap goes to the full path, which raises); `threads` as
+# given, or for None from ELEMENTS_FOR_THREADS elements (sigmoid_backward:
+# BACKWARD_ELEMENTS_FOR_THREADS_*). The same span loops as the full path's, so the same
+# bits.
 #
 # A call that runs on more than one thread sets the flag ran_threaded() reads, which
 # _config consults at a fork (as _api's _resolve_num_threads sets its own).
@@ -83,9 +84,9 @@ cdef inline int _threads_for(Py_ssize_t work, Py_ssize_t max_one_thread,
     global _ran_threaded
     cdef int count
     if isinstance(threads_of, int):
+        if threads_of > 1 and _forked_after_threads():
+            return 1
         count = threads_of
-        if count > 1 and _forked_after_threads():
-            count = 1
     elif work <= max_one_thread:
         return 1
     else:

@@ -3,8 +3,8 @@
  * Provides: fastsig_sigmoid_backward_F32(grad, s, out, n).
  * Uses: fmaf, and the AVX-512 F or AVX intrinsics of <immintrin.h> in the avx512 and avx2
  *   variants (unless FASTSIG_PORTABLE); plain C in the others.
- * Targets: AVX-512 F + FMA (the float32 form, 16 lanes), AVX (the double form, 4 lanes),
- *   scalar C of the same form as its variant's vectors.
+ * Targets: AVX-512 F, DQ, VL + FMA (the float32 form, 16 lanes), AVX (the double form, 4
+ *   lanes), scalar C of the same form as its variant's vectors.
  *
  * Accuracy: max 1 ULP from the exact grad * s * (1 - s) for 0 <= s <= 1 in both forms:
  * one rounding to float32 of a value within 2^-21 ULP of the exact product.
@@ -13,8 +13,9 @@
  * sigmoid_backward_one): g and s widened, (g * s) * (1 - s), rounded once to float32;
  * g * s is exact in double.
  *
- * The float32 form (the avx512 variant, where __AVX512F__ and __FMA__), by error-free
- * transformations, nothing widened:
+ * The float32 form (the avx512 variant: FASTSIG_SBW_FLOAT32_FORM, where __AVX512F__ and
+ * __FMA__; in vectors where also AVX-512 DQ and VL), by error-free transformations,
+ * nothing widened:
  * 1. g * s = ph + pl exactly: ph = g * s rounded, pl = fma(g, s, -ph).
  * 2. 1 - s = t + tl exactly: t = 1 - s rounded, tl = (1 - t) - s (Fast2Sum, 1 >= s).
  * 3. r = fma(ph, t, fma(ph, tl, pl * t)): ph * t and the two first-order terms, rounded
@@ -31,9 +32,11 @@
  *    formed again vector by vector if it has one. The rule is the lane's own: an
  *    element's bits never depend on its neighbours, its place in a block, a vector or
  *    the tail (masked loads and store), or the thread count.
- * The two forms give the same bits except where the exact product lies within about
- * 2^-46 of a float32 halfway point: none of 24.6 million random pairs (near-zero,
- * near-one, subnormal and zero s among them) and none of the special-value pairs.
+ * For 0 <= s <= 1 the two forms give the same bits except where the exact product lies
+ * within about 2^-46 of a float32 halfway point: none of 24.6 million random pairs
+ * (near-zero, near-one, subnormal and zero s among them) and none of the special-value
+ * pairs. (For s < 0, where |1 - s| > 1, a g * s below the smallest subnormal gives the
+ * float32 form a zero where the double form may round to the smallest subnormal.)
  * Why two forms: per 16 results the double form converts six vectors (two widened per
  * input, two narrowed) besides its six operations. Zen 4 runs each 512-bit conversion as
  * two halves and there the float32 form is 1.25-1.40x faster in cache; with two 512-bit
@@ -56,6 +59,12 @@ static inline float fastsig_sigmoid_backward_double_F32(float grad, float s) {
 }
 
 #if defined(__AVX512F__) && defined(__FMA__)
+#define FASTSIG_SBW_FLOAT32_FORM 1
+#else
+#define FASTSIG_SBW_FLOAT32_FORM 0
+#endif
+
+#if FASTSIG_SBW_FLOAT32_FORM
 
 /* Step 5's bounds on bits(|x|): hard where bits(|ph|) - 1 < TINY_BITS - 1 (unsigned, so
    a zero wraps to the top and is not hard) or bits(|r|) > MAX_BITS. */
@@ -91,7 +100,8 @@ static inline float fastsig_sigmoid_backward_one_F32(float grad, float s) {
 
 #endif
 
-#if defined(__AVX512F__) && defined(__FMA__) && !defined(FASTSIG_PORTABLE)
+#if FASTSIG_SBW_FLOAT32_FORM && defined(__AVX512DQ__) && defined(__AVX512VL__) && \
+    !defined(FASTSIG_PORTABLE)
 #include <immintrin.h>
 
 enum { FASTSIG_SBW_LANES = 16, FASTSIG_SBW_BLOCK = 4 };
@@ -199,7 +209,7 @@ static void fastsig_sigmoid_backward_F32(const float* grad, const float* s, floa
         fastsig_sbw_lanes(grad + i, s + i, out + i, (__mmask16)((1u << (n - i)) - 1u));
 }
 
-#elif defined(__AVX__) && !defined(FASTSIG_PORTABLE)
+#elif !FASTSIG_SBW_FLOAT32_FORM && defined(__AVX__) && !defined(FASTSIG_PORTABLE)
 #include <immintrin.h>
 
 /* The double form, 4 floats widened by one vcvtps2pd from memory (gcc's vectorization of
@@ -225,8 +235,9 @@ static void fastsig_sigmoid_backward_F32(const float* grad, const float* s, floa
 
 #else
 
-/* Without the intrinsics: the scalar loop, which the compiler vectorizes as it can (the
-   same operations on every element, so the same bits). */
+/* Without the intrinsics (or the float32 form without AVX-512 DQ and VL): the scalar
+   loop, which the compiler vectorizes as it can (the same operations on every element,
+   so the same bits). */
 static void fastsig_sigmoid_backward_F32(const float* grad, const float* s, float* out,
                                          ptrdiff_t n) {
     ptrdiff_t i;
