@@ -33,17 +33,17 @@
  *    element's bits never depend on its neighbours, its place in a block, a vector or
  *    the tail (masked loads and store), or the thread count.
  * For 0 <= s <= 1 the two forms give the same bits except where the exact product lies
- * within about 2^-46 of a float32 halfway point: none of 24.6 million random pairs
- * (near-zero, near-one, subnormal and zero s among them) and none of the special-value
- * pairs. (For s < 0, where |1 - s| > 1, a g * s below the smallest subnormal gives the
- * float32 form a zero where the double form may round to the smallest subnormal.)
+ * within about 2^-46 of a float32 halfway point, and the special values (zeros of both
+ * signs, infinities, NaN) alike. (For s < 0, where |1 - s| > 1, a g * s below the smallest
+ * subnormal gives the float32 form a zero where the double form may round to the
+ * smallest subnormal.)
  * Why two forms: per 16 results the double form converts six vectors (two widened per
- * input, two narrowed) besides its six operations. Zen 4 runs each 512-bit conversion as
- * two halves and there the float32 form is 1.25-1.40x faster in cache; with two 512-bit
- * FMA units (Intel's server cores) the count is about even. In AVX2, without unsigned
- * compares into masks or ternary logic, the float32 form was slower on Zen 4 than the
- * 4-lane double form, which the avx2 variant keeps (figures: docs/performance.md, "The
- * float32 sigmoid_backward without widening").
+ * input, two narrowed) besides its six operations; a core that runs a 512-bit conversion
+ * as two halves (Zen 4) does the float32 form faster, one with two 512-bit FMA units
+ * about as fast. In AVX2, without unsigned compares into masks or ternary logic, the
+ * float32 form takes more instructions than the 4-lane double form, which the avx2
+ * variant keeps (figures: docs/performance.md, "The float32 sigmoid_backward without
+ * widening").
  */
 #ifndef FASTSIG_SIGMOID_BACKWARD_H
 #define FASTSIG_SIGMOID_BACKWARD_H
@@ -146,26 +146,15 @@ static inline __m512 fastsig_sbw_fix_lanes(__m512 r, __mmask16 hard, __mmask16 l
     return _mm512_mask_mov_ps(r, hard, d);
 }
 
-/* Up to 16 elements, `lanes` a mask of them, by masked loads and a masked store: the
-   elements after the last whole vector. */
-static inline void fastsig_sbw_lanes(const float* grad, const float* s, float* out,
-                                     __mmask16 lanes) {
+/* The lanes `lanes` of 16 at grad and s into a register, by masked loads (no other lane
+   is read): steps 1-5, the hard lanes by the double form. */
+static inline __m512 fastsig_sbw_vector(const float* grad, const float* s, __mmask16 lanes) {
     __m512i ph_bits_less_one, r_bits;
-    __m512 r = fastsig_sbw_product(_mm512_maskz_loadu_ps(lanes, grad),
-                                   _mm512_maskz_loadu_ps(lanes, s), &ph_bits_less_one, &r_bits);
+    const __m512 r = fastsig_sbw_product(_mm512_maskz_loadu_ps(lanes, grad),
+                                         _mm512_maskz_loadu_ps(lanes, s), &ph_bits_less_one,
+                                         &r_bits);
     const __mmask16 hard = fastsig_sbw_hard_lanes(ph_bits_less_one, r_bits) & lanes;
-    if (hard)
-        r = fastsig_sbw_fix_lanes(r, hard, lanes, grad, s);
-    _mm512_mask_storeu_ps(out, lanes, r);
-}
-
-/* 16 lanes into a register: steps 1-5, the hard lanes by the double form. */
-static inline __m512 fastsig_sbw_vector(const float* grad, const float* s) {
-    __m512i ph_bits_less_one, r_bits;
-    const __m512 r = fastsig_sbw_product(_mm512_loadu_ps(grad), _mm512_loadu_ps(s),
-                                         &ph_bits_less_one, &r_bits);
-    const __mmask16 hard = fastsig_sbw_hard_lanes(ph_bits_less_one, r_bits);
-    return hard ? fastsig_sbw_fix_lanes(r, hard, (__mmask16)0xFFFF, grad, s) : r;
+    return hard ? fastsig_sbw_fix_lanes(r, hard, lanes, grad, s) : r;
 }
 
 /* A block of 4 vectors, formed in registers and then stored; a block with a hard lane
@@ -175,7 +164,7 @@ static inline __m512 fastsig_sbw_vector(const float* grad, const float* s) {
    load share their address bits 0-11 and the load waits on the store ("4K aliasing");
    in blocks that happens once a block. */
 static inline void fastsig_sbw_block(const float* grad, const float* s, float* out) {
-    enum { LANES = FASTSIG_SBW_LANES, BLOCK = FASTSIG_SBW_BLOCK };
+    enum { LANES = FASTSIG_SBW_LANES, BLOCK = FASTSIG_SBW_BLOCK, ALL = 0xFFFF };
     __m512 r[BLOCK];
     __m512i least = _mm512_set1_epi32(-1), largest = _mm512_setzero_si512();
     int v;
@@ -189,7 +178,8 @@ static inline void fastsig_sbw_block(const float* grad, const float* s, float* o
     }
     if (fastsig_sbw_hard_lanes(least, largest)) {
         for (v = 0; v < BLOCK; v++)
-            _mm512_storeu_ps(out + v * LANES, fastsig_sbw_vector(grad + v * LANES, s + v * LANES));
+            _mm512_storeu_ps(out + v * LANES, fastsig_sbw_vector(grad + v * LANES,
+                                                                 s + v * LANES, ALL));
         return;
     }
     _Pragma("GCC unroll 4")
@@ -199,14 +189,17 @@ static inline void fastsig_sbw_block(const float* grad, const float* s, float* o
 
 static void fastsig_sigmoid_backward_F32(const float* grad, const float* s, float* out,
                                          ptrdiff_t n) {
-    enum { LANES = FASTSIG_SBW_LANES, STEP = FASTSIG_SBW_LANES * FASTSIG_SBW_BLOCK };
+    enum { LANES = FASTSIG_SBW_LANES, STEP = FASTSIG_SBW_LANES * FASTSIG_SBW_BLOCK,
+           ALL = 0xFFFF };
     ptrdiff_t i = 0;
     for (; i + STEP <= n; i += STEP)
         fastsig_sbw_block(grad + i, s + i, out + i);
     for (; i + LANES <= n; i += LANES)
-        _mm512_storeu_ps(out + i, fastsig_sbw_vector(grad + i, s + i));
-    if (i < n)
-        fastsig_sbw_lanes(grad + i, s + i, out + i, (__mmask16)((1u << (n - i)) - 1u));
+        _mm512_storeu_ps(out + i, fastsig_sbw_vector(grad + i, s + i, ALL));
+    if (i < n) {
+        const __mmask16 tail = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(out + i, tail, fastsig_sbw_vector(grad + i, s + i, tail));
+    }
 }
 
 #elif !FASTSIG_SBW_FLOAT32_FORM && defined(__AVX__) && !defined(FASTSIG_PORTABLE)
