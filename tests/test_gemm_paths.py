@@ -455,9 +455,11 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     # kernel and the rest the vector tile (513: depth blocks added in order), its ragged
     # last panel the short tile; (256, 24), (1000, 32), (100, 48): 5-8 rows take the
     # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks); (100, 20)
-    # and (513, 10) a vector and a half a row on AVX-512.
+    # and (513, 10) a vector and a half a row on AVX-512; (6, 40) and (263, 33): the
+    # few-rows kernel's passes of four rows of w, then two, then one, in every depth block.
     for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (100, 16), (513, 10), (64, 64),
-                 (300, 77), (40, 1000), (256, 24), (1000, 32), (100, 48), (100, 20)):
+                 (300, 77), (40, 1000), (256, 24), (1000, 32), (100, 48), (100, 20),
+                 (6, 40), (263, 33)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)

@@ -21,8 +21,9 @@
  * 2. The sums are kept in `acc` (rows x cols, in L1), started at 0; each row p of B adds
  *    A[i, p] * B[p, j] to every row's sum, one multiply-add per element (fused where the
  *    variant has FMA: FASTSIG_MULADD), in increasing p: the order, and so the bits, of
- *    the register tile. Two rows of B go in one pass over the sums (two multiply-adds
- *    in order between a load and a store): storing the sums bounds the kernel.
+ *    the register tile. Four rows of B go in one pass over the sums (four multiply-adds
+ *    in order between a load and a store; then two, then one for the depth left): the
+ *    sums' loads and stores, not B's stream, bounded the kernel at two rows a pass.
  *    For 2-4 rows of a B narrower than FASTSIG_FEW_ROWS_NARROW columns, the first
  *    columns go in runs of two vectors instead (where isa.h has FASTSIG_VECTOR_TILE):
  *    each run's sums stay in registers over all of kc, the same multiply-adds in the
@@ -136,7 +137,39 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
         for (p = 0; p < rows; p++)                                                         \
             for (j = 0; j < cols; j++)                                                     \
                 acc[p * ldacc + j] = 0;                                                    \
-    for (p = 0; p + 2 <= kc; p += 2) {                                                     \
+    for (p = 0; p + 4 <= kc; p += 4) {                                                     \
+        const T* __restrict b0row = b + p * ldb;                                           \
+        const T* __restrict b1row = b0row + ldb;                                           \
+        const T* __restrict b2row = b1row + ldb;                                           \
+        const T* __restrict b3row = b2row + ldb;                                           \
+        const T a0 = a[p], b0 = a[p + 1], c0 = a[p + 2], d0 = a[p + 3];                    \
+        const T a1 = rows > 1 ? a[lda + p] : 0, b1 = rows > 1 ? a[lda + p + 1] : 0;        \
+        const T c1 = rows > 1 ? a[lda + p + 2] : 0, d1 = rows > 1 ? a[lda + p + 3] : 0;    \
+        const T a2 = rows > 2 ? a[2 * lda + p] : 0, b2 = rows > 2 ? a[2 * lda + p + 1] : 0; \
+        const T c2 = rows > 2 ? a[2 * lda + p + 2] : 0;                                    \
+        const T d2 = rows > 2 ? a[2 * lda + p + 3] : 0;                                    \
+        const T a3 = rows > 3 ? a[3 * lda + p] : 0, b3 = rows > 3 ? a[3 * lda + p + 1] : 0; \
+        const T c3 = rows > 3 ? a[3 * lda + p + 2] : 0;                                    \
+        const T d3 = rows > 3 ? a[3 * lda + p + 3] : 0;                                    \
+        for (j = 0; j < cols; j++) {                                                       \
+            const T u0 = b0row[j], u1 = b1row[j], u2 = b2row[j], u3 = b3row[j];           \
+            acc[j] = FASTSIG_MULADD_##T(d0, u3, FASTSIG_MULADD_##T(c0, u2,                 \
+                FASTSIG_MULADD_##T(b0, u1, FASTSIG_MULADD_##T(a0, u0, acc[j]))));          \
+            if (rows > 1)                                                                  \
+                acc[ldacc + j] = FASTSIG_MULADD_##T(d1, u3, FASTSIG_MULADD_##T(c1, u2,     \
+                    FASTSIG_MULADD_##T(b1, u1, FASTSIG_MULADD_##T(a1, u0,                  \
+                                                                  acc[ldacc + j]))));      \
+            if (rows > 2)                                                                  \
+                acc[2 * ldacc + j] = FASTSIG_MULADD_##T(d2, u3, FASTSIG_MULADD_##T(c2, u2, \
+                    FASTSIG_MULADD_##T(b2, u1, FASTSIG_MULADD_##T(a2, u0,                  \
+                                                                  acc[2 * ldacc + j]))));  \
+            if (rows > 3)                                                                  \
+                acc[3 * ldacc + j] = FASTSIG_MULADD_##T(d3, u3, FASTSIG_MULADD_##T(c3, u2, \
+                    FASTSIG_MULADD_##T(b3, u1, FASTSIG_MULADD_##T(a3, u0,                  \
+                                                                  acc[3 * ldacc + j]))));  \
+        }                                                                                  \
+    }                                                                                      \
+    for (; p + 2 <= kc; p += 2) {                                                          \
         const T* __restrict brow = b + p * ldb;                                            \
         const T* __restrict bnext = brow + ldb;                                            \
         const T a0 = a[p], b0 = a[p + 1];                                                  \
