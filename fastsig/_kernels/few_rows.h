@@ -21,9 +21,10 @@
  * 2. The sums are kept in `acc` (rows x cols, in L1), started at 0; each row p of B adds
  *    A[i, p] * B[p, j] to every row's sum, one multiply-add per element (fused where the
  *    variant has FMA: FASTSIG_MULADD), in increasing p: the order, and so the bits, of
- *    the register tile. Four rows of B go in one pass over the sums (four multiply-adds
- *    in order between a load and a store; then two, then one for the depth left): the
- *    sums' loads and stores, not B's stream, bounded the kernel at two rows a pass.
+ *    the register tile. Several rows of B go in one pass over the sums, their
+ *    multiply-adds in order between a load and a store: eight for one row of A (a
+ *    matrix-vector product), four for more (then two, then one for the depth left).
+ *    The sums' loads and stores, not B's stream, bounded the kernel at two rows a pass.
  *    For 2-4 rows of a B narrower than FASTSIG_FEW_ROWS_NARROW columns, the first
  *    columns go in runs of two vectors instead (where isa.h has FASTSIG_VECTOR_TILE):
  *    each run's sums stay in registers over all of kc, the same multiply-adds in the
@@ -137,7 +138,23 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
         for (p = 0; p < rows; p++)                                                         \
             for (j = 0; j < cols; j++)                                                     \
                 acc[p * ldacc + j] = 0;                                                    \
-    for (p = 0; p + 4 <= kc; p += 4) {                                                     \
+    /* One row of A (a matrix-vector product): eight rows of B a pass. */                  \
+    for (p = 0; rows == 1 && p + 8 <= kc; p += 8) {                                        \
+        const T* __restrict r0 = b + p * ldb;                                              \
+        const T e0 = a[p], e1 = a[p + 1], e2 = a[p + 2], e3 = a[p + 3];                    \
+        const T e4 = a[p + 4], e5 = a[p + 5], e6 = a[p + 6], e7 = a[p + 7];                \
+        for (j = 0; j < cols; j++) {                                                       \
+            T t = FASTSIG_MULADD_##T(e0, r0[j], acc[j]);                                   \
+            t = FASTSIG_MULADD_##T(e1, r0[ldb + j], t);                                    \
+            t = FASTSIG_MULADD_##T(e2, r0[2 * ldb + j], t);                                \
+            t = FASTSIG_MULADD_##T(e3, r0[3 * ldb + j], t);                                \
+            t = FASTSIG_MULADD_##T(e4, r0[4 * ldb + j], t);                                \
+            t = FASTSIG_MULADD_##T(e5, r0[5 * ldb + j], t);                                \
+            t = FASTSIG_MULADD_##T(e6, r0[6 * ldb + j], t);                                \
+            acc[j] = FASTSIG_MULADD_##T(e7, r0[7 * ldb + j], t);                           \
+        }                                                                                  \
+    }                                                                                      \
+    for (; p + 4 <= kc; p += 4) {                                                          \
         const T* __restrict b0row = b + p * ldb;                                           \
         const T* __restrict b1row = b0row + ldb;                                           \
         const T* __restrict b2row = b1row + ldb;                                           \
