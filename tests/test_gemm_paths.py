@@ -126,6 +126,10 @@ def test_the_shapes_cover_every_path(dtype):
         assert in_place == {True, False}, "A read in place and packed"
     assert {p["b_in_place"] for p in register} == {True, False}, "w read in place and packed"
     assert {p["b_per_task"] for p in register} == {True, False}, "w packed by tasks and whole"
+    # w one whole panel wide, read as its own packing, where some kernel's panel allows it.
+    if any(_plan(dtype, 4096, 64, m)["b_as_packed"] for m in range(1, 130)):
+        as_packed = {_plan(dtype, n, k, m)["b_as_packed"] for n, k, m in SHAPES}
+        assert as_packed == {True, False}, "w read as its own packing and packed"
     for shape, takes in LABELLED.items():
         assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
     # A few rows of a layer that the vector tile takes (not in every variant: the portable
@@ -238,6 +242,31 @@ def test_matmul_and_dense_forward_paths(dtype, rng, helpers, n, k, m):
         helpers.assert_bitwise_equal(
             fastsig.dense_forward(x, w, b, num_threads=threads, accuracy="fast"), fast,
             "dense_forward, fast")
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k", [(150, 40), (7, 300), (1000, 300), (33, 1)], ids=str)
+def test_w_one_panel_wide_has_the_bits_of_the_same_columns_packed(dtype, rng, helpers, n, k):
+    """A w of exactly the register tile's width is read where it lies as its own packing
+    (plan: b_as_packed, where the rows are too many to read w in place); its columns have
+    the bits they have as the first panel of a wider w, which is packed."""
+    nr = _plan(dtype, 4096, 64, 4096)["panel_width"]
+    x = rng.uniform(-1, 1, (n, k)).astype(dtype)
+    wide = rng.uniform(-1, 1, (k, 2 * nr)).astype(dtype)
+    w = np.ascontiguousarray(wide[:, :nr])
+    b = rng.uniform(-1, 1, 2 * nr).astype(dtype)
+    assert _plan(dtype, n, k, 2 * nr)["kernel"] == _plan(dtype, n, k, nr)["kernel"]
+    assert not _plan(dtype, n, k, 2 * nr)["b_as_packed"]
+    if n > 32:
+        assert _plan(dtype, n, k, nr)["b_as_packed"]
+    for threads in (1, 2, 3):
+        helpers.assert_bitwise_equal(fastsig.matmul(x, w, num_threads=threads),
+                                     fastsig.matmul(x, wide, num_threads=threads)[:, :nr],
+                                     f"matmul, {threads} threads")
+        helpers.assert_bitwise_equal(
+            fastsig.dense_forward(x, w, b[:nr], num_threads=threads),
+            fastsig.dense_forward(x, wide, b, num_threads=threads)[:, :nr],
+            f"dense_forward, {threads} threads")
 
 
 _PEAK_MEMORY = """

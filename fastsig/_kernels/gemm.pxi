@@ -10,10 +10,11 @@
 # A and B are read through strides (packing.pxi), so a transposed operand costs nothing
 # extra; C is row-major, ldc = m.
 # 1. B is packed once per call into panels of the chosen kernel's width, zero-padded
-#    past column m, laid out by depth block, then panel; or, for a product of few rows
-#    (_reads_b_in_place), B is read where it lies: by the few-rows kernel (few_rows.h,
-#    FEW_ROWS_MAX rows a pass; _takes_few_rows), else by the register tile, all but B's
-#    ragged last panel. Each thread packs a contiguous run of the panels.
+#    past column m, laid out by depth block, then panel (a row-major B of exactly one
+#    panel's width is that layout already, and is read where it lies); or, for a product
+#    of few rows (_reads_b_in_place), B is read where it lies: by the few-rows kernel
+#    (few_rows.h, FEW_ROWS_MAX rows a pass; _takes_few_rows), else by the register
+#    tile, all but B's ragged last panel. Each thread packs a contiguous run of the panels.
 #    A packed B larger than B_SLAB_BYTES is packed a slab at a time instead
 #    (_gemm_slabs), so that the scratch has a ceiling; for a product of a few dozen rows
 #    (_packs_b_per_task) each task packs its own column block of B, a depth block at a
@@ -490,7 +491,8 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
     cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
     if plan.b_per_task:
         _b_block_task(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, tj * nc, min(m, (tj + 1) * nc),
-                      plan.panel_width, scratch, bias, epilogue)
+                      plan.panel_width, scratch, bias, epilogue,
+                      plan.b_as_packed and b_cs == 1 and b_rs == plan.panel_width)
     elif b != NULL and plan.few_rows and a_cs == 1:
         _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
                        scratch, bias, epilogue)
@@ -506,10 +508,11 @@ cdef void _b_block_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                         const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
                         floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                         Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t nr, floating* scratch,
-                        const floating* bias, int epilogue) noexcept nogil:
+                        const floating* bias, int epilogue, bint as_packed) noexcept nogil:
     """C[:, j0:j1] = A @ B[:, j0:j1] (+ epilogue) for plan.b_per_task, k >= 1: for each
-    depth block in order, B[pc:pc + KC, j0:j1] packed into `scratch`, then every row
-    panel run over it (A packed behind it), adding into C after the first block, as
+    depth block in order, B[pc:pc + KC, j0:j1] packed into `scratch` (`as_packed`: B is
+    one panel wide and row-major, its own packing, and is read where it lies), then every
+    row panel run over it (A packed behind it), adding into C after the first block, as
     _slab_task does with a slab: the bits of B packed whole."""
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
@@ -519,12 +522,17 @@ cdef void _b_block_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                                           // per_line * per_line)
     cdef Py_ssize_t pb, pc, kc
     cdef bint last
+    cdef const floating* b_block
     for pb in range(blocks):
         pc = pb * depth
         kc = min(depth, k - pc)
         last = pb == blocks - 1
-        _pack_b(b + pc * b_rs + j0 * b_cs, b_rs, b_cs, kc, j1 - j0, scratch, 0, panels, nr)
-        _register_tile_task(a + pc * a_cs, a_rs, a_cs, scratch, NULL, 0, c + j0, m, kc,
+        if as_packed:
+            b_block = b + pc * b_rs
+        else:
+            _pack_b(b + pc * b_rs + j0 * b_cs, b_rs, b_cs, kc, j1 - j0, scratch, 0, panels, nr)
+            b_block = scratch
+        _register_tile_task(a + pc * a_cs, a_rs, a_cs, b_block, NULL, 0, c + j0, m, kc,
                             j1 - j0, 0, n, 0, j1 - j0, a_scratch,
                             bias + j0 if last and bias != NULL else NULL,
                             epilogue if last else EPILOGUE_NONE, pc > 0)
@@ -613,7 +621,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     """C = A @ B (+ epilogue); called with the GIL, which it releases for the work.
 
     Allocates the packed B (where B is read in place, only its ragged last panel; where it
-    is large, one slab of it: _gemm_slabs) and one bounded block of scratch per thread,
+    is one whole panel wide and row-major, nothing; where it is large, one slab of it:
+    _gemm_slabs) and one bounded block of scratch per thread,
     raising MemoryError if it cannot."""
     cdef ProductPlan plan = _plan_product(c, n, k, m, num_threads)
     cdef Py_ssize_t nr = plan.panel_width
@@ -631,6 +640,10 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef bint few_rows = b_in_place and plan.few_rows and a_cs == 1
     cdef Py_ssize_t ragged = 0 if few_rows else m % nr
     cdef const floating* b_direct = b if b_in_place or plan.b_per_task else NULL
+    # (A B one panel wide is read as its own packing where it is row-major: the plan's
+    # b_as_packed; the backward's wᵀ is not.)
+    cdef bint b_is_packed = plan.b_as_packed and b_cs == 1 and b_rs == nr
+    cdef const floating* b_panels
     cdef int threads = plan.threads
     cdef void* base
     cdef size_t base_size
@@ -664,6 +677,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                          + per_line - 1) // per_line * per_line
                         + ((n + mr - 1) // mr * mr * min(k, _depth_block(c)) + per_line - 1)
                         // per_line * per_line)
+    if b_is_packed:
+        b_size = 0
     if plan.depth_chunks > 1:
         return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
                                  plan)
@@ -675,11 +690,12 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     b_packed = <floating*>_aligned(base)
     scratch = b_packed + b_size
+    b_panels = b if b_is_packed else b_packed
     with nogil:
         if b_in_place:
             if ragged:
                 _pack_b(b + (m - ragged) * b_cs, b_rs, b_cs, k, ragged, b_packed, 0, 1, nr)
-        elif plan.b_per_task:
+        elif plan.b_per_task or b_is_packed:
             pass
         elif threads == 1:
             _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels, nr)
@@ -689,11 +705,11 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                         (t + 1) * panels // threads, nr)
         if threads == 1:
             for task in range(plan.tasks):
-                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, b_cs, c, n, k, m, task,
+                _gemm_one_task(a, a_rs, a_cs, b_panels, b_direct, b_rs, b_cs, c, n, k, m, task,
                                &plan, scratch, bias, epilogue)
         else:
             for task in prange(plan.tasks, schedule='static', num_threads=threads):
-                _gemm_one_task(a, a_rs, a_cs, b_packed, b_direct, b_rs, b_cs, c, n, k, m, task,
+                _gemm_one_task(a, a_rs, a_cs, b_panels, b_direct, b_rs, b_cs, c, n, k, m, task,
                                &plan, scratch + threadid() * scratch_size, bias, epilogue)
     scratch_give(base, base_size)
     return 0

@@ -428,6 +428,7 @@ cdef struct ProductPlan:
     bint few_rows           # and by the few-rows kernel (at most FEW_ROWS_MAX rows), not
                             # the register tile
     bint dots               # one column of C, a dot product a row (_takes_dots)
+    bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
     Py_ssize_t row_grain    # rows shared out whole (_row_grain)
     Py_ssize_t row_tasks    # tasks along the rows of C
@@ -498,6 +499,11 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.tasks = (n + DOTS_ROWS - 1) // DOTS_ROWS
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
     _plan_slabs(dtype, k, m, &plan)
+    # A row-major B of exactly one panel's width has the packed layout already (_b_panel's,
+    # with one panel: row p at p * NR), so gemm() reads it where it lies: packing it was a
+    # copy, a few percent of a narrow layer's product and up to a quarter of a small one's.
+    plan.b_as_packed = (k > 0 and m == plan.panel_width and not plan.b_in_place
+                        and not plan.dots and plan.depth_chunks == 1 and plan.slab_depth >= k)
     return plan
 
 
@@ -677,6 +683,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
                        and bool(_reads_a_in_place(dtype, k, 1, p.block_width))),
         "b_in_place": bool(p.b_in_place) and k > 0,
         "b_per_task": bool(p.b_per_task),
+        "b_as_packed": bool(p.b_as_packed) and n > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
         "threads": p.threads,
@@ -727,8 +734,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     product a row; "zeros" for k = 0, "none" for an
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (the register tile reads w where it lies: few rows), "b_per_task" (each
-    task packs its block of w: a few dozen rows),
-    "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
+    task packs its block of w: a few dozen rows), "b_as_packed" (w is one whole panel
+    wide, its own packed form: read where it lies, not copied), "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
     is split), "slabs" (> 1: w is packed a slab at a time), "one_thread" (num_threads=None
     runs it on one thread). The backward: "dw_kernel",
     "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
