@@ -528,6 +528,7 @@ cdef void _b_block_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         kc = min(depth, k - pc)
         last = pb == blocks - 1
         if as_packed:
+            # (B one panel wide is one column block: j0 == 0.)
             b_block = b + pc * b_rs
         else:
             _pack_b(b + pc * b_rs + j0 * b_cs, b_rs, b_cs, kc, j1 - j0, scratch, 0, panels, nr)

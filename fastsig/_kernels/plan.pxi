@@ -735,9 +735,10 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (the register tile reads w where it lies: few rows), "b_per_task" (each
     task packs its block of w: a few dozen rows), "b_as_packed" (w is one whole panel
-    wide, its own packed form: read where it lies, not copied), "panel_width", "tasks" and "threads" (that get work), "depth_chunks" (> 1: the depth
-    is split), "slabs" (> 1: w is packed a slab at a time), "one_thread" (num_threads=None
-    runs it on one thread). The backward: "dw_kernel",
+    wide, its own packed form: read where it lies, not copied), "panel_width", "tasks"
+    and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
+    w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread).
+    The backward: "dw_kernel",
     "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
     lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
