@@ -491,8 +491,7 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
     cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
     if plan.b_per_task:
         _b_block_task(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, tj * nc, min(m, (tj + 1) * nc),
-                      plan.panel_width, scratch, bias, epilogue,
-                      plan.b_as_packed and b_cs == 1 and b_rs == plan.panel_width)
+                      plan.panel_width, scratch, bias, epilogue, plan.b_as_packed)
     elif b != NULL and plan.few_rows and a_cs == 1:
         _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
                        scratch, bias, epilogue)
@@ -641,9 +640,6 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef bint few_rows = b_in_place and plan.few_rows and a_cs == 1
     cdef Py_ssize_t ragged = 0 if few_rows else m % nr
     cdef const floating* b_direct = b if b_in_place or plan.b_per_task else NULL
-    # (A B one panel wide is read as its own packing where it is row-major: the plan's
-    # b_as_packed; the backward's wᵀ is not.)
-    cdef bint b_is_packed = plan.b_as_packed and b_cs == 1 and b_rs == nr
     cdef const floating* b_panels
     cdef int threads = plan.threads
     cdef void* base
@@ -652,6 +648,9 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef floating* scratch
     if n == 0 or m == 0:
         return 0
+    # The plan's b_as_packed holds for a row-major B (x @ w); B read through other strides
+    # is packed.
+    plan.b_as_packed = plan.b_as_packed and b_cs == 1 and b_rs == nr
     if plan.dots:
         if a_cs != 1 or a_rs != k or b_rs != 1:
             raise ValueError("fastsig: the dots kernel reads a row-major A and B")
@@ -678,7 +677,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                          + per_line - 1) // per_line * per_line
                         + ((n + mr - 1) // mr * mr * min(k, _depth_block(c)) + per_line - 1)
                         // per_line * per_line)
-    if b_is_packed:
+    if plan.b_as_packed:
         b_size = 0
     if plan.depth_chunks > 1:
         return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
@@ -691,12 +690,12 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
     b_packed = <floating*>_aligned(base)
     scratch = b_packed + b_size
-    b_panels = b if b_is_packed else b_packed
+    b_panels = b if plan.b_as_packed else b_packed
     with nogil:
         if b_in_place:
             if ragged:
                 _pack_b(b + (m - ragged) * b_cs, b_rs, b_cs, k, ragged, b_packed, 0, 1, nr)
-        elif plan.b_per_task or b_is_packed:
+        elif plan.b_per_task or plan.b_as_packed:
             pass
         elif threads == 1:
             _pack_b(b, b_rs, b_cs, k, m, b_packed, 0, panels, nr)

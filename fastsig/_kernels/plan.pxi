@@ -500,8 +500,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
     _plan_slabs(dtype, k, m, &plan)
     # A row-major B of exactly one panel's width has the packed layout already (_b_panel's,
-    # with one panel: row p at p * NR), so gemm() reads it where it lies: packing it was a
-    # copy, a few percent of a narrow layer's product and up to a quarter of a small one's.
+    # with one panel: row p at p * NR), so gemm() reads it where it lies rather than copy it.
     plan.b_as_packed = (k > 0 and m == plan.panel_width and not plan.b_in_place
                         and not plan.dots and plan.depth_chunks == 1 and plan.slab_depth >= k)
     return plan
