@@ -30,9 +30,9 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# Modules compiled with the baseline flags only: they run before a kernel
-# variant is chosen.
-BASELINE_MODULES = ["_openmp_helpers", "_cpu"]
+# Modules compiled once, with the baseline flags only: they run before a kernel
+# variant is chosen (_public calls into the chosen one).
+BASELINE_MODULES = ["_openmp_helpers", "_cpu", "_public"]
 
 # The kernels (_kernels/kernels.pxi), compiled once per instruction set as
 # fastsig._kernels_<isa>; the variant flags add to the common ones. Only

@@ -15,7 +15,7 @@ if _util.find_spec(f"{__name__}._cpu") is None:  # a compiled module of every bu
 
     _refuse_or_hand_over(__name__, __path__[0])
 else:
-    from ._api import dense_backward, dense_forward, matmul, sigmoid, sigmoid_backward
+    from ._public import dense_backward, dense_forward, matmul, sigmoid, sigmoid_backward
     from ._config import (get_accuracy, get_num_threads, set_accuracy, set_num_threads,
                           show_config)
     from ._version import __version__

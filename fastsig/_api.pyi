@@ -1,84 +1,19 @@
-# Stubs for the public functions of _api.py.
-#
-# Inputs are anything numpy converts (ArrayLike). Results are float32 or float64 depending on
-# the inputs' dtypes (numpy's result_type, with integer/bool -> float64 and float16 ->
-# float32), which the types cannot follow through ArrayLike: hence NDArray[np.floating[Any]].
-# num_threads takes any integer (operator.index), numpy's included; accuracy one of the
-# modes of _config.ACCURACY_MODES.
+# Stubs for _api.py: the full path of the public functions (_public.pyx), which takes their
+# arguments as given, after the accuracy mode is read (`fast`) and compute_dx made a bool.
 
-from typing import Any, Literal, SupportsIndex, overload
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from ._config import _Accuracy
+from numpy.typing import NDArray
 
 _Float = NDArray[np.floating[Any]]
 
-def matmul(
-    x: ArrayLike,
-    w: ArrayLike,
-    *,
-    out: _Float | None = None,
-    num_threads: SupportsIndex | None = None,
+def matmul_full_path(x: Any, w: Any, out: Any, num_threads: Any) -> _Float: ...
+def sigmoid_full_path(y: Any, out: Any, num_threads: Any, fast: bool) -> _Float: ...
+def sigmoid_backward_full_path(grad: Any, s: Any, out: Any, num_threads: Any) -> _Float: ...
+def dense_forward_full_path(
+    x: Any, w: Any, b: Any, out: Any, num_threads: Any, fast: bool
 ) -> _Float: ...
-def sigmoid(
-    y: ArrayLike,
-    *,
-    out: _Float | None = None,
-    num_threads: SupportsIndex | None = None,
-    accuracy: _Accuracy | None = None,
-) -> _Float: ...
-def sigmoid_backward(
-    grad: ArrayLike,
-    s: ArrayLike,
-    *,
-    out: _Float | None = None,
-    num_threads: SupportsIndex | None = None,
-) -> _Float: ...
-def dense_forward(
-    x: ArrayLike,
-    w: ArrayLike,
-    b: ArrayLike | None = None,
-    *,
-    out: _Float | None = None,
-    num_threads: SupportsIndex | None = None,
-    accuracy: _Accuracy | None = None,
-) -> _Float: ...
-
-# dx is None exactly when compute_dx is False: the overloads let a caller that leaves
-# compute_dx alone use dx without checking it for None.
-@overload
-def dense_backward(
-    grad: ArrayLike,
-    x: ArrayLike,
-    w: ArrayLike,
-    s: ArrayLike,
-    *,
-    compute_dx: Literal[True] = True,
-    out: tuple[_Float, _Float, _Float] | None = None,
-    num_threads: SupportsIndex | None = None,
-) -> tuple[_Float, _Float, _Float]: ...
-@overload
-def dense_backward(
-    grad: ArrayLike,
-    x: ArrayLike,
-    w: ArrayLike,
-    s: ArrayLike,
-    *,
-    compute_dx: Literal[False],
-    out: tuple[None, _Float, _Float] | None = None,
-    num_threads: SupportsIndex | None = None,
-) -> tuple[None, _Float, _Float]: ...
-@overload
-def dense_backward(
-    grad: ArrayLike,
-    x: ArrayLike,
-    w: ArrayLike,
-    s: ArrayLike,
-    *,
-    compute_dx: bool,
-    out: tuple[_Float | None, _Float, _Float] | None = None,
-    num_threads: SupportsIndex | None = None,
+def dense_backward_full_path(
+    grad: Any, x: Any, w: Any, s: Any, compute_dx: bool, out: Any, num_threads: Any
 ) -> tuple[_Float | None, _Float, _Float]: ...
-
