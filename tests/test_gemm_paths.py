@@ -491,17 +491,19 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     # last panel the short tile; (256, 24), (1000, 32), (100, 48): 5-8 rows take the
     # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks); (100, 20)
     # and (513, 10) a vector and a half a row on AVX-512; (6, 40) and (263, 33): the
-    # few-rows kernel's passes of four rows of w, then two, then one, in every depth block.
+    # few-rows kernel's passes of four rows of w, then two, then one, in every depth block;
+    # (40, 1000) and (37, 300): 1-3 rows of a wide layer, whose passes of four rows of w go
+    # in explicit vectors, the columns past the last whole vector after them.
     for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (100, 16), (513, 10), (64, 64),
-                 (300, 77), (40, 1000), (256, 24), (1000, 32), (100, 48), (100, 20),
-                 (6, 40), (263, 33)):
+                 (300, 77), (40, 1000), (37, 300), (256, 24), (1000, 32), (100, 48),
+                 (100, 20), (6, 40), (263, 33)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)
-        # One row, three and four (the few-rows kernel), 5, 7 and 8 (passes of it where
-        # the tile would pad), eleven and 32 (w read in place), more.
-        for lo, hi in ((0, 1), (5, 8), (9, 13), (0, 5), (10, 17), (2, 10), (20, 31),
-                       (40, 72), (17, 300), (1199, 1200)):
+        # One row, two, three and four (the few-rows kernel), 5, 7 and 8 (passes of it
+        # where the tile would pad), eleven and 32 (w read in place), more.
+        for lo, hi in ((0, 1), (42, 44), (5, 8), (9, 13), (0, 5), (10, 17), (2, 10),
+                       (20, 31), (40, 72), (17, 300), (1199, 1200)):
             helpers.assert_bitwise_equal(fastsig.dense_forward(x[lo:hi], w), whole[lo:hi],
                                          f"rows {lo}:{hi}")
 

@@ -25,6 +25,10 @@
  *    multiply-adds in order between a load and a store: eight for one row of A (a
  *    matrix-vector product), four for more (then two, then one for the depth left).
  *    The sums' loads and stores, not B's stream, bounded the kernel at two rows a pass.
+ *    For 1-3 rows of A the pass of four rows of B goes in explicit vectors (where isa.h
+ *    has FASTSIG_VECTOR_TILE), each loaded once: gcc's vectorized loop loads B again for
+ *    each row's multiply-adds there, and ran 2 or 3 rows no faster than 4. Four rows keep
+ *    the loop, whose B gcc keeps in registers.
  *    For 2-4 rows of a B narrower than FASTSIG_FEW_ROWS_NARROW columns, the first
  *    columns go in runs of two vectors instead (where isa.h has FASTSIG_VECTOR_TILE):
  *    each run's sums stay in registers over all of kc, the same multiply-adds in the
@@ -107,16 +111,56 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                   
                     fastsig_few_rows_##SUFFIX##_store(acc + 3 * cols + LANES, s31); }      \
 }
 #define FASTSIG_FEW_ROWS_RUN_LANES(T) (2 * FASTSIG_VECTOR_BYTES / (ptrdiff_t)sizeof(T))
+#define FASTSIG_FEW_ROWS_PASS(T, SUFFIX)                                                   \
+/* Step 2's pass of four rows of B (b, ldb apart) over the whole vectors of `cols` sums   \
+   of 1 to 3 rows (ldacc apart), A's four values a row at e[4 * i]: each vector of B      \
+   loaded once, the rows' multiply-adds lane by lane as the scalar loop's. Returns the    \
+   columns done (whole vectors). */                                                       \
+FASTSIG_FEW_ROWS_INLINE ptrdiff_t fastsig_few_rows_##SUFFIX##_pass(                       \
+        const T* __restrict b, ptrdiff_t ldb, T* __restrict acc, ptrdiff_t ldacc,         \
+        ptrdiff_t cols, const T* e, const int rows) {                                     \
+    typedef fastsig_few_rows_##SUFFIX##_vector V;                                          \
+    enum { LANES = FASTSIG_VECTOR_BYTES / sizeof(T) };                                     \
+    const V zero = {0};                                                                    \
+    if (cols < LANES)                                                                      \
+        return 0;                                                                          \
+    /* A's values as vectors, in registers for the whole pass. */                          \
+    const V x00 = zero + e[0], x01 = zero + e[1], x02 = zero + e[2], x03 = zero + e[3];   \
+    const V x10 = zero + e[4], x11 = zero + e[5], x12 = zero + e[6], x13 = zero + e[7];   \
+    const V x20 = zero + e[8], x21 = zero + e[9], x22 = zero + e[10], x23 = zero + e[11]; \
+    ptrdiff_t j;                                                                           \
+    for (j = 0; j + LANES <= cols; j += LANES) {                                           \
+        const V u0 = fastsig_few_rows_##SUFFIX##_load(b + j);                              \
+        const V u1 = fastsig_few_rows_##SUFFIX##_load(b + ldb + j);                        \
+        const V u2 = fastsig_few_rows_##SUFFIX##_load(b + 2 * ldb + j);                    \
+        const V u3 = fastsig_few_rows_##SUFFIX##_load(b + 3 * ldb + j);                    \
+        T* const s0 = acc + j;                                                             \
+        fastsig_few_rows_##SUFFIX##_store(s0, x03 * u3 + (x02 * u2 + (x01 * u1 + (         \
+            x00 * u0 + fastsig_few_rows_##SUFFIX##_load(s0)))));                           \
+        if (rows > 1)                                                                      \
+            fastsig_few_rows_##SUFFIX##_store(s0 + ldacc, x13 * u3 + (x12 * u2 + (          \
+                x11 * u1 + (x10 * u0 + fastsig_few_rows_##SUFFIX##_load(s0 + ldacc)))));   \
+        if (rows > 2)                                                                      \
+            fastsig_few_rows_##SUFFIX##_store(s0 + 2 * ldacc, x23 * u3 + (x22 * u2 + (      \
+                x21 * u1 + (x20 * u0 + fastsig_few_rows_##SUFFIX##_load(s0 + 2 * ldacc))))); \
+    }                                                                                      \
+    return j;                                                                              \
+}
 #else
 #define FASTSIG_FEW_ROWS_RUNS(T, SUFFIX)                                                   \
 FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                            \
         ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b, ptrdiff_t ldb, T* acc,       \
         ptrdiff_t cols, const int rows) { }
 #define FASTSIG_FEW_ROWS_RUN_LANES(T) ((ptrdiff_t)1 << 30)
+#define FASTSIG_FEW_ROWS_PASS(T, SUFFIX)                                                   \
+FASTSIG_FEW_ROWS_INLINE ptrdiff_t fastsig_few_rows_##SUFFIX##_pass(                       \
+        const T* b, ptrdiff_t ldb, T* acc, ptrdiff_t ldacc, ptrdiff_t cols, const T* e,   \
+        const int rows) { return 0; }
 #endif
 
 #define FASTSIG_FEW_ROWS(T, SUFFIX)                                                        \
 FASTSIG_FEW_ROWS_RUNS(T, SUFFIX)                                                           \
+FASTSIG_FEW_ROWS_PASS(T, SUFFIX)                                                           \
 FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                           \
         ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* __restrict b, ptrdiff_t ldb,    \
         T* __restrict acc, ptrdiff_t cols, const int rows) {                               \
@@ -168,7 +212,10 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
         const T a3 = rows > 3 ? a[3 * lda + p] : 0, b3 = rows > 3 ? a[3 * lda + p + 1] : 0; \
         const T c3 = rows > 3 ? a[3 * lda + p + 2] : 0;                                    \
         const T d3 = rows > 3 ? a[3 * lda + p + 3] : 0;                                    \
-        for (j = 0; j < cols; j++) {                                                       \
+        const T e[12] = {a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2};                  \
+        j = rows < 4 ? fastsig_few_rows_##SUFFIX##_pass(b0row, ldb, acc, ldacc, cols, e,   \
+                                                        rows) : 0;                         \
+        for (; j < cols; j++) {                                                            \
             const T u0 = b0row[j], u1 = b1row[j], u2 = b2row[j], u3 = b3row[j];           \
             acc[j] = FASTSIG_MULADD_##T(d0, u3, FASTSIG_MULADD_##T(c0, u2,                 \
                 FASTSIG_MULADD_##T(b0, u1, FASTSIG_MULADD_##T(a0, u0, acc[j]))));          \
