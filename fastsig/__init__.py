@@ -8,7 +8,8 @@ in compiled, OpenMP-threaded kernels with numpy's answers.
 
 import importlib.util as _util
 
-if _util.find_spec(f"{__name__}._cpu") is None:  # a compiled module of every build
+# Compiled modules of every build (a tree built in place before _public existed lacks it).
+if any(_util.find_spec(f"{__name__}.{name}") is None for name in ("_cpu", "_public")):
     # The source tree, not built: an ImportError, or for `python -m fastsig` the installed
     # fastsig instead (see _source_tree.py).
     from ._source_tree import refuse_or_hand_over as _refuse_or_hand_over

@@ -205,7 +205,7 @@ def dense_forward_full_path(x, w, b, out, num_threads, fast):
 
 
 def dense_backward_full_path(grad, x, w, s, compute_dx, out, num_threads):
-    """fastsig.dense_backward for any arguments (`compute_dx`: a bool)."""
+    """fastsig.dense_backward for any arguments: checked, converted, computed."""
     g_in, x_in, w_in, s_in = (_as_array(a) for a in (grad, x, w, s))
     _check_matmul_shapes("dense_backward", x_in, w_in)
     n, k = x_in.shape
@@ -217,7 +217,7 @@ def dense_backward_full_path(grad, x, w, s, compute_dx, out, num_threads):
                 f"{x_in.shape} and w of shape {w_in.shape} (expected {(n, m)})"
             )
     dtype = _compute_dtype("dense_backward", g_in, x_in, w_in, s_in)
-    dx, dw, db = _backward_outputs(out, dtype, (n, k, m), compute_dx,
+    dx, dw, db = _backward_outputs(out, dtype, (n, k, m), bool(compute_dx),
                                    [("grad", g_in), ("x", x_in), ("w", w_in), ("s", s_in)])
     threads = _resolve_num_threads(num_threads, _kernels.product_work(n, max(k, 1), m),
                                    _MIN_MULADDS_FOR_THREADS[dtype])

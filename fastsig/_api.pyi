@@ -1,5 +1,5 @@
 # Stubs for _api.py: the full path of the public functions (_public.pyx), which takes their
-# arguments as given, after the accuracy mode is read (`fast`) and compute_dx made a bool.
+# arguments as given, after the accuracy mode is read (`fast`).
 
 from typing import Any
 
@@ -15,5 +15,5 @@ def dense_forward_full_path(
     x: Any, w: Any, b: Any, out: Any, num_threads: Any, fast: bool
 ) -> _Float: ...
 def dense_backward_full_path(
-    grad: Any, x: Any, w: Any, s: Any, compute_dx: bool, out: Any, num_threads: Any
+    grad: Any, x: Any, w: Any, s: Any, compute_dx: Any, out: Any, num_threads: Any
 ) -> tuple[_Float | None, _Float, _Float]: ...

@@ -291,10 +291,9 @@ def dense_backward(grad, x, w, s, *, compute_dx=True, out=None, num_threads=None
     >>> dw, db
     (array([[0.5]]), array([0.5]))
     """
-    cdef bint dx_wanted = bool(compute_dx)
     if _native_count(num_threads):
-        result = _dense_backward_native(grad, x, w, s, dx_wanted, out,
+        result = _dense_backward_native(grad, x, w, s, bool(compute_dx), out,
                                         num_threads or _get_num_threads)
         if result is not None:
             return result
-    return _api.dense_backward_full_path(grad, x, w, s, dx_wanted, out, num_threads)
+    return _api.dense_backward_full_path(grad, x, w, s, compute_dx, out, num_threads)

@@ -31,7 +31,7 @@ def dense_forward(
     accuracy: _Accuracy | None = None,
 ) -> da.Array: ...
 
-# dx is None exactly when compute_dx is False (see _api.pyi).
+# dx is None exactly when compute_dx is False (see _public.pyi).
 @overload
 def dense_backward(
     grad: _Batch,

@@ -509,6 +509,27 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
 
 
 @pytest.mark.quick
+def test_a_sum_of_negative_zero_keeps_its_sign_in_any_batch(dtype, helpers):
+    """A sum that is -0 (a negative product that underflows, then products of -0) has the
+    sign of zero of the tiles' arithmetic on 1-3 rows too (the few-rows kernel's passes in
+    explicit vectors), and the same bits as the rows inside a batch. With FMA the first
+    multiply-add rounds the product alone, to -0; without (the baseline variant), the
+    product's -0 is added to the sum's +0, which is +0."""
+    tiny = np.finfo(dtype).smallest_subnormal ** 0.5 / 4   # tiny * tiny rounds to zero
+    k, m = 12, 300
+    x = np.full((64, k), -0.0, dtype)
+    x[:, 0] = -tiny
+    w = np.full((k, m), tiny, dtype)
+    whole = fastsig.matmul(x, w)
+    assert np.all(whole == 0)
+    if _dispatch.ISA != "baseline":
+        assert np.all(np.signbit(whole)), "the batch's sums are not -0"
+    for rows in (1, 2, 3, 4):
+        helpers.assert_bitwise_equal(fastsig.matmul(x[:rows], w), whole[:rows],
+                                     f"{rows} rows")
+
+
+@pytest.mark.quick
 @pytest.mark.parametrize("k,m", [(300, 12), (300, 16), (16, 5), (4, 5), (2, 3), (4, 4),
                                  (300, 1), (29, 1), (5, 1), (300, 10), (300, 20)],
                          ids=str)
@@ -708,7 +729,7 @@ def test_native_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape
 @pytest.mark.quick
 def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dtype, rng,
                                                                               helpers):
-    """_api.py hands the native paths get_num_threads itself: a call below its kernel's
+    """_public.pyx hands the native paths get_num_threads itself: a call below its kernel's
     threshold for threads runs on one thread without asking (a small call does not pay for
     it), one at the threshold asks once; either way the full path's bits."""
     kernels = _dispatch.kernels

@@ -121,13 +121,11 @@ FASTSIG_FEW_ROWS_INLINE ptrdiff_t fastsig_few_rows_##SUFFIX##_pass(             
         ptrdiff_t cols, const T* e, const int rows) {                                     \
     typedef fastsig_few_rows_##SUFFIX##_vector V;                                          \
     enum { LANES = FASTSIG_VECTOR_BYTES / sizeof(T) };                                     \
-    const V zero = {0};                                                                    \
-    if (cols < LANES)                                                                      \
-        return 0;                                                                          \
-    /* A's values as vectors, in registers for the whole pass. */                          \
-    const V x00 = zero + e[0], x01 = zero + e[1], x02 = zero + e[2], x03 = zero + e[3];   \
-    const V x10 = zero + e[4], x11 = zero + e[5], x12 = zero + e[6], x13 = zero + e[7];   \
-    const V x20 = zero + e[8], x21 = zero + e[9], x22 = zero + e[10], x23 = zero + e[11]; \
+    /* A's values as scalars, which each multiply broadcasts as the tiles' do (adding    \
+       them to a vector of zeros would turn -0 into +0, and a sum of -0 would differ). */  \
+    const T x00 = e[0], x01 = e[1], x02 = e[2], x03 = e[3];                                \
+    const T x10 = e[4], x11 = e[5], x12 = e[6], x13 = e[7];                                \
+    const T x20 = e[8], x21 = e[9], x22 = e[10], x23 = e[11];                              \
     ptrdiff_t j;                                                                           \
     for (j = 0; j + LANES <= cols; j += LANES) {                                           \
         const V u0 = fastsig_few_rows_##SUFFIX##_load(b + j);                              \

@@ -8,14 +8,15 @@
 #   C API.
 #
 # A call on a 2×2 @ 2×3 problem spends almost all its time outside the arithmetic, and
-# one on a few thousand elements much of it: the Python checks of _api.py and the
-# acquisition of typed memoryviews (about 5 µs). These functions take the objects as
+# one on a few thousand elements much of it: the Python checks of _api.py's full path and
+# the acquisition of typed memoryviews (about 5 µs). These functions take the objects as
 # given and check, through numpy's C API and before any arithmetic, that every one is an
 # exact numpy.ndarray, 2-D (b: 1-D), C-contiguous, aligned, in native byte order, of one
 # float dtype, with shapes that fit; an `out` likewise, of the result's shape, writeable,
 # sharing no memory with an input (nor, for dense_backward's three, with each other). If
-# anything is otherwise they return None and the caller (_api.py) takes its full path,
-# which checks and converts everything and raises the errors. The arithmetic is the same
+# anything is otherwise they return None and the caller (the public function of
+# _public.pyx) takes the full path of _api.py, which checks and converts everything and
+# raises the errors. The arithmetic is the same
 # gemm() (or _backward()), on the thread count the full path gives (_threads_for): a
 # num_threads the caller gave, as given; for None, get_num_threads() (asked only then)
 # from the dtype's MULADDS_FOR_THREADS of work (_product_work), one thread below; the
