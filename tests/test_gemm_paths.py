@@ -51,7 +51,8 @@ SHAPES = [
     (3, 4500, 2),      # depth split, the narrowest output, a ragged last chunk
     (40, 8192, 130),   # depth split over the register tile
     (93, 513, 130),    # the tile: several depth blocks, ragged rows and columns
-    (5, 40, 1000),     # the tile: few rows, many column tasks
+    (5, 40, 1000),     # few rows, many column tasks: the tile (the few-rows kernel's
+                       # passes where MR is 4: its last panel would be of one row)
     (150, 40, 40),     # the tile's last panel one vector wide or less (a narrower tile)
     (150, 20, 48),     # last panel of whole vectors: 2 of float64's 4, 1 of float32's 2
     (150, 64, 56),     # last panel of 3 float64 vectors (AVX-512), 1.5 float32
@@ -60,7 +61,8 @@ SHAPES = [
     (3, 513, 130),     # few rows, several depth blocks and a ragged one, odd columns
     (3, 300, 13),      # few rows of a narrow layer: the few-rows kernel, not the vector tile
     (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
-    (7, 300, 1000),    # ... 7 rows: a tile of 8 rows (float32 AVX-512, MR 12)
+    (7, 300, 1000),    # ... 7 rows: a tile of 8 rows (float32 AVX-512, MR 12); passes
+                       # of the few-rows kernel where MR is 6 (a last panel of one row)
     (6, 100, 256),     # ... 6 rows: a tile of 6
     (100, 256, 77),    # packed, a ragged last row panel of 4 rows (MR 12 or 6)
     (16, 40, 1000),    # w read in place, many column tasks
@@ -77,7 +79,7 @@ LABELLED = {
     (16, 9000, 16): lambda p: p["depth_chunks"] > 1,
     (3, 4500, 2): lambda p: p["depth_chunks"] > 1,
     (40, 8192, 130): lambda p: p["depth_chunks"] > 1 and p["kernel"] == "register_tile",
-    (5, 40, 2200): lambda p: p["kernel"] == "register_tile" and p["tasks"] > 2,
+    (11, 40, 2200): lambda p: p["kernel"] == "register_tile" and p["tasks"] > 2,
     (300, 1024, 100): lambda p: p["kernel"] == "register_tile" and not p["a_in_place"],
     (1, 300, 1000): lambda p: p["kernel"] == "few_rows" and p["b_in_place"] and p["tasks"] >= 2,
     (3, 513, 130): lambda p: p["kernel"] == "few_rows" and p["b_in_place"],

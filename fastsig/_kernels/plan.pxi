@@ -392,12 +392,16 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t m) no
     up to twice that for a B of fewer than FEW_ROWS_NARROW columns (whose sums the kernel
     keeps in registers) where the tile would run more rows' multiply-adds (MR or MRV rows
     a panel, the last padded) than the kernel's passes. (Where they do the same rows'
-    work, the tile: it keeps its sums in registers at any width.)"""
+    work, the tile: it keeps its sums in registers at any width.) For a wider B, the
+    passes where the tile's last panel would be of one or two rows: a tile that short has
+    too few independent multiply-adds a step to keep the FMAs busy."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     if n <= FEW_ROWS_MAX:
         return True
-    if n > 2 * FEW_ROWS_MAX or m >= FEW_ROWS_NARROW:
+    if n > 2 * FEW_ROWS_MAX:
         return False
+    if m >= FEW_ROWS_NARROW:
+        return n % mr == 1 or n % mr == 2
     if _kernel_for(dtype, m) == KERNEL_VECTOR_TILE:
         mr = _vector_tile_rows(dtype, m)
     return (n + FEW_ROWS_MAX - 1) // FEW_ROWS_MAX * FEW_ROWS_MAX < (n + mr - 1) // mr * mr
