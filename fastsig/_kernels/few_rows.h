@@ -26,9 +26,9 @@
  *    matrix-vector product), four for more (then two, then one for the depth left).
  *    The sums' loads and stores, not B's stream, bounded the kernel at two rows a pass.
  *    For 1-3 rows of A the pass of four rows of B goes in explicit vectors (where isa.h
- *    has FASTSIG_VECTOR_TILE), each loaded once: gcc's vectorized loop loads B again for
- *    each row's multiply-adds there, and ran 2 or 3 rows no faster than 4. Four rows keep
- *    the loop, whose B gcc keeps in registers.
+ *    has FASTSIG_VECTOR_TILE), each loaded once: for fewer than four rows gcc's vectorized
+ *    loop loads B again for each row's multiply-add. Four rows keep the loop, whose B gcc
+ *    keeps in registers.
  *    For 2-4 rows of a B narrower than FASTSIG_FEW_ROWS_NARROW columns, the first
  *    columns go in runs of two vectors instead (where isa.h has FASTSIG_VECTOR_TILE):
  *    each run's sums stay in registers over all of kc, the same multiply-adds in the
