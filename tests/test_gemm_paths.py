@@ -19,7 +19,7 @@ import pytest
 
 import fastsig
 from fastsig import _reference
-from fastsig import _dispatch
+from fastsig import _blocking, _dispatch
 
 SHAPES = [
     (1031, 2, 3),      # narrow: the 2x2·2x3 layer, batched, ragged last task (column kernel)
@@ -70,6 +70,9 @@ SHAPES = [
     (90, 300, 1000),   # each column task packs its block of w, a depth block at a time
     (200, 1030, 520),  # and so for more rows where w is large
     (260, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
+    (9, 1100, 1000),   # w streamed from beyond L2 (a thread's share more than 3/4 of it):
+                       # 5-16 rows by the few-rows kernel's passes, w read as rows
+    (20, 1100, 1000),  # ... and more rows pack it, each column task its block
 ]
 
 # What some shapes take on every variant and dtype, as the plan says it.
@@ -134,6 +137,16 @@ def test_the_shapes_cover_every_path(dtype):
         assert as_packed == {True, False}, "w read as its own packing and packed"
     for shape, takes in LABELLED.items():
         assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
+    # w of 1100 × 1000 leaves L2 on the CPUs fastsig has met (its half, a thread's share,
+    # is 2.2 MB float32): a few rows read it as rows, more pack it per column task.
+    share = 1100 * 500 * np.dtype(dtype).itemsize
+    if share > _blocking.choose()["l2_bytes"] * 3 // 4:
+        assert _plan(dtype, 9, 1100, 1000)["kernel"] == "few_rows"
+        assert _plan(dtype, 16, 1100, 1000)["kernel"] == "few_rows"
+        assert _plan(dtype, 20, 1100, 1000)["b_per_task"]
+    # Where w stays in L2, 9-16 rows of it take the register tile, reading it in place.
+    assert _plan(dtype, 9, 300, 1000)["kernel"] == "register_tile"
+    assert _plan(dtype, 20, 300, 1000)["b_in_place"]
     # A few rows of a layer that the vector tile takes (not in every variant: the portable
     # kernels have none) go to the few-rows kernel.
     for n, k, m in ((1, 100, 16), (3, 300, 13), (4, 64, 10), (2, 5, 7)):
@@ -495,10 +508,11 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     # and (513, 10) a vector and a half a row on AVX-512; (6, 40) and (263, 33): the
     # few-rows kernel's passes of four rows of w, then two, then one, in every depth block;
     # (40, 1000) and (37, 300): 1-3 rows of a wide layer, whose passes of four rows of w go
-    # in explicit vectors, the columns past the last whole vector after them.
+    # in explicit vectors, the columns past the last whole vector after them; (1100, 1000):
+    # a w that leaves L2, 5-16 rows in passes of the few-rows kernel, more packing it.
     for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (100, 16), (513, 10), (64, 64),
                  (300, 77), (40, 1000), (37, 300), (256, 24), (1000, 32), (100, 48),
-                 (100, 20), (6, 40), (263, 33)):
+                 (100, 20), (6, 40), (263, 33), (1100, 1000)):
         x = rng.uniform(-1, 1, (1200, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.dense_forward(x, w)

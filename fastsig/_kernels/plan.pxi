@@ -34,6 +34,8 @@ cdef enum:
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     DOTS_ROWS = 32      # rows of C a thread takes at a time in the dots kernel (_takes_dots)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies
+    FEW_ROWS_STREAM = 16    # and where B streams from beyond L2 (_b_streams), the few-rows
+                            # kernel's passes up to this many rows; packing B above it
     FEW_ROWS_ACC_BYTES = 16384  # the few-rows kernel's sums (_few_rows_block_width)
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
     BLOCK_TASK_ROWS_BIG_B = 256     # of up to this many where B has at least
@@ -89,6 +91,7 @@ MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
 cdef Py_ssize_t _nc_f32 = NR_F32, _nc_f64 = NR_F64     # multiples of NR, set at import
 cdef Py_ssize_t _mc_f32 = MR_F32, _mc_f64 = MR_F64     # multiples of MR, set at import
 cdef str _blocking_source = "built-in"
+cdef Py_ssize_t _l2_bytes = 1048576    # one core's L2 (_blocking.choose()), set at import
 
 
 cdef Py_ssize_t _blocked(Py_ssize_t wanted, Py_ssize_t unit, Py_ssize_t most):
@@ -107,7 +110,7 @@ cdef Py_ssize_t _chosen_block(dict chosen, str name, Py_ssize_t column_bytes,
 
 cdef void _set_blocking(dict chosen):
     """NC and MC per dtype from _blocking.choose()'s dict (its rules 1 and 2)."""
-    global _nc_f32, _nc_f64, _mc_f32, _mc_f64, _blocking_source
+    global _nc_f32, _nc_f64, _mc_f32, _mc_f64, _blocking_source, _l2_bytes
     cdef Py_ssize_t f32_column = KC_F32 * <Py_ssize_t>sizeof(float)
     cdef Py_ssize_t f64_column = KC_F64 * <Py_ssize_t>sizeof(double)
     _nc_f32 = _chosen_block(chosen, "nc", f32_column, NR_F32)
@@ -115,6 +118,7 @@ cdef void _set_blocking(dict chosen):
     _nc_f64 = _chosen_block(chosen, "nc", f64_column, NR_F64)
     _mc_f64 = _chosen_block(chosen, "mc", f64_column, MR_F64)
     _blocking_source = chosen["source"]
+    _l2_bytes = chosen["l2_bytes"]
 
 
 def blocking():
@@ -377,27 +381,48 @@ cdef inline bint _takes_column_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t 
         return _column_kernel_applies_f64(k, cols) != 0
 
 
-cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
-    """Whether the register tile reads a row-major B where it lies rather than packing it
-    (all of it, once a call): for few rows (n <= FEW_ROWS), where packing B costs about as
-    much as the product, as BLIS's small-matrix ("sup") kernels and MKL's do. For more
-    rows a panel read in place leaves L1 between row panels, and packing pays. A is packed
-    then (a few rows), and so is B's ragged last panel (its tile reads whole vectors)."""
-    return n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
+cdef inline bint _b_streams(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                            int num_threads) noexcept nogil:
+    """Whether each thread's share of B (all k rows, its part of the m columns) is more
+    than three quarters of one core's L2: it then comes from the last level or memory at
+    every call (a quarter left to A, C and the rest)."""
+    cdef Py_ssize_t share = (m + num_threads - 1) // max(num_threads, 1)
+    return k * share * <Py_ssize_t>sizeof(floating) > _l2_bytes // 4 * 3
 
 
-cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                   Py_ssize_t m, int num_threads) noexcept nogil:
+    """Whether B (row-major) is read where it lies rather than packed (all of it, once a
+    call), by the register tile or the few-rows kernel (_takes_few_rows): for few rows
+    (n <= FEW_ROWS), where packing B costs about as much as the product, as BLIS's
+    small-matrix ("sup") kernels and MKL's do. For more rows a panel read in place leaves
+    L1 between row panels, and packing pays; so it does from FEW_ROWS_STREAM rows where B
+    streams from beyond L2 (_b_streams), where the register tile's NR columns of each row
+    of B, a stride through memory, are slower to bring than a task's block packed by rows
+    (_packs_b_per_task). A is packed then (a few rows), and so is B's ragged last panel
+    (its tile reads whole vectors)."""
+    return (n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
+            and not (n > FEW_ROWS_STREAM and _b_streams(dtype, k, m, num_threads)))
+
+
+cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                                 int num_threads) noexcept nogil:
     """Whether n rows that read B where it lies go to the few-rows kernel (FEW_ROWS_MAX
     rows a pass) rather than the register or vector tile: up to FEW_ROWS_MAX rows always;
     up to twice that for a B of fewer than FEW_ROWS_NARROW columns (whose sums the kernel
     keeps in registers) where the tile would run more rows' multiply-adds (MR or MRV rows
     a panel, the last padded) than the kernel's passes. (Where they do the same rows'
-    work, the tile: it keeps its sums in registers at any width.) For a wider B, the
-    passes where the tile's last panel would be of one or two rows: a tile that short has
-    too few independent multiply-adds a step to keep the FMAs busy."""
+    work, the tile: it keeps its sums in registers at any width.) For a wider B, up to
+    FEW_ROWS_STREAM rows where B streams from beyond L2 (_b_streams): the kernel reads B
+    a row at a time, a stream the hardware prefetches, once from there, its later passes
+    over each block from cache, where the tile reads NR columns of each row, a stride;
+    else the passes where the tile's last panel would be of one or two rows: a tile that
+    short has too few independent multiply-adds a step to keep the FMAs busy."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     if n <= FEW_ROWS_MAX:
         return True
+    if m >= FEW_ROWS_NARROW and _b_streams(dtype, k, m, num_threads):
+        return n <= FEW_ROWS_STREAM
     if n > 2 * FEW_ROWS_MAX:
         return False
     if m >= FEW_ROWS_NARROW:
@@ -408,10 +433,11 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t m) no
 
 
 cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
-                                   Py_ssize_t m) noexcept nogil:
+                                   Py_ssize_t m, int num_threads) noexcept nogil:
     """Whether gemm()'s tasks each pack their own column block of B, a depth block at a
     time, for all the rows, rather than the threads packing all of B first and then
-    sharing it out by rows: for more than FEW_ROWS rows and at most BLOCK_TASK_ROWS, or
+    sharing it out by rows: for rows too many to read B where it lies
+    (_reads_b_in_place) and at most BLOCK_TASK_ROWS, or
     BLOCK_TASK_ROWS_BIG_B where B has BIG_B elements or more.
     - A task's block of B is packed into its thread's L2 and read from there by every
       row panel; all of B packed first has left L2 (at a few MB, the last level too)
@@ -420,7 +446,8 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     - Its cost: a task is all the rows, so its packed A (n × KC) must fit in L2 beside
       the block of B, and A is packed once per column block; the columns shared out
       among the threads leave narrow layers unevenly split."""
-    if n <= FEW_ROWS or k == 0 or _kernel_for(dtype, m) != KERNEL_REGISTER_TILE:
+    if (_reads_b_in_place(dtype, n, k, m, num_threads) or k == 0
+            or _kernel_for(dtype, m) != KERNEL_REGISTER_TILE):
         return False
     return n <= BLOCK_TASK_ROWS or (n <= BLOCK_TASK_ROWS_BIG_B and k * m >= BIG_B)
 
@@ -456,8 +483,8 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
     cdef ProductPlan plan
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     plan.kernel = _kernel_for(dtype, m)
-    plan.b_in_place = _reads_b_in_place(dtype, n, m)
-    plan.b_per_task = _packs_b_per_task(dtype, n, k, m)
+    plan.b_in_place = _reads_b_in_place(dtype, n, k, m, num_threads)
+    plan.b_per_task = _packs_b_per_task(dtype, n, k, m, num_threads)
     plan.panel_width = _panel_width(dtype, m)
     plan.row_grain = _row_grain(dtype, m)
     plan.row_tasks = (1 if plan.b_in_place or plan.b_per_task
@@ -469,7 +496,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         # Column blocks, as many as the threads where NC would give fewer; for the
         # few-rows kernel one per thread (it walks its own, _few_rows_block_width).
         plan.block_width = ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr
-        if not (plan.b_in_place and _takes_few_rows(dtype, n, m)):
+        if not (plan.b_in_place and _takes_few_rows(dtype, n, k, m, num_threads)):
             plan.block_width = min(plan.block_width, _register_block_width(dtype))
     plan.tasks = plan.row_tasks * ((m + plan.block_width - 1) // plan.block_width
                                    if m > 0 else 0)
@@ -484,8 +511,8 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.chunk_depth = _split_depth_chunk(dtype, k, plan.depth_chunks)
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
-    plan.few_rows = plan.b_in_place and _takes_few_rows(dtype, n, m)
-    if (_takes_few_rows(dtype, n, m) and k > ROW_KERNEL_DEPTH
+    plan.few_rows = plan.b_in_place and _takes_few_rows(dtype, n, k, m, num_threads)
+    if (_takes_few_rows(dtype, n, k, m, num_threads) and k > ROW_KERNEL_DEPTH
             and plan.kernel == KERNEL_VECTOR_TILE and plan.depth_chunks == 1):
         # A few rows of a narrow layer: the few-rows kernel, W where it lies, one task.
         # The vector tile would pack all of W and run MRV rows' multiply-adds for each
