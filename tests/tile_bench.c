@@ -7,6 +7,15 @@
  *     cc -O3 -mavx2 -mfma -I fastsig/_kernels tests/tile_bench.c -o /tmp/tile_bench
  *     /tmp/tile_bench           # check, then time each tile for about 0.3 s: GF/s
  *     /tmp/tile_bench --check   # check only (tests/test_c_kernels.py runs this)
+ *     /tmp/tile_bench --product N K M KC NC   # the register tile in a product's loops
+ *
+ * --product times C (N x M) = A (N x K) @ B (K x M) with both operands packed once, the
+ * loops of gemm.pxi's register-tile task around the tile (depth blocks of KC; column
+ * blocks of NC; each MR-row panel of A against each NR-column panel of B; C added into
+ * after the first depth block): the tile with B's block streaming from L2 and C from
+ * beyond it, without the packing, for comparing a tile's shape, KC and NC on a CPU
+ * (docs/performance.md, "The GEMM core on an Intel Xeon"). N, M are rounded down to
+ * whole tiles.
  *
  * Add -DBENCH_DOUBLE for float64. A tile of another shape is tried by editing the table
  * in fastsig/_kernels/isa.h. Exit status 1 when a tile's result is outside the error
@@ -107,8 +116,51 @@ static void column_sums(void) {
     KERNEL(fastsig_column_sums_)(MAX_ROWS, 8, a, 8, b, LANES, c, c + 8 * LANES);
 }
 
+/* --product: the best of the calls made in about a second, as GF/s. */
+static int product(int n, int k, int m, int kc_max, int nc) {
+    int panels = m / NR, row_panels = n / MR, calls = 0;
+    double best = 1e30, start = now();
+    T* ap = aligned_alloc(64, sizeof(T) * ((size_t)n * k + 64));
+    T* bp = aligned_alloc(64, sizeof(T) * ((size_t)k * m + 64));
+    T* cp = aligned_alloc(64, sizeof(T) * ((size_t)n * m + 64));
+    if (!ap || !bp || !cp || panels < 1 || row_panels < 1 || kc_max < 1 || nc < NR) {
+        printf("--product: N >= MR, M >= NR, KC >= 1, NC >= NR, and memory for them\n");
+        return 1;
+    }
+    for (size_t i = 0; i < (size_t)n * k; i++) ap[i] = uniform();
+    for (size_t i = 0; i < (size_t)k * m; i++) bp[i] = uniform();
+    do {
+        double t = now();
+        for (int pc = 0; pc < k; pc += kc_max) {
+            int kc = k - pc < kc_max ? k - pc : kc_max;
+            const T* a_block = ap + (size_t)pc * row_panels * MR;  /* MR-row panels, kc deep */
+            const T* b_block = bp + (size_t)pc * panels * NR;      /* NR-column panels */
+            for (int jc = 0; jc < panels * NR; jc += nc)
+                for (int ib = 0; ib < row_panels; ib++)
+                    for (int jr = jc; jr < jc + nc && jr < panels * NR; jr += NR)
+                        KERNEL(fastsig_register_tile_)(
+                            kc, a_block + (size_t)ib * MR * kc,
+                            b_block + (size_t)(jr / NR) * kc * NR,
+                            cp + (size_t)ib * MR * m + jr, m, MR, NR, pc > 0, NULL);
+        }
+        t = now() - t;
+        best = t < best ? t : best;
+        calls++;
+    } while (now() - start < 1.0 || calls < 3);
+    printf("%-8s register tile %dx%d in %dx%dx%d, KC %d, NC %d: %.1f GF/s\n", DTYPE, MR, NR,
+           row_panels * MR, k, panels * NR, kc_max, nc,
+           2.0 * row_panels * MR * (double)k * panels * NR / best * 1e-9);
+    free(ap);
+    free(bp);
+    free(cp);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     int check_only = argc > 1 && strcmp(argv[1], "--check") == 0;
+    if (argc == 7 && strcmp(argv[1], "--product") == 0)
+        return product(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                       atoi(argv[6]));
     int failed = 0;
     if (!FASTSIG_VECTOR_TILE) {
         printf("built without vector extensions: no C tiles\n");
