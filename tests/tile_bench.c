@@ -116,15 +116,32 @@ static void column_sums(void) {
     KERNEL(fastsig_column_sums_)(MAX_ROWS, 8, a, 8, b, LANES, c, c + 8 * LANES);
 }
 
-/* --product: the best of the calls made in about a second, as GF/s. */
+/* Memory for `count` values of T, 64-byte aligned (its size a multiple of 64, as
+   aligned_alloc wants), or NULL. */
+static T* block_of(size_t count) {
+    return aligned_alloc(64, (sizeof(T) * count + 127) / 64 * 64);
+}
+
+/* --product: the best of the calls made in about a second, as GF/s. NC is rounded down
+   to whole panels of NR columns. */
 static int product(int n, int k, int m, int kc_max, int nc) {
     int panels = m / NR, row_panels = n / MR, calls = 0;
     double best = 1e30, start = now();
-    T* ap = aligned_alloc(64, sizeof(T) * ((size_t)n * k + 64));
-    T* bp = aligned_alloc(64, sizeof(T) * ((size_t)k * m + 64));
-    T* cp = aligned_alloc(64, sizeof(T) * ((size_t)n * m + 64));
-    if (!ap || !bp || !cp || panels < 1 || row_panels < 1 || kc_max < 1 || nc < NR) {
-        printf("--product: N >= MR, M >= NR, KC >= 1, NC >= NR, and memory for them\n");
+    T *ap, *bp, *cp;
+    nc = nc / NR * NR;
+    if (panels < 1 || row_panels < 1 || k < 1 || kc_max < 1 || nc < NR || m > (1 << 28)) {
+        printf("--product N K M KC NC: N >= %d (MR), M and NC >= %d (NR), K, KC >= 1\n",
+               MR, NR);
+        return 1;
+    }
+    ap = block_of((size_t)n * k);
+    bp = block_of((size_t)k * m);
+    cp = block_of((size_t)n * m);
+    if (!ap || !bp || !cp) {
+        printf("--product: no memory for the operands\n");
+        free(ap);
+        free(bp);
+        free(cp);
         return 1;
     }
     for (size_t i = 0; i < (size_t)n * k; i++) ap[i] = uniform();
@@ -158,9 +175,14 @@ static int product(int n, int k, int m, int kc_max, int nc) {
 
 int main(int argc, char** argv) {
     int check_only = argc > 1 && strcmp(argv[1], "--check") == 0;
-    if (argc == 7 && strcmp(argv[1], "--product") == 0)
+    if (argc > 1 && strcmp(argv[1], "--product") == 0) {
+        if (argc != 7) {
+            printf("usage: %s --product N K M KC NC\n", argv[0]);
+            return 1;
+        }
         return product(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                        atoi(argv[6]));
+    }
     int failed = 0;
     if (!FASTSIG_VECTOR_TILE) {
         printf("built without vector extensions: no C tiles\n");

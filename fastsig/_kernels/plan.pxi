@@ -33,9 +33,9 @@ cdef enum:
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     DOTS_ROWS = 32      # rows of C a thread takes at a time in the dots kernel (_takes_dots)
-    FEW_ROWS = 32       # products of at most this many rows read B where it lies
-    FEW_ROWS_STREAM = 16    # and where B streams from beyond L2 (_b_streams), the few-rows
-                            # kernel's passes up to this many rows; packing B above it
+    FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
+    FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) at most
+                            # this many, by the few-rows kernel's passes (_reads_b_in_place)
     FEW_ROWS_ACC_BYTES = 16384  # the few-rows kernel's sums (_few_rows_block_width)
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
     BLOCK_TASK_ROWS_BIG_B = 256     # of up to this many where B has at least
@@ -396,13 +396,14 @@ cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     call), by the register tile or the few-rows kernel (_takes_few_rows): for few rows
     (n <= FEW_ROWS), where packing B costs about as much as the product, as BLIS's
     small-matrix ("sup") kernels and MKL's do. For more rows a panel read in place leaves
-    L1 between row panels, and packing pays; so it does from FEW_ROWS_STREAM rows where B
-    streams from beyond L2 (_b_streams), where the register tile's NR columns of each row
-    of B, a stride through memory, are slower to bring than a task's block packed by rows
-    (_packs_b_per_task). A is packed then (a few rows), and so is B's ragged last panel
-    (its tile reads whole vectors)."""
+    L1 between row panels, and packing pays; so it does from FEW_ROWS_STREAM rows where a
+    B of FEW_ROWS_NARROW columns or more streams from beyond L2 (_b_streams), where the
+    register tile's NR columns of each row of B, a stride through memory, are slower to
+    bring than a task's block packed by rows (_packs_b_per_task). A is packed then (a few
+    rows), and so is B's ragged last panel (its tile reads whole vectors)."""
     return (n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
-            and not (n > FEW_ROWS_STREAM and _b_streams(dtype, k, m, num_threads)))
+            and not (n > FEW_ROWS_STREAM and m >= FEW_ROWS_NARROW
+                     and _b_streams(dtype, k, m, num_threads)))
 
 
 cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
@@ -456,7 +457,7 @@ cdef struct ProductPlan:
     int kernel              # Kernel
     bint b_in_place         # B is read where it lies (_reads_b_in_place)
     bint b_per_task         # each task packs its column block of B (_packs_b_per_task)
-    bint few_rows           # and by the few-rows kernel (at most FEW_ROWS_MAX rows), not
+    bint few_rows           # and by the few-rows kernel (FEW_ROWS_MAX rows a pass), not
                             # the register tile
     bint dots               # one column of C, a dot product a row (_takes_dots)
     bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
@@ -763,8 +764,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     vector's lanes of rows, the row kernel the rest; dots for one column of C, a dot
     product a row; "zeros" for k = 0, "none" for an
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
-    "b_in_place" (the register tile reads w where it lies: few rows), "b_per_task" (each
-    task packs its block of w: a few dozen rows), "b_as_packed" (w is one whole panel
+    "b_in_place" (w is read where it lies, by the register tile or the few-rows kernel:
+    few rows), "b_per_task" (each task packs its block of w: a few dozen rows, or from
+    FEW_ROWS_STREAM where w streams from beyond L2), "b_as_packed" (w is one whole panel
     wide, its own packed form: read where it lies, not copied), "panel_width", "tasks"
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread).
