@@ -123,13 +123,13 @@ static T* block_of(size_t count) {
 }
 
 /* --product: the best of the calls made in about a second, as GF/s. NC is rounded down
-   to whole panels of NR columns. */
+   to whole panels of NR columns, at most M's. */
 static int product(int n, int k, int m, int kc_max, int nc) {
     int panels = m / NR, row_panels = n / MR, calls = 0;
     double best = 1e30, start = now();
     T *ap, *bp, *cp;
-    nc = nc / NR * NR;
-    if (panels < 1 || row_panels < 1 || k < 1 || kc_max < 1 || nc < NR || m > (1 << 28)) {
+    nc = (nc < panels * NR ? nc : panels * NR) / NR * NR;
+    if (panels < 1 || row_panels < 1 || k < 1 || kc_max < 1 || nc < NR) {
         printf("--product N K M KC NC: N >= %d (MR), M and NC >= %d (NR), K, KC >= 1\n",
                MR, NR);
         return 1;

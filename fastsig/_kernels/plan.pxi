@@ -386,7 +386,8 @@ cdef inline bint _b_streams(floating* dtype, Py_ssize_t k, Py_ssize_t m,
     """Whether each thread's share of B (all k rows, its part of the m columns) is more
     than three quarters of one core's L2: it then comes from the last level or memory at
     every call (a quarter left to A, C and the rest)."""
-    cdef Py_ssize_t share = (m + num_threads - 1) // max(num_threads, 1)
+    cdef Py_ssize_t threads = max(num_threads, 1)
+    cdef Py_ssize_t share = (m + threads - 1) // threads
     return k * share * <Py_ssize_t>sizeof(floating) > _l2_bytes // 4 * 3
 
 
