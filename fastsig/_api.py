@@ -220,7 +220,7 @@ def dense_backward_full_path(grad, x, w, s, compute_dx, out, num_threads):
     dx, dw, db = _backward_outputs(out, dtype, (n, k, m), bool(compute_dx),
                                    [("grad", g_in), ("x", x_in), ("w", w_in), ("s", s_in)])
     threads = _resolve_num_threads(num_threads, _kernels.product_work(n, max(k, 1), m),
-                                   _MIN_MULADDS_FOR_THREADS[dtype])
+                                   _kernels.backward_min_work(dtype.name, n, k, m))
     _kernels.dense_backward(*(_as_kernel_input(a, dtype) for a in (g_in, x_in, w_in, s_in)),
                             np.empty((0, 0), dtype) if dx is None else dx, dx is not None,
                             dw, db, threads)

@@ -127,9 +127,17 @@ def ran_threaded() -> bool: ...
 MIN_ELEMENTS_FOR_THREADS: int
 MIN_BACKWARD_ELEMENTS_FOR_THREADS: dict[str, int]
 MIN_MULADDS_FOR_THREADS: dict[str, int]
+MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS: int
+MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS: int
 
 # A product's work against MIN_MULADDS_FOR_THREADS: n·k·m, fewer than 8 rows counted as 8.
 def product_work(n: int, k: int, m: int) -> int: ...
+
+# The least product_work(n, k, m) at which num_threads=None runs dense_backward threaded:
+# MIN_MULADDS_FOR_THREADS[dtype]; MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS where its threads
+# would share one block and exchange dy's packed panels; 1 where its parts would be a thread's
+# each and n·(k + m) >= MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS.
+def backward_min_work(dtype: Any, n: int, k: int, m: int) -> int: ...
 
 def plan(
     dtype: Any, operation: str, n: int, k: int, m: int, num_threads: int = 1

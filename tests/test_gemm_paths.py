@@ -188,6 +188,39 @@ def test_the_plan_answers_for_every_operation(dtype):
         assert not kernels.plan(dtype, operation, 2 * few, 1, limit // (2 * few))["one_thread"]
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
         assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
+    # The backward threads from kernels.backward_min_work: where its threads would share
+    # one block and exchange dy's packed panels (dw by the matmul on packed dy; not the
+    # outer product of 1-4 rows of a wide layer) from
+    # MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS, else from the products' threshold (or below).
+    name = np.dtype(dtype).name
+    shared_limit = kernels.MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS
+    assert shared_limit >= limit
+    for n, k, m in ((7, 256, 256), (64, 31, 200), (500, 64, 64), (32, 256, 256)):
+        p = kernels.plan(dtype, "dense_backward", n, k, m, 2)
+        assert p["shared_block"] and p["dw_kernel"] == "matmul", (n, k, m)
+        assert kernels.backward_min_work(name, n, k, m) == shared_limit, (n, k, m)
+        assert p["one_thread"] == (kernels.product_work(n, k, m) < shared_limit), (n, k, m)
+    for n, k, m in ((1, 256, 256), (4, 256, 256), (2, 5, 7)):
+        assert kernels.backward_min_work(name, n, k, m) == limit, (n, k, m)
+        assert (kernels.plan(dtype, "dense_backward", n, k, m, 2)["one_thread"]
+                == (kernels.product_work(n, k, m) < limit)), (n, k, m)
+    # Where the parts would be a thread's each: from the products' threshold or from
+    # MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS elements of x and dy, n·(k + m).
+    elements = kernels.MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS
+    parts_shapes = 0
+    for n, k, m in ((4099, 16, 16), (20000, 2, 3), (640, 100, 2), (32768, 1, 1),
+                    (32767, 1, 1), (2700, 16, 8)):
+        p = kernels.plan(dtype, "dense_backward", n, k, m, 2)
+        if p["shared_block"]:   # dw by the matmul (a variant with narrower vectors)
+            continue
+        assert p["parts"] > 1, (n, k, m)
+        parts_shapes += 1
+        by_elements = n * (k + m) >= elements
+        assert kernels.backward_min_work(name, n, k, m) == (1 if by_elements else limit)
+        assert p["one_thread"] == (not by_elements and kernels.product_work(n, k, m) < limit)
+    assert parts_shapes >= 4
+    with pytest.raises(TypeError):
+        kernels.backward_min_work("int32", 7, 256, 256)
     back = kernels.plan(dtype, "dense_backward", 262144, 16, 16, 2)
     assert back["dw_kernel"] in {"column_sums", "matmul", "loops"}
     assert back["db_kernel"] in {"column_sums", "loops"}
@@ -775,6 +808,9 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
         assert len(asked) == (1 if expect_ask else 0), label
         for got, want in zip(result if isinstance(result, tuple) else [result],
                              full if isinstance(full, tuple) else [full]):
+            if want is None:    # dense_backward's dx with compute_dx=False
+                assert got is None, label
+                continue
             helpers.assert_bitwise_equal(got, want, label)
 
     for size, may_thread in ((kernels.MIN_ELEMENTS_FOR_THREADS - 1, False),
@@ -802,9 +838,29 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
               lambda: kernels.dense_forward_native(x, w, b, None, False, threads_of),
               fastsig.dense_forward(x, w, b, num_threads=FULL_PATH_ONE, accuracy="high"),
               may_thread)
-        check(f"dense_backward of {n} rows",
-              lambda: kernels.dense_backward_native(g, x, w, s, True, None, threads_of),
-              fastsig.dense_backward(g, x, w, s, num_threads=FULL_PATH_ONE), may_thread)
+    # dense_backward from its own rule (kernels.backward_min_work): a batch of a 1×1
+    # layer (parts a thread's each) threaded from MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS
+    # elements of x and dy, one of a 64×64 layer (the threads would share one block and
+    # exchange dy's panels) from MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS; with dx and
+    # without.
+    for k, m in ((1, 1), (64, 64)):
+        if k == 1:
+            rows = kernels.MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS // (k + m)
+            assert kernels.product_work(rows, k, m) < limit
+        else:
+            rows = kernels.MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS // (k * m)
+        for n, may_thread in ((rows - 1, False), (rows, True)):
+            assert kernels.plan(name, "dense_backward", n, k, m, 2)["one_thread"] != may_thread
+            x = rng.standard_normal((n, k)).astype(dtype)
+            w = rng.standard_normal((k, m)).astype(dtype)
+            g = rng.standard_normal((n, m)).astype(dtype)
+            s = rng.uniform(0, 1, (n, m)).astype(dtype)
+            for compute_dx in (True, False):
+                check(f"dense_backward of {n}x{k} @ {k}x{m}, compute_dx={compute_dx}",
+                      lambda: kernels.dense_backward_native(g, x, w, s, compute_dx, None,
+                                                            threads_of),
+                      fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx,
+                                             num_threads=FULL_PATH_ONE), may_thread)
     # One row counts as FEW_ROWS_WORK rows (kernels.product_work).
     few = kernels.product_work(1, 1, 1)
     for m, may_thread in ((limit // (few * 64) - 1, False), (limit // (few * 64), True)):
@@ -840,6 +896,40 @@ def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, helpers, m
         y = fastsig.matmul(x, w)
         assert passed == [threads], (m, passed)
         helpers.gemm_bound_check(y, x, w, what="matmul")
+
+
+@pytest.mark.quick
+def test_the_full_path_threads_the_backward_as_the_plan_does(dtype, rng, helpers,
+                                                           monkeypatch, thread_setting):
+    """_api.py's full path (here for a strided x) decides dense_backward's threads from
+    kernels.backward_min_work, as the native path and plan() do: a batch of a 64×64 layer
+    (the threads would share one block) on one thread just below the shared block's
+    threshold, threaded at it; the same results either way."""
+    kernels = _dispatch.kernels
+    name = np.dtype(dtype).name
+    rows = kernels.MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS // (64 * 64)
+    passed = []
+    backward = kernels.dense_backward
+
+    def spy(*args):
+        passed.append(args[-1])
+        return backward(*args)
+
+    monkeypatch.setattr(kernels, "dense_backward", spy)
+    thread_setting(2)
+    for n, threads in ((rows - 1, 1), (rows, 2)):
+        p = kernels.plan(name, "dense_backward", n, 64, 64, 2)
+        assert p["one_thread"] == (threads == 1), n
+        x = rng.standard_normal((n, 128)).astype(dtype)[:, ::2]
+        w = (rng.standard_normal((64, 64)) / 8).astype(dtype)
+        g = rng.standard_normal((n, 64)).astype(dtype)
+        s = fastsig.dense_forward(x, w)
+        passed.clear()
+        dx, dw, db = fastsig.dense_backward(g, x, w, s)
+        assert passed == [threads], (n, passed)
+        dx1, dw1, db1 = fastsig.dense_backward(g, x, w, s, num_threads=1)
+        for got, want, what in ((dx, dx1, "dx"), (dw, dw1, "dw"), (db, db1, "db")):
+            helpers.assert_bitwise_equal(got, want, what)
 
 
 @pytest.mark.quick

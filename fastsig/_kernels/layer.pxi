@@ -38,23 +38,6 @@ cdef enum:
     DY_PAD = 16     # zeros after a block of dy: >= lanes of a vector, both dtypes
 
 
-cdef inline bint _dw_stores_first_block(floating* dtype, int dw_kernel,
-                                        Py_ssize_t m) noexcept nogil:
-    """Whether dw's product stores its first block rather than adding it to a zeroed dw
-    (which costs a pass over dw, most of the time of a one-row backward of a wide layer):
-    where it runs the register tile, whose sums start at +0 and so are never -0, 0 + sum
-    is sum, bit for bit. (The narrow tiles' row kernels start from the first product.)"""
-    return dw_kernel == DW_GEMM and _kernel_for(dtype, m, True) == KERNEL_REGISTER_TILE
-
-
-cdef inline bint _dw_by_outer_product(bint block_stores, Py_ssize_t rows) noexcept nogil:
-    """Whether a block's dw is few_rows.h's outer product (_dw_few_rows: a row of dw at a
-    time, dy not packed) rather than the matmul: a block that stores its dw
-    (_dw_stores_first_block, and it is the first) of at most FEW_ROWS_MAX rows. The outer
-    product's sums start at +0 and run in the tile's order: the same bits."""
-    return block_stores and rows <= FEW_ROWS_MAX
-
-
 cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
                      Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """dw += xᵀ @ dy over `rows` rows (plain loops, for small k·m). For one column of dy

@@ -19,8 +19,8 @@
 # raises the errors. The arithmetic is the same
 # gemm() (or _backward()), on the thread count the full path gives (_threads_for): a
 # num_threads the caller gave, as given; for None, get_num_threads() (asked only then)
-# from the dtype's MULADDS_FOR_THREADS of work (_product_work), one thread below; the
-# bits do not depend on it.
+# from the dtype's MULADDS_FOR_THREADS of work (_product_work; dense_backward's from
+# _backward_one_thread_max_work), one thread below; the bits do not depend on it.
 #
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
@@ -239,8 +239,10 @@ def dense_backward_native(grad, x, w, s, bint compute_dx, out, threads_of):
         if not _all_apart(outs, [ga, xa, wa, sa]):
             return None
     cdef void* dxp = cnp.PyArray_DATA(<cnp.ndarray>dx) if compute_dx else NULL
-    cdef int threads = _threads_for(_product_work(n, k, m), _one_thread_max_work_of(typenum),
-                                    threads_of)
+    cdef int threads = _threads_for(
+        _product_work(n, k, m),
+        _backward_one_thread_max_work(<float*>NULL, n, k, m) if typenum == cnp.NPY_FLOAT
+        else _backward_one_thread_max_work(<double*>NULL, n, k, m), threads_of)
     # The dtype picks the specialization through the type of db's pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_backward(<float*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m,

@@ -2,10 +2,11 @@
 #
 # Provides: the blocking (KC and the tiles' task sizes, constants; NC and MC, set at
 #   import from fastsig/_blocking.py: _set_blocking, def blocking), the thresholds
-#   for threads (the native fast paths' too), the enums Kernel, VectorShape and DwKernel,
-#   _plan_product (for gemm) and _plan_backward (for the layer's backward) with the
-#   helpers they use, and def plan(), the same decisions as a dict, for tests and for
-#   reading.
+#   for threads (the native fast paths' too; the backward's, _backward_one_thread_max_work
+#   and def backward_min_work), the enums Kernel, VectorShape and DwKernel,
+#   _plan_product (for gemm) and _plan_backward (for the layer's backward, with its dw's
+#   _dw_stores_first_block and _dw_by_outer_product) with the helpers they use, and def
+#   plan(), the same decisions as a dict, for tests and for reading.
 # Uses: isa.h's constants (declared in kernels.pxi), vector_tile.h's
 #   fastsig_column_kernel_*_applies.
 #
@@ -69,18 +70,32 @@ cdef enum:
 # sigmoid_backward is three operations an element against σ's thirty, so a second
 # thread pays only from more elements: float32 from 32768, float64 from 16384
 # (docs/performance.md, "Elementwise and threads").
+# The layer's backward (_backward_one_thread_max_work; measured on an Intel Xeon, where a
+# line passed between cores costs most: docs/performance.md, "The backward's threads"):
+# - where its threads would share one block with dw the matmul on dy's packed panels, it
+#   exchanges dy between the cores three times a block (each thread packs panels of rows
+#   the other formed, and reads the panels the other packed): threaded from
+#   BACKWARD_SHARED_MULADDS_FOR_THREADS of work, both dtypes, with or without dx;
+# - where its parts are a thread's each, the threads exchange only the partial sums, and
+#   a narrow layer's backward is more reading and writing than multiply-adds: threaded
+#   from the products' thresholds or from BACKWARD_PARTS_ELEMENTS_FOR_THREADS elements
+#   of x and dy (n·(k + m)), whichever comes first.
 cdef enum:
     ELEMENTS_FOR_THREADS = 16384
     BACKWARD_ELEMENTS_FOR_THREADS_F32 = 32768
     BACKWARD_ELEMENTS_FOR_THREADS_F64 = 16384
     MULADDS_FOR_THREADS_F32 = 1048576
     MULADDS_FOR_THREADS_F64 = 262144
+    BACKWARD_SHARED_MULADDS_FOR_THREADS = 2097152
+    BACKWARD_PARTS_ELEMENTS_FOR_THREADS = 65536
     FEW_ROWS_WORK = 8   # a product of fewer rows counts as this many (_product_work)
 MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
 MIN_BACKWARD_ELEMENTS_FOR_THREADS = {"float32": BACKWARD_ELEMENTS_FOR_THREADS_F32,
                                      "float64": BACKWARD_ELEMENTS_FOR_THREADS_F64}
 MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
                            "float64": MULADDS_FOR_THREADS_F64}
+MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS = BACKWARD_SHARED_MULADDS_FOR_THREADS
+MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS = BACKWARD_PARTS_ELEMENTS_FOR_THREADS
 
 
 # The register tile's blocking: NC columns of packed B and MC rows of packed A a task, per
@@ -593,6 +608,23 @@ cdef inline int _dw_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept
     return DW_GEMM if k * m >= 256 else DW_LOOPS
 
 
+cdef inline bint _dw_stores_first_block(floating* dtype, int dw_kernel,
+                                        Py_ssize_t m) noexcept nogil:
+    """Whether dw's product stores its first block rather than adding it to a zeroed dw
+    (which costs a pass over dw, most of the time of a one-row backward of a wide layer):
+    where it runs the register tile, whose sums start at +0 and so are never -0, 0 + sum
+    is sum, bit for bit. (The narrow tiles' row kernels start from the first product.)"""
+    return dw_kernel == DW_GEMM and _kernel_for(dtype, m, True) == KERNEL_REGISTER_TILE
+
+
+cdef inline bint _dw_by_outer_product(bint block_stores, Py_ssize_t rows) noexcept nogil:
+    """Whether a block's dw is few_rows.h's outer product (_dw_few_rows: a row of dw at a
+    time, dy not packed) rather than the matmul: a block that stores its dw
+    (_dw_stores_first_block, and it is the first) of at most FEW_ROWS_MAX rows. The outer
+    product's sums start at +0 and run in the tile's order: the same bits."""
+    return block_stores and rows <= FEW_ROWS_MAX
+
+
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
     """Rows of a block of dy at most: about DY_BLOCK_ELEMS elements, 64 to 4096 rows."""
     return max(<Py_ssize_t>64, min(<Py_ssize_t>4096, DY_BLOCK_ELEMS // max(m, <Py_ssize_t>1)))
@@ -662,6 +694,41 @@ cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_
     if plan.shared_block:
         plan.threads = num_threads
     return plan
+
+
+cdef inline Py_ssize_t _backward_one_thread_max_work(floating* dtype, Py_ssize_t n,
+                                                     Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    """The most work (_product_work(n, k, m)) of a backward that num_threads=None runs on
+    one thread: BACKWARD_SHARED_MULADDS_FOR_THREADS - 1 where its threads would share one
+    block (_plan_backward's shared_block) whose dw is the matmul on dy's packed panels,
+    not few_rows.h's outer product; 0 (threaded at any work) where its parts would be a
+    thread's each and x and dy hold BACKWARD_PARTS_ELEMENTS_FOR_THREADS elements or more;
+    else the products' threshold."""
+    cdef BackwardPlan plan
+    if n <= 0 or k <= 0 or m <= 0:
+        return _one_thread_max_work(dtype)
+    plan = _plan_backward(dtype, n, k, m, 2)
+    if plan.shared_block and not _dw_by_outer_product(
+            _dw_stores_first_block(dtype, plan.dw_kernel, m), n):
+        return <Py_ssize_t>BACKWARD_SHARED_MULADDS_FOR_THREADS - 1
+    if (not plan.shared_block and plan.parts > 1
+            and n * (k + m) >= BACKWARD_PARTS_ELEMENTS_FOR_THREADS):
+        return 0
+    return _one_thread_max_work(dtype)
+
+
+def backward_min_work(dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
+    """The least work (product_work(n, k, m)) at which num_threads=None runs dense_backward
+    of x (n×k) and w (k×m) of `dtype` threaded: MIN_MULADDS_FOR_THREADS[dtype];
+    MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS where the threads would share one block and
+    exchange dy's packed panels; 1 (any) where the parts would be a thread's each and
+    n·(k + m) >= MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS (the rule _api.py, the native
+    path and plan()'s "one_thread" apply)."""
+    if str(dtype) == "float32":
+        return _backward_one_thread_max_work(<float*>NULL, n, k, m) + 1
+    if str(dtype) == "float64":
+        return _backward_one_thread_max_work(<double*>NULL, n, k, m) + 1
+    raise TypeError(f"backward_min_work: dtype must be float32 or float64, got {dtype}")
 
 
 cdef inline int _dx_kernel(floating* dtype, Py_ssize_t n, Py_ssize_t k,
@@ -750,7 +817,8 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         "parts": p.parts,
         "shared_block": bool(p.shared_block),
         "threads": p.threads,
-        "one_thread": k > 0 and _product_work(n, k, m) <= _one_thread_max_work(dtype),
+        "one_thread": (k > 0 and _product_work(n, k, m)
+                       <= _backward_one_thread_max_work(dtype, n, k, m)),
     }
 
 
