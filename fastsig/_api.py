@@ -145,7 +145,7 @@ def matmul_full_path(x, w, out, num_threads):
     m = w_in.shape[1]
     result = _output("matmul", out, dtype, (n, m), [("x", x_in), ("w", w_in)])
     threads = _resolve_num_threads(num_threads, _kernels.product_work(n, k, m),
-                                   _MIN_MULADDS_FOR_THREADS[dtype])
+                                   _kernels.product_min_work(dtype, n, k, m))
     _kernels.matmul(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype), result, threads)
     return result
 
@@ -197,7 +197,7 @@ def dense_forward_full_path(x, w, b, out, num_threads, fast):
     n, k = x_in.shape
     result = _output("dense_forward", out, dtype, (n, m), arrays)
     threads = _resolve_num_threads(num_threads, _kernels.product_work(n, max(k, 1), m),
-                                   _MIN_MULADDS_FOR_THREADS[dtype])
+                                   _kernels.product_min_work(dtype, n, k, m))
     bias = _as_kernel_input(b_in, dtype) if b is not None else np.empty(0, dtype)
     _kernels.dense_forward(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype),
                          bias, b is not None, result, threads, fast)
@@ -220,7 +220,7 @@ def dense_backward_full_path(grad, x, w, s, compute_dx, out, num_threads):
     dx, dw, db = _backward_outputs(out, dtype, (n, k, m), bool(compute_dx),
                                    [("grad", g_in), ("x", x_in), ("w", w_in), ("s", s_in)])
     threads = _resolve_num_threads(num_threads, _kernels.product_work(n, max(k, 1), m),
-                                   _kernels.backward_min_work(dtype.name, n, k, m))
+                                   _kernels.backward_min_work(dtype, n, k, m))
     _kernels.dense_backward(*(_as_kernel_input(a, dtype) for a in (g_in, x_in, w_in, s_in)),
                             np.empty((0, 0), dtype) if dx is None else dx, dx is not None,
                             dw, db, threads)

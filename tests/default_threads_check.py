@@ -84,6 +84,11 @@ def main(argv):
     parser.add_argument("--shapes", default=None,
                         help="NxKxM,... instead of the sweep's grid (prints every case)")
     args = parser.parse_args(argv)
+    products = {"matmul", "dense_forward", "dense_backward"}
+    if not set(args.operations.split(",")) <= products:
+        parser.error(f"--operations: choose among {', '.join(sorted(products))}")
+    if args.operations != parser.get_default("operations") and not args.shapes:
+        parser.error("--operations goes with --shapes")
     grid = _sweep.grid(args.quick)
     if args.shapes:
         grid = [(operation, *map(int, shape.split("x")), dtype, None)

@@ -90,7 +90,8 @@ def main():
     args = parser.parse_args()
     old, new = load("fastsig_old", args.old, args.isa), load("fastsig_new", args.new, args.isa)
     # The new build's rule for num_threads=None, for both builds (older builds had one
-    # threshold for both dtypes, newer ones one per dtype).
+    # threshold for both dtypes, newer ones one per dtype, the newest one per shape:
+    # product_min_work, backward_min_work).
     threshold = new.MIN_MULADDS_FOR_THREADS
     if isinstance(threshold, dict):
         threshold = threshold[np.dtype(args.dtype).name]
@@ -103,6 +104,12 @@ def main():
             if op == "sigmoid_backward":
                 elements = new.MIN_BACKWARD_ELEMENTS_FOR_THREADS[np.dtype(args.dtype).name]
                 threads = args.threads if n * m >= elements else 1
+            elif op == "dense_backward" and hasattr(new, "backward_min_work"):
+                minimum = new.backward_min_work(args.dtype, n, k, m)
+                threads = args.threads if work >= minimum else 1
+            elif hasattr(new, "product_min_work"):
+                minimum = new.product_min_work(args.dtype, n, k, m)
+                threads = args.threads if work >= minimum else 1
             else:
                 threads = args.threads if work >= threshold else 1
             call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads)

@@ -166,6 +166,7 @@ def test_the_shapes_cover_every_path(dtype):
 @pytest.mark.quick
 def test_the_plan_answers_for_every_operation(dtype):
     kernels = _dispatch.kernels
+    name = np.dtype(dtype).name
     for operation in ("matmul", "dense_forward"):
         p = kernels.plan(dtype, operation, 262144, 64, 64, 2)
         assert p["kernel"] in {"register_tile", "transposed_tile", "vector_tile"}
@@ -181,18 +182,32 @@ def test_the_plan_answers_for_every_operation(dtype):
         assert few > 1 and kernels.product_work(few, 3, 5) == few * 15
         assert kernels.product_work(0, 300, 300) == 0
         assert kernels.product_work(few + 1, 3, 5) == (few + 1) * 15
+        # (256 deep, so that x and the result stay below the elements' threshold.)
         for n in (1, few - 1, few):
-            assert kernels.plan(dtype, operation, n, 1, limit // few - 1)["one_thread"], n
-            assert not kernels.plan(dtype, operation, n, 1, limit // few)["one_thread"], n
-        assert kernels.plan(dtype, operation, 2 * few, 1, limit // (2 * few) - 1)["one_thread"]
-        assert not kernels.plan(dtype, operation, 2 * few, 1, limit // (2 * few))["one_thread"]
+            m = limit // (few * 256)
+            assert kernels.plan(dtype, operation, n, 256, m - 1)["one_thread"], n
+            assert not kernels.plan(dtype, operation, n, 256, m)["one_thread"], n
+        m = limit // (2 * few * 256)
+        assert kernels.plan(dtype, operation, 2 * few, 256, m - 1)["one_thread"]
+        assert not kernels.plan(dtype, operation, 2 * few, 256, m)["one_thread"]
+        # And from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and the result, n·(k + m),
+        # at any work: a narrow layer's product is more reading and writing than arithmetic.
+        elements = kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS
+        assert elements * 3 < limit
+        for at, below in (((32768, 1, 1), (32767, 1, 1)), ((13108, 2, 3), (13107, 2, 3)),
+                          ((4096, 8, 8), (4095, 8, 8)), ((1, 1, 65535), (1, 1, 65534))):
+            assert at[0] * (at[1] + at[2]) >= elements > below[0] * (below[1] + below[2])
+            assert kernels.product_min_work(name, *at) == 1, at
+            assert not kernels.plan(dtype, operation, *at)["one_thread"], at
+            assert kernels.product_min_work(name, *below) == limit, below
+            assert (kernels.plan(dtype, operation, *below)["one_thread"]
+                    == (kernels.product_work(*below) < limit)), below
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
         assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
     # The backward threads from kernels.backward_min_work: where its threads would share
     # one block and exchange dy's packed panels (dw by the matmul on packed dy; not the
     # outer product of 1-4 rows of a wide layer) from
     # MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS, else from the products' threshold (or below).
-    name = np.dtype(dtype).name
     shared_limit = kernels.MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS
     assert shared_limit >= limit
     for n, k, m in ((7, 256, 256), (64, 31, 200), (500, 64, 64), (32, 256, 256)):
@@ -207,20 +222,22 @@ def test_the_plan_answers_for_every_operation(dtype):
     # Where the parts would be a thread's each: from the products' threshold or from
     # MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS elements of x and dy, n·(k + m).
     elements = kernels.MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS
-    parts_shapes = 0
     for n, k, m in ((4099, 16, 16), (20000, 2, 3), (640, 100, 2), (32768, 1, 1),
                     (32767, 1, 1), (2700, 16, 8)):
         p = kernels.plan(dtype, "dense_backward", n, k, m, 2)
-        if p["shared_block"]:   # dw by the matmul (a variant with narrower vectors)
-            continue
-        assert p["parts"] > 1, (n, k, m)
-        parts_shapes += 1
+        assert not p["shared_block"] and p["parts"] > 1, (n, k, m)
         by_elements = n * (k + m) >= elements
-        assert kernels.backward_min_work(name, n, k, m) == (1 if by_elements else limit)
-        assert p["one_thread"] == (not by_elements and kernels.product_work(n, k, m) < limit)
-    assert parts_shapes >= 4
+        assert (kernels.backward_min_work(name, n, k, m)
+                == (1 if by_elements else limit)), (n, k, m)
+        assert p["one_thread"] == (not by_elements
+                                   and kernels.product_work(n, k, m) < limit), (n, k, m)
+    # The dtype as anything numpy reads as one.
+    assert kernels.backward_min_work(np.dtype(dtype), 7, 256, 256) == shared_limit
+    assert kernels.product_min_work(dtype, 7, 256, 256) == limit
     with pytest.raises(TypeError):
         kernels.backward_min_work("int32", 7, 256, 256)
+    with pytest.raises(TypeError):
+        kernels.product_min_work("int32", 7, 256, 256)
     back = kernels.plan(dtype, "dense_backward", 262144, 16, 16, 2)
     assert back["dw_kernel"] in {"column_sums", "matmul", "loops"}
     assert back["db_kernel"] in {"column_sums", "loops"}
@@ -869,6 +886,19 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
         check(f"matmul of one row, {m} columns",
               lambda: kernels.matmul_native(x, w, None, threads_of),
               fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
+    # A narrow layer's product from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and
+    # the result, at any work.
+    rows = kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS // 2
+    for n, may_thread in ((rows - 1, False), (rows, True)):
+        x = rng.standard_normal((n, 1)).astype(dtype)
+        w = rng.standard_normal((1, 1)).astype(dtype)
+        check(f"matmul of {n} rows of a 1x1 layer",
+              lambda: kernels.matmul_native(x, w, None, threads_of),
+              fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
+        check(f"dense_forward of {n} rows of a 1x1 layer",
+              lambda: kernels.dense_forward_native(x, w, w[0], None, False, threads_of),
+              fastsig.dense_forward(x, w, w[0], num_threads=FULL_PATH_ONE, accuracy="high"),
+              may_thread)
 
 
 @pytest.mark.quick
@@ -902,9 +932,9 @@ def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, helpers, m
 def test_the_full_path_threads_the_backward_as_the_plan_does(dtype, rng, helpers,
                                                            monkeypatch, thread_setting):
     """_api.py's full path (here for a strided x) decides dense_backward's threads from
-    kernels.backward_min_work, as the native path and plan() do: a batch of a 64×64 layer
-    (the threads would share one block) on one thread just below the shared block's
-    threshold, threaded at it; the same results either way."""
+    kernels.backward_min_work, as the native path and plan() do: a batch of a 1×1 layer
+    (parts) and one of a 64×64 layer (the threads would share one block) on one thread
+    just below their thresholds, threaded at them; the same results either way."""
     kernels = _dispatch.kernels
     name = np.dtype(dtype).name
     rows = kernels.MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS // (64 * 64)
@@ -917,6 +947,19 @@ def test_the_full_path_threads_the_backward_as_the_plan_does(dtype, rng, helpers
 
     monkeypatch.setattr(kernels, "dense_backward", spy)
     thread_setting(2)
+    # A batch of a 1×1 layer (parts a thread's each) from
+    # MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS elements of x and dy.
+    parts_rows = kernels.MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS // 2
+    for n, threads in ((parts_rows - 1, 1), (parts_rows, 2)):
+        x = rng.standard_normal((n, 2)).astype(dtype)[:, ::2]
+        w = rng.standard_normal((1, 1)).astype(dtype)
+        g = rng.standard_normal((n, 1)).astype(dtype)
+        s = fastsig.dense_forward(x, w)
+        passed.clear()
+        result = fastsig.dense_backward(g, x, w, s)
+        assert passed == [threads], (n, passed)
+        for got, want in zip(result, fastsig.dense_backward(g, x, w, s, num_threads=1)):
+            helpers.assert_bitwise_equal(got, want, f"{n} rows of a 1x1 layer")
     for n, threads in ((rows - 1, 1), (rows, 2)):
         p = kernels.plan(name, "dense_backward", n, 64, 64, 2)
         assert p["one_thread"] == (threads == 1), n

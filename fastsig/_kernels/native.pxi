@@ -19,8 +19,9 @@
 # raises the errors. The arithmetic is the same
 # gemm() (or _backward()), on the thread count the full path gives (_threads_for): a
 # num_threads the caller gave, as given; for None, get_num_threads() (asked only then)
-# from the dtype's MULADDS_FOR_THREADS of work (_product_work; dense_backward's from
-# _backward_one_thread_max_work), one thread below; the bits do not depend on it.
+# from the dtype's MULADDS_FOR_THREADS of work (_product_work) or the elements of
+# _product_one_thread_max_work (dense_backward: _backward_one_thread_max_work), one thread
+# below; the bits do not depend on it.
 #
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
@@ -51,11 +52,6 @@ cdef inline int _native_typenum(object a, int ndim) noexcept:
     if cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT or cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE:
         return cnp.PyArray_TYPE(arr)
     return -1
-
-
-cdef inline Py_ssize_t _one_thread_max_work_of(int typenum) noexcept:
-    return (_one_thread_max_work(<float*>NULL) if typenum == cnp.NPY_FLOAT
-            else _one_thread_max_work(<double*>NULL))
 
 
 cdef bint _ran_threaded = False
@@ -134,8 +130,10 @@ cdef object _native_product(object x, object w, object b, bint with_bias, int ep
                 or (with_bias and not _apart(out, <cnp.ndarray>b))):
             return None
     cdef void* bias = cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL
-    cdef int threads = _threads_for(_product_work(n, k, m), _one_thread_max_work_of(typenum),
-                                    threads_of)
+    cdef int threads = _threads_for(
+        _product_work(n, k, m),
+        _product_one_thread_max_work(<float*>NULL, n, k, m) if typenum == cnp.NPY_FLOAT
+        else _product_one_thread_max_work(<double*>NULL, n, k, m), threads_of)
     # The dtype picks the specialization through the type of the output pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_gemm(<float*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue, threads)
@@ -239,10 +237,13 @@ def dense_backward_native(grad, x, w, s, bint compute_dx, out, threads_of):
         if not _all_apart(outs, [ga, xa, wa, sa]):
             return None
     cdef void* dxp = cnp.PyArray_DATA(<cnp.ndarray>dx) if compute_dx else NULL
-    cdef int threads = _threads_for(
-        _product_work(n, k, m),
-        _backward_one_thread_max_work(<float*>NULL, n, k, m) if typenum == cnp.NPY_FLOAT
-        else _backward_one_thread_max_work(<double*>NULL, n, k, m), threads_of)
+    # (The backward's rule plans the backward: only for num_threads=None.)
+    cdef Py_ssize_t max_one_thread = 0
+    if not isinstance(threads_of, int):
+        max_one_thread = (_backward_one_thread_max_work(<float*>NULL, n, k, m)
+                          if typenum == cnp.NPY_FLOAT
+                          else _backward_one_thread_max_work(<double*>NULL, n, k, m))
+    cdef int threads = _threads_for(_product_work(n, k, m), max_one_thread, threads_of)
     # The dtype picks the specialization through the type of db's pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_backward(<float*>cnp.PyArray_DATA(db), ga, xa, wa, sa, dxp, dw, n, k, m,

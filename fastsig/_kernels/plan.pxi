@@ -2,8 +2,8 @@
 #
 # Provides: the blocking (KC and the tiles' task sizes, constants; NC and MC, set at
 #   import from fastsig/_blocking.py: _set_blocking, def blocking), the thresholds
-#   for threads (the native fast paths' too; the backward's, _backward_one_thread_max_work
-#   and def backward_min_work), the enums Kernel, VectorShape and DwKernel,
+#   for threads (the native fast paths' too: _product_one_thread_max_work and def
+#   product_min_work, _backward_one_thread_max_work and def backward_min_work), the enums Kernel, VectorShape and DwKernel,
 #   _plan_product (for gemm) and _plan_backward (for the layer's backward, with its dw's
 #   _dw_stores_first_block and _dw_by_outer_product) with the helpers they use, and def
 #   plan(), the same decisions as a dict, for tests and for reading.
@@ -70,11 +70,15 @@ cdef enum:
 # sigmoid_backward is three operations an element against σ's thirty, so a second
 # thread pays only from more elements: float32 from 32768, float64 from 16384
 # (docs/performance.md, "Elementwise and threads").
+# A product (matmul, dense_forward) also threads from PRODUCT_ELEMENTS_FOR_THREADS
+# elements of x and C (n·(k + m)): a narrow layer's product is more reading and writing
+# than multiply-adds, which _product_work does not count (_product_one_thread_max_work;
+# measured on an Intel Xeon: docs/performance.md, "The narrow products' threads").
 # The layer's backward (_backward_one_thread_max_work; measured on an Intel Xeon, where a
 # line passed between cores costs most: docs/performance.md, "The backward's threads"):
 # - where its threads would share one block with dw the matmul on dy's packed panels, it
 #   exchanges dy between the cores three times a block (each thread packs panels of rows
-#   the other formed, and reads the panels the other packed): threaded from
+#   other threads formed, and reads panels other threads packed): threaded from
 #   BACKWARD_SHARED_MULADDS_FOR_THREADS of work, both dtypes, with or without dx;
 # - where its parts are a thread's each, the threads exchange only the partial sums, and
 #   a narrow layer's backward is more reading and writing than multiply-adds: threaded
@@ -88,6 +92,7 @@ cdef enum:
     MULADDS_FOR_THREADS_F64 = 262144
     BACKWARD_SHARED_MULADDS_FOR_THREADS = 2097152
     BACKWARD_PARTS_ELEMENTS_FOR_THREADS = 65536
+    PRODUCT_ELEMENTS_FOR_THREADS = 65536
     FEW_ROWS_WORK = 8   # a product of fewer rows counts as this many (_product_work)
 MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
 MIN_BACKWARD_ELEMENTS_FOR_THREADS = {"float32": BACKWARD_ELEMENTS_FOR_THREADS_F32,
@@ -96,6 +101,7 @@ MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
                            "float64": MULADDS_FOR_THREADS_F64}
 MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS = BACKWARD_SHARED_MULADDS_FOR_THREADS
 MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS = BACKWARD_PARTS_ELEMENTS_FOR_THREADS
+MIN_PRODUCT_ELEMENTS_FOR_THREADS = PRODUCT_ELEMENTS_FOR_THREADS
 
 
 # The register tile's blocking: NC columns of packed B and MC rows of packed A a task, per
@@ -162,15 +168,47 @@ cdef inline Py_ssize_t _product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) n
 
 def product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
     """The work of a product of x (n×k) and w (k×m) that num_threads=None compares with
-    MIN_MULADDS_FOR_THREADS: the rule _api.py, the native paths and plan()'s "one_thread"
-    apply (_api.py counts the depth k of dense_forward and dense_backward as at least 1)."""
+    product_min_work (MIN_MULADDS_FOR_THREADS, or less for narrow layers) and, for
+    dense_backward, with backward_min_work: the rule _api.py, the native paths and
+    plan()'s "one_thread" apply (_api.py counts the depth k of dense_forward and dense_backward as at least 1)."""
     return _product_work(n, k, m)
 
 
 cdef inline Py_ssize_t _one_thread_max_work(floating* dtype) noexcept nogil:
     """The most work (_product_work) of a product that num_threads=None runs on one
-    thread."""
+    thread, by its multiply-adds alone."""
     return (MULADDS_FOR_THREADS_F32 if floating is float else MULADDS_FOR_THREADS_F64) - 1
+
+
+cdef inline Py_ssize_t _product_one_thread_max_work(floating* dtype, Py_ssize_t n,
+                                                    Py_ssize_t k,
+                                                    Py_ssize_t m) noexcept nogil:
+    """The most work (_product_work(n, k, m)) of a product of x (n×k) and w (k×m) that
+    num_threads=None runs on one thread: 0 (threaded at any work) from
+    PRODUCT_ELEMENTS_FOR_THREADS elements of x and C, else _one_thread_max_work."""
+    if n * (k + m) >= PRODUCT_ELEMENTS_FOR_THREADS:
+        return 0
+    return _one_thread_max_work(dtype)
+
+
+cdef str _float_dtype_name(object dtype, str func):
+    """"float32" or "float64" for anything np.dtype() reads as one, else TypeError."""
+    import numpy as np
+    name = np.dtype(dtype).name
+    if name not in ("float32", "float64"):
+        raise TypeError(f"{func}: dtype must be float32 or float64, got {name}")
+    return name
+
+
+def product_min_work(dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
+    """The least work (product_work(n, k, m)) at which num_threads=None runs matmul or
+    dense_forward of x (n×k) and w (k×m) of `dtype` threaded: MIN_MULADDS_FOR_THREADS[dtype],
+    or 1 (any) from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and the result,
+    n·(k + m) (the rule _api.py, the native paths and plan()'s "one_thread" apply, for
+    k >= 1)."""
+    if _float_dtype_name(dtype, "product_min_work") == "float32":
+        return _product_one_thread_max_work(<float*>NULL, n, k, m) + 1
+    return _product_one_thread_max_work(<double*>NULL, n, k, m) + 1
 
 
 cdef enum Kernel:
@@ -723,12 +761,10 @@ def backward_min_work(dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
     MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS where the threads would share one block and
     exchange dy's packed panels; 1 (any) where the parts would be a thread's each and
     n·(k + m) >= MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS (the rule _api.py, the native
-    path and plan()'s "one_thread" apply)."""
-    if str(dtype) == "float32":
+    path and plan()'s "one_thread" apply, for k >= 1)."""
+    if _float_dtype_name(dtype, "backward_min_work") == "float32":
         return _backward_one_thread_max_work(<float*>NULL, n, k, m) + 1
-    if str(dtype) == "float64":
-        return _backward_one_thread_max_work(<double*>NULL, n, k, m) + 1
-    raise TypeError(f"backward_min_work: dtype must be float32 or float64, got {dtype}")
+    return _backward_one_thread_max_work(<double*>NULL, n, k, m) + 1
 
 
 cdef inline int _dx_kernel(floating* dtype, Py_ssize_t n, Py_ssize_t k,
@@ -789,8 +825,8 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "depth_chunks": p.depth_chunks,
         "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
                   if k > 0 and m > 0 else 1),
-        "one_thread": (1 <= n and 1 <= k and 1 <= m
-                       and _product_work(n, k, m) <= _one_thread_max_work(dtype)),
+        "one_thread": (1 <= n and 1 <= k and 1 <= m and _product_work(n, k, m)
+                       <= _product_one_thread_max_work(dtype, n, k, m)),
     }
 
 
