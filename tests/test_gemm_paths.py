@@ -215,6 +215,12 @@ def test_the_plan_answers_for_every_operation(dtype):
         assert p["shared_block"] and p["dw_kernel"] == "matmul", (n, k, m)
         assert kernels.backward_min_work(name, n, k, m) == shared_limit, (n, k, m)
         assert p["one_thread"] == (kernels.product_work(n, k, m) < shared_limit), (n, k, m)
+    # 1-4 rows take the outer product only where dw's tile is the register tile; for a
+    # layer 4 wide (the vector tiles' width, where the variant has them) dw of 1-4 rows is
+    # the matmul on packed dy, so the shared block's threshold.
+    if _dispatch.ISA != "baseline":
+        for n in (1, 4, 5):
+            assert kernels.backward_min_work(name, n, 2000, 4) == shared_limit, n
     for n, k, m in ((1, 256, 256), (4, 256, 256), (2, 5, 7)):
         assert kernels.backward_min_work(name, n, k, m) == limit, (n, k, m)
         assert (kernels.plan(dtype, "dense_backward", n, k, m, 2)["one_thread"]
