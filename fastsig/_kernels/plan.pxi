@@ -3,10 +3,11 @@
 # Provides: the blocking (KC and the tiles' task sizes, constants; NC and MC, set at
 #   import from fastsig/_blocking.py: _set_blocking, def blocking), the thresholds
 #   for threads (the native fast paths' too: _product_one_thread_max_work and def
-#   product_min_work, _backward_one_thread_max_work and def backward_min_work), the enums Kernel, VectorShape and DwKernel,
-#   _plan_product (for gemm) and _plan_backward (for the layer's backward, with its dw's
-#   _dw_stores_first_block and _dw_by_outer_product) with the helpers they use, and def
-#   plan(), the same decisions as a dict, for tests and for reading.
+#   product_min_work, _backward_one_thread_max_work and def backward_min_work), the enums
+#   Kernel, VectorShape and DwKernel, _plan_product (for gemm) and _plan_backward (for the
+#   layer's backward, with its dw's _dw_stores_first_block and _dw_by_outer_product) with
+#   the helpers they use, and def plan(), the same decisions as a dict, for tests and for
+#   reading.
 # Uses: isa.h's constants (declared in kernels.pxi), vector_tile.h's
 #   fastsig_column_kernel_*_applies.
 #
@@ -170,7 +171,8 @@ def product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
     """The work of a product of x (n×k) and w (k×m) that num_threads=None compares with
     product_min_work (MIN_MULADDS_FOR_THREADS, or less for narrow layers) and, for
     dense_backward, with backward_min_work: the rule _api.py, the native paths and
-    plan()'s "one_thread" apply (_api.py counts the depth k of dense_forward and dense_backward as at least 1)."""
+    plan()'s "one_thread" apply (_api.py counts the depth k of dense_forward and
+    dense_backward as at least 1)."""
     return _product_work(n, k, m)
 
 
@@ -880,18 +882,15 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
     "one_thread"."""
-    import numpy as np
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
         raise ValueError("plan: shapes must be >= 0 and num_threads >= 1")
-    dt = np.dtype(dtype)
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"plan: dtype must be float32 or float64, got {dt}")
+    dt = _float_dtype_name(dtype, "plan")
     if operation in ("matmul", "dense_forward"):
-        if dt == np.float32:
+        if dt == "float32":
             return _product_plan_dict(<float*>NULL, n, k, m, num_threads)
         return _product_plan_dict(<double*>NULL, n, k, m, num_threads)
     if operation == "dense_backward":
-        if dt == np.float32:
+        if dt == "float32":
             return _backward_plan_dict(<float*>NULL, n, k, m, num_threads)
         return _backward_plan_dict(<double*>NULL, n, k, m, num_threads)
     raise ValueError(f"plan: unknown operation {operation!r}; choose matmul, dense_forward "
