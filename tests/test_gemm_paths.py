@@ -1,5 +1,6 @@
 """The matmul's kernels: the register tile (reading w where it lies for few rows, or the
-few-rows kernel for up to four; a large w packed a slab at a time), and for a narrow w (m at most half the
+few-rows kernel for up to four, or eight in one pass where the variant has the eight-row
+tile; a large w packed a slab at a time), and for a narrow w (m at most half the
 register tile's width, or where the vector tile pads w to fewer columns) the vector tile (with its row and column kernels for depths up to
 4) or the transposed tile; and products of few rows and great depth, whose depth is split
 into chunks summed in a fixed order.
@@ -61,9 +62,12 @@ SHAPES = [
     (3, 513, 130),     # few rows, several depth blocks and a ragged one, odd columns
     (3, 300, 13),      # few rows of a narrow layer: the few-rows kernel, not the vector tile
     (11, 300, 77),     # the tile reading w in place, its ragged last panel packed
-    (7, 300, 1000),    # ... 7 rows: a tile of 8 rows (float32 AVX-512, MR 12); passes
-                       # of the few-rows kernel where MR is 6 (a last panel of one row)
-    (6, 100, 256),     # ... 6 rows: a tile of 6
+    (7, 300, 1000),    # ... 7 rows: the few-rows kernel's eight-row tile (AVX-512); a
+                       # tile of 8 rows (float32 AVX2: MR 4 × 2) or passes of the few-rows
+                       # kernel where MR is 6 (a last panel of one row)
+    (6, 100, 256),     # ... 6 rows: the eight-row tile (AVX-512), else a tile of 6
+    (8, 300, 45),      # the eight-row tile (AVX-512), a ragged last vector (a masked load)
+    (5, 513, 3),       # ... fewer columns than a vector, several depth blocks
     (100, 256, 77),    # packed, a ragged last row panel of 4 rows (MR 12 or 6)
     (16, 40, 1000),    # w read in place, many column tasks
     (32, 300, 1000),   # the most rows that read w in place (where w stays in L2)
@@ -152,6 +156,7 @@ def test_the_shapes_cover_every_path(dtype):
             assert p["kernel"] == "register_tile" and p["b_in_place"], (n, k, m, threads, p)
         elif n <= 16:
             assert p["kernel"] == "few_rows" and p["b_in_place"], (n, k, m, threads, p)
+            assert p["few_rows_pass"] == 4, (n, k, m, threads, p)   # w read as rows
         else:
             assert p["kernel"] == "register_tile" and p["b_per_task"], (n, k, m, threads, p)
         streamed += share > l2 * 3 // 4
@@ -569,7 +574,8 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     # (16, 12), (100, 16) and (513, 10): narrow layers, whose few rows take the few-rows
     # kernel and the rest the vector tile (513: depth blocks added in order), its ragged
     # last panel the short tile; (256, 24), (1000, 32), (100, 48): 5-8 rows take the
-    # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks); (100, 20)
+    # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks), or in one
+    # pass of the eight-row tile on AVX-512 (24: a ragged last vector); (100, 20)
     # and (513, 10) a vector and a half a row on AVX-512; (6, 40) and (263, 33): the
     # few-rows kernel's passes of four rows of w, then two, then one, in every depth block;
     # (40, 1000) and (37, 300): 1-3 rows of a wide layer, whose passes of four rows of w go
@@ -593,6 +599,47 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
 
 
 @pytest.mark.quick
+def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile(
+        dtype, rng, helpers):
+    """5-8 rows of a w that stays in L2 take the few-rows kernel in one pass of the
+    eight-row tile where vectors are 64 bytes (the avx512 variant with vector extensions),
+    else passes of four rows where they take it; either way a row's bits are those it has
+    inside any batch, a ragged last vector (read by a masked load) and several depth blocks
+    included, and inf and NaN reach only their own rows."""
+    lanes = 64 // np.dtype(dtype).itemsize
+    has_vectors = any(_plan(dtype, 1000, 64, m)["kernel"] == "vector_tile"
+                      for m in range(1, 33))
+    one_pass = 8 if _dispatch.ISA == "avx512" and has_vectors else 4
+    # (2, 7): too shallow for the few-rows kernel, the vector tile's row kernel instead.
+    for k, m in ((256, 256), (300, 45), (513, 3), (31, 200), (100, 3 * lanes + 1),
+                 (64, 2 * lanes), (2, 7)):
+        x = rng.uniform(-1, 1, (64, k)).astype(dtype)
+        w = rng.uniform(-1, 1, (k, m)).astype(dtype)
+        b = rng.uniform(-1, 1, m).astype(dtype)
+        whole = fastsig.dense_forward(x, w, b, num_threads=1)
+        whole_y = fastsig.matmul(x, w, num_threads=1)
+        for n in range(5, 9):
+            p = _plan(dtype, n, k, m, 1)
+            if one_pass == 8 and k > 2:
+                assert p["kernel"] == "few_rows" and p["few_rows_pass"] == 8, (n, k, m, p)
+            else:
+                assert p["few_rows_pass"] in (0, 4), (n, k, m, p)
+            lo = 3 + n
+            for threads in (1, 2):
+                part = fastsig.dense_forward(x[lo:lo + n], w, b, num_threads=threads)
+                helpers.assert_bitwise_equal(part, whole[lo:lo + n], f"{n} rows of {k}x{m}")
+                part = fastsig.matmul(x[lo:lo + n], w, num_threads=threads)
+                helpers.assert_bitwise_equal(part, whole_y[lo:lo + n], f"{n} rows of {k}x{m}")
+            helpers.gemm_bound_check(part, x[lo:lo + n], w, what=f"{n} rows of {k}x{m}")
+        bad = x[:7].copy()
+        bad[[1, 4], 0] = np.inf
+        bad[5, k - 1] = np.nan
+        y = fastsig.matmul(bad, w, num_threads=1)
+        helpers.assert_bitwise_equal(y[[0, 2, 3, 6]], whole_y[[0, 2, 3, 6]], "finite rows")
+        assert not np.isfinite(y[[1, 4, 5]]).any()
+
+
+@pytest.mark.quick
 def test_a_sum_of_negative_zero_keeps_its_sign_in_any_batch(dtype, helpers):
     """A sum that is -0 (a negative product that underflows, then products of -0) has the
     sign of zero of the tiles' arithmetic on 1-3 rows too (the few-rows kernel's passes in
@@ -608,7 +655,7 @@ def test_a_sum_of_negative_zero_keeps_its_sign_in_any_batch(dtype, helpers):
     assert np.all(whole == 0)
     if _dispatch.ISA != "baseline":
         assert np.all(np.signbit(whole)), "the batch's sums are not -0"
-    for rows in (1, 2, 3, 4):
+    for rows in range(1, 9):
         helpers.assert_bitwise_equal(fastsig.matmul(x[:rows], w), whole[:rows],
                                      f"{rows} rows")
 

@@ -10,11 +10,12 @@
  *   code); __builtin_fma where the variant has FMA; AVX2 intrinsics for the transposed
  *   kernel's float32 dot products where the variant has AVX2 and FMA (the avx2 and
  *   avx512 variants); isa.h and vector_template.h (GCC vector types) for the runs of
- *   step 2 where the variant has the vector tile.
+ *   step 2 where the variant has the vector tile; register_tile_template.h for the
+ *   eight-row tile (below) where vectors are 64 bytes.
  *
  * C[rows, cols] (= or, with `accumulate`, +=) A[rows, kc] @ B[kc, cols] (+ bias[:cols]),
- * rows <= FASTSIG_FEW_ROWS_MAX, for products too short to pay for packing B (one row:
- * a matrix-vector product):
+ * rows <= FASTSIG_FEW_ROWS_ONE_PASS, for products too short to pay for packing B (one
+ * row: a matrix-vector product):
  * 1. A's row i at a + i*lda and B's row p at b + p*ldb are read where they lie, B a row
  *    at a time: a contiguous stream, which the hardware prefetches (the register tile
  *    would read NR columns of each row of B, a stride through memory).
@@ -37,15 +38,46 @@
  *    its two sums wait on the multiply-add's latency, and a run and the loop after it go
  *    one after the other, where the loop alone keeps every column's sum in flight.
  * 3. Then C = sum, or C + sum with `accumulate`, then + bias: again the register tile's
- *    order. */
+ *    order.
+ * Where vectors are 64 bytes (32 registers: FASTSIG_FEW_ROWS_ONE_PASS 8), 5-8 rows go
+ * through the eight-row tile instead of passes of four rows (step 2b): the register tile's
+ * template at 8 rows and 3 vectors, A and B read where they lie (B's last, partial vector
+ * by a masked load, nothing past its row read), each vector of B loaded once for all the
+ * rows, the sums in registers over all of kc, started at 0, in increasing p, then step 3's
+ * order: the same bits. Passes of four rows read B twice, from L2 for a w of a few hundred
+ * square; the caller keeps the passes where B streams from beyond L2 (plan.pxi:
+ * _few_rows_pass), whose rows the tile would read a few lines at a time, a stride. */
 #ifndef FASTSIG_FEW_ROWS_H
 #define FASTSIG_FEW_ROWS_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "isa.h"
 
 #define FASTSIG_FEW_ROWS_MAX 4
+
+/* Rows the kernel takes in one pass over B: FASTSIG_FEW_ROWS_ONE_PASS. Where vectors are
+   64 bytes, 5-8 rows go through the eight-row tile (step 2b): 8 rows x 3 vectors, 24 sums
+   and a row of B in the 32 vector registers; else passes of FASTSIG_FEW_ROWS_MAX rows. */
+#if FASTSIG_VECTOR_TILE && FASTSIG_VECTOR_BYTES == 64
+#define FASTSIG_FEW_ROWS_ONE_PASS 8
+#define FASTSIG_EIGHT_ROWS_NV 3
+#define RT_T float
+#define RT_NAME fastsig_eight_rows_F32
+#define RT_MR 8
+#define RT_NV FASTSIG_EIGHT_ROWS_NV
+#define RT_BYTES FASTSIG_VECTOR_BYTES
+#include "register_tile_template.h"
+#define RT_T double
+#define RT_NAME fastsig_eight_rows_F64
+#define RT_MR 8
+#define RT_NV FASTSIG_EIGHT_ROWS_NV
+#define RT_BYTES FASTSIG_VECTOR_BYTES
+#include "register_tile_template.h"
+#else
+#define FASTSIG_FEW_ROWS_ONE_PASS FASTSIG_FEW_ROWS_MAX
+#endif
 
 /* One multiply-add as the tiles do it: fused where the variant has FMA (where gcc
    contracts the tiles' a * b + c), else a multiply and an add. Written out, because gcc
@@ -73,7 +105,6 @@
    no vector tile (no GCC vector extensions, or FASTSIG_PORTABLE), no runs. */
 #define FASTSIG_FEW_ROWS_NARROW 256
 #if FASTSIG_VECTOR_TILE
-#include <string.h>
 #define VEC_T float
 #define VEC_NAME fastsig_few_rows_F32
 #define VEC_BYTES FASTSIG_VECTOR_BYTES
@@ -154,6 +185,38 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_run(                   
 FASTSIG_FEW_ROWS_INLINE ptrdiff_t fastsig_few_rows_##SUFFIX##_pass(                       \
         const T* b, ptrdiff_t ldb, T* acc, ptrdiff_t ldacc, ptrdiff_t cols, const T* e,   \
         const int rows) { return 0; }
+#endif
+
+#if FASTSIG_FEW_ROWS_ONE_PASS > FASTSIG_FEW_ROWS_MAX
+#define FASTSIG_FEW_ROWS_EIGHT(T, SUFFIX)                                                  \
+/* Step 2b: C of 5-8 rows by the eight-row tile, NV vectors of columns at a time. */      \
+static void fastsig_few_rows_##SUFFIX##_eight(                                             \
+        ptrdiff_t rows, ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b,              \
+        ptrdiff_t ldb, T* c, ptrdiff_t ldc, ptrdiff_t cols, int accumulate,               \
+        const T* bias) {                                                                   \
+    enum { NR = FASTSIG_EIGHT_ROWS_NV * (FASTSIG_VECTOR_BYTES / sizeof(T)) };             \
+    ptrdiff_t j, w;                                                                        \
+    for (j = 0; j < cols; j += NR) {                                                       \
+        const T* const bias_j = bias ? bias + j : NULL;                                    \
+        w = FASTSIG_FEW_ROWS_MIN(NR, cols - j);                                            \
+        switch (rows) {                                                                    \
+        case 5: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
+                    ldc, w, accumulate, bias_j, 5); break;                                 \
+        case 6: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
+                    ldc, w, accumulate, bias_j, 6); break;                                 \
+        case 7: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
+                    ldc, w, accumulate, bias_j, 7); break;                                 \
+        default: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb,      \
+                    c + j, ldc, w, accumulate, bias_j, 8); break;                          \
+        }                                                                                  \
+    }                                                                                      \
+}
+#else
+#define FASTSIG_FEW_ROWS_EIGHT(T, SUFFIX)                                                  \
+static void fastsig_few_rows_##SUFFIX##_eight(                                             \
+        ptrdiff_t rows, ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b,              \
+        ptrdiff_t ldb, T* c, ptrdiff_t ldc, ptrdiff_t cols, int accumulate,               \
+        const T* bias) { }
 #endif
 
 #define FASTSIG_FEW_ROWS(T, SUFFIX)                                                        \
@@ -271,12 +334,19 @@ FASTSIG_FEW_ROWS_INLINE void fastsig_few_rows_##SUFFIX##_body(                  
     }                                                                                      \
 }                                                                                          \
                                                                                            \
+FASTSIG_FEW_ROWS_EIGHT(T, SUFFIX)                                                          \
+                                                                                           \
 static void fastsig_few_rows_##SUFFIX(                                                     \
         ptrdiff_t rows, ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b,              \
         ptrdiff_t ldb, T* acc, T* c, ptrdiff_t ldc, ptrdiff_t cols, int accumulate,       \
         const T* bias) {                                                                   \
     ptrdiff_t i, j;                                                                        \
     T sum;                                                                                 \
+    if (rows > FASTSIG_FEW_ROWS_MAX) {                                                     \
+        fastsig_few_rows_##SUFFIX##_eight(rows, kc, a, lda, b, ldb, c, ldc, cols,         \
+                                          accumulate, bias);                               \
+        return;                                                                            \
+    }                                                                                      \
     switch (rows) {                                                                        \
     case 1: fastsig_few_rows_##SUFFIX##_body(kc, a, lda, b, ldb, acc, cols, 1); break;    \
     case 2: fastsig_few_rows_##SUFFIX##_body(kc, a, lda, b, ldb, acc, cols, 2); break;    \
@@ -477,6 +547,7 @@ FASTSIG_FEW_ROWS_OUTER(float, F32)
 FASTSIG_FEW_ROWS_OUTER(double, F64)
 #undef FASTSIG_FEW_ROWS
 #undef FASTSIG_FEW_ROWS_TRANSPOSED
+#undef FASTSIG_FEW_ROWS_EIGHT
 #undef FASTSIG_FEW_ROWS_OUTER
 #undef FASTSIG_FEW_ROWS_MIN
 #undef FASTSIG_DOTS_F32

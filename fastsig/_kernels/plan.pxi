@@ -462,24 +462,41 @@ cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                      and _b_streams(dtype, k, m, num_threads)))
 
 
+cdef inline Py_ssize_t _few_rows_pass(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                                      int num_threads) noexcept nogil:
+    """Rows the few-rows kernel takes in one pass over B: FEW_ROWS_ONE_PASS (5-8 rows by
+    the eight-row tile where the variant has it), but FEW_ROWS_MAX where B streams from
+    beyond L2 (_b_streams): the tile reads a few lines of each row of B, a stride through
+    memory, where the passes read B a row at a time, once from there, and their later
+    passes from cache."""
+    if _b_streams(dtype, k, m, num_threads):
+        return FEW_ROWS_MAX
+    return FEW_ROWS_ONE_PASS
+
+
 cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                                  int num_threads) noexcept nogil:
-    """Whether n rows that read B where it lies go to the few-rows kernel (FEW_ROWS_MAX
-    rows a pass) rather than the register or vector tile: up to FEW_ROWS_MAX rows always;
-    up to twice that for a B of fewer than FEW_ROWS_NARROW columns (whose sums the kernel
-    keeps in registers) where the tile would run more rows' multiply-adds (MR or MRV rows
-    a panel, the last padded) than the kernel's passes. (Where they do the same rows'
-    work, the tile: it keeps its sums in registers at any width.) For a wider B, up to
-    FEW_ROWS_STREAM rows where B streams from beyond L2 (_b_streams): the kernel reads B
-    a row at a time, a stream the hardware prefetches, once from there, its later passes
-    over each block from cache, where the tile reads NR columns of each row, a stride;
-    else the passes where the tile's last panel would be of one or two rows: a tile that
-    short has too few independent multiply-adds a step to keep the FMAs busy."""
+    """Whether n rows that read B where it lies go to the few-rows kernel (_few_rows_pass
+    rows a pass) rather than the register or vector tile: up to FEW_ROWS_MAX rows always,
+    and up to FEW_ROWS_ONE_PASS where the kernel takes them in one pass (the eight-row
+    tile reads B once for 5-8 rows, where the register tile's panels of MR rows read it
+    twice or run padded rows, and the vector tile packs it); where it takes FEW_ROWS_MAX
+    rows a pass, up to twice that for a B of fewer than FEW_ROWS_NARROW columns (whose
+    sums the kernel keeps in registers) where the tile would run more rows' multiply-adds
+    (MR or MRV rows a panel, the last padded) than the kernel's passes. (Where they do the
+    same rows' work, the tile: it keeps its sums in registers at any width.) For a wider B,
+    up to FEW_ROWS_STREAM rows where B streams from beyond L2 (_b_streams): the kernel
+    reads B a row at a time, a stream the hardware prefetches, once from there, its later
+    passes over each block from cache, where the tile reads NR columns of each row, a
+    stride; else the passes where the tile's last panel would be of one or two rows: a
+    tile that short has too few independent multiply-adds a step to keep the FMAs busy."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     if n <= FEW_ROWS_MAX:
         return True
     if m >= FEW_ROWS_NARROW and _b_streams(dtype, k, m, num_threads):
         return n <= FEW_ROWS_STREAM
+    if n <= _few_rows_pass(dtype, k, m, num_threads):
+        return True
     if n > 2 * FEW_ROWS_MAX:
         return False
     if m >= FEW_ROWS_NARROW:
@@ -513,8 +530,9 @@ cdef struct ProductPlan:
     int kernel              # Kernel
     bint b_in_place         # B is read where it lies (_reads_b_in_place)
     bint b_per_task         # each task packs its column block of B (_packs_b_per_task)
-    bint few_rows           # and by the few-rows kernel (FEW_ROWS_MAX rows a pass), not
+    bint few_rows           # and by the few-rows kernel (few_rows_pass rows a pass), not
                             # the register tile
+    Py_ssize_t few_rows_pass    # _few_rows_pass
     bint dots               # one column of C, a dot product a row (_takes_dots)
     bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
@@ -569,6 +587,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
     plan.few_rows = plan.b_in_place and _takes_few_rows(dtype, n, k, m, num_threads)
+    plan.few_rows_pass = _few_rows_pass(dtype, k, m, num_threads)
     if (_takes_few_rows(dtype, n, k, m, num_threads) and k > ROW_KERNEL_DEPTH
             and plan.kernel == KERNEL_VECTOR_TILE and plan.depth_chunks == 1):
         # A few rows of a narrow layer: the few-rows kernel, W where it lies, one task.
@@ -820,6 +839,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
                        and bool(_reads_a_in_place(dtype, k, 1, p.block_width))),
         "b_in_place": bool(p.b_in_place) and k > 0,
         "b_per_task": bool(p.b_per_task),
+        "few_rows_pass": p.few_rows_pass if kernel == "few_rows" else 0,
         "b_as_packed": bool(p.b_as_packed) and n > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
@@ -872,7 +892,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     product a row; "zeros" for k = 0, "none" for an
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (w is read where it lies, by the register tile or the few-rows kernel:
-    few rows), "b_per_task" (each task packs its block of w: a few dozen rows, or from
+    few rows), "few_rows_pass" (the few-rows kernel's rows a pass over w: 8 where the
+    variant has the eight-row tile and w does not stream from beyond L2, else 4; 0 for
+    another kernel), "b_per_task" (each task packs its block of w: a few dozen rows, or from
     FEW_ROWS_STREAM where w streams from beyond L2), "b_as_packed" (w is one whole panel
     wide, its own packed form: read where it lies, not copied), "panel_width", "tasks"
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:

@@ -11,20 +11,25 @@
 #include "vector_template.h"
 
 /* The tile over its first mr rows and nv vectors of columns (constants once inlined;
-   mr < MR for a panel of fewer rows: RT(_rows)). */
+   mr < MR for a panel of fewer rows: RT(_rows)); `masked`: each vector of B and C is
+   read and written by masked loads and stores of its lanes among the `cols` columns,
+   nothing past them (B in place, no padding), B's lanes past them 0. */
 static inline __attribute__((always_inline)) void RT(_body)(
         ptrdiff_t kc, const RT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
         const RT_T* __restrict b, ptrdiff_t ldb, RT_T* __restrict c, ptrdiff_t ldc,
         ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias,
-        const RT_T* next, const int mr, const int nv) {
+        const RT_T* next, const int mr, const int nv, const int masked) {
     enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES, LINE = 64 / sizeof(RT_T) };
     /* Every loop over acc's rows or vectors carries GCC's unroll pragma: gcc keeps acc in
        registers only where each index into it is a constant when scalar replacement runs,
        and a loop left rolled put a tile of more than 8 vectors on the stack (stored and
        reloaded around the depth loop of every call; docs/performance.md). */
     RT(_vector) acc[RT_MR][RT_NV], brow[RT_NV], sum;
-    ptrdiff_t p, i, j, v, whole, next_row = 0, next_col = 0;
+    ptrdiff_t p, i, j, v, whole, next_row = 0, next_col = 0, lanes[RT_NV];
     RT_T ai;
+    _Pragma("GCC unroll 16")
+    for (v = 0; v < nv; v++)
+        lanes[v] = FASTSIG_MIN(LANES, cols > v * LANES ? cols - v * LANES : 0);
     _Pragma("GCC unroll 16")
     for (i = 0; i < mr; i++)
         _Pragma("GCC unroll 16")
@@ -46,7 +51,8 @@ static inline __attribute__((always_inline)) void RT(_body)(
             }
         }
         for (v = 0; v < nv; v++)
-            brow[v] = RT(_load)(b + p * ldb + v * LANES);
+            brow[v] = masked ? RT(_load_first)(b + p * ldb + v * LANES, lanes[v])
+                             : RT(_load)(b + p * ldb + v * LANES);
         _Pragma("GCC unroll 16")
         for (i = 0; i < mr; i++) {
             ai = a[i * a_rs + p * a_cs];
@@ -54,6 +60,24 @@ static inline __attribute__((always_inline)) void RT(_body)(
             for (v = 0; v < nv; v++)
                 acc[i][v] += ai * brow[v];
         }
+    }
+    if (masked) {
+        /* Each vector's lanes among the columns, by masked loads and stores: the same
+           lane-by-lane sums as the stores below. */
+        _Pragma("GCC unroll 16")
+        for (i = 0; i < mr; i++)
+            _Pragma("GCC unroll 16")
+            for (v = 0; v < nv; v++) {
+                if (lanes[v] == 0)
+                    break;
+                sum = accumulate
+                    ? RT(_load_first)(c + i * ldc + v * LANES, lanes[v]) + acc[i][v]
+                    : acc[i][v];
+                RT(_store_first)(
+                    c + i * ldc + v * LANES,
+                    bias ? sum + RT(_load_first)(bias + v * LANES, lanes[v]) : sum, lanes[v]);
+            }
+        return;
     }
     if (rows == mr && cols == nv * LANES) {
         _Pragma("GCC unroll 16")
@@ -108,15 +132,16 @@ static inline __attribute__((always_inline)) void RT(_columns)(
     ptrdiff_t nv = (cols + LANES - 1) / LANES;
     if (nv >= RT_NV)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  RT_NV);
+                  RT_NV, 0);
     else if (nv == 1)
-        RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr, 1);
+        RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
+                  1, 0);
     else if (nv == 2)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  FASTSIG_MIN(2, RT_NV));
+                  FASTSIG_MIN(2, RT_NV), 0);
     else
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  FASTSIG_MIN(3, RT_NV));
+                  FASTSIG_MIN(3, RT_NV), 0);
 }
 
 /* A packed (step p of the panel is its MR values at a + p * MR), B's step p at b + p * ldb:
@@ -145,26 +170,49 @@ static inline __attribute__((always_inline)) void RT(_rows)(
                      RT_MR);
 }
 
+/* A and B where they lie: A's row i at a + i * lda, contiguous in depth; B's step p at
+   b + p * ldb, `cols` (<= NR) columns there, read by masked loads (nothing past them);
+   mr == rows (A has no rows past them to read). The masks keep every edge to vector
+   stores: the unmasked edge's stores lane by lane, unrolled in each body, are most of a
+   body's code and compile time. */
+static inline __attribute__((always_inline)) void RT(_both_in_place)(
+        ptrdiff_t kc, const RT_T* a, ptrdiff_t lda, const RT_T* b, ptrdiff_t ldb, RT_T* c,
+        ptrdiff_t ldc, ptrdiff_t cols, int accumulate, const RT_T* bias, const int mr) {
+    enum { LANES = RT_BYTES / sizeof(RT_T) };
+    if (cols > 2 * LANES)
+        RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, RT_NV,
+                  1);
+    else if (cols > LANES)
+        RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr,
+                  FASTSIG_MIN(2, RT_NV), 1);
+    else
+        RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, 1, 1);
+}
+
+/* The entries below are unused where a file includes the template for
+   RT(_both_in_place) alone (few_rows.h). */
+
 /* A packed; B packed (NR values a step). */
-static void RT_NAME(ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff_t ldc,
-                    ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
+static __attribute__((unused)) void RT_NAME(
+        ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff_t ldc, ptrdiff_t rows,
+        ptrdiff_t cols, int accumulate, const RT_T* bias) {
     RT(_rows)(kc, a, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc, rows, cols,
               accumulate, bias);
 }
 
 /* A packed; B where it lies: step p of the panel is NR values at b + p * ldb (a whole
    panel: B has NR columns from b on). */
-static void RT(_b_in_place)(ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_t ldb,
-                            RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
-                            int accumulate, const RT_T* bias) {
+static __attribute__((unused)) void RT(_b_in_place)(
+        ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_t ldb, RT_T* c, ptrdiff_t ldc,
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
     RT(_rows)(kc, a, b, ldb, c, ldc, rows, cols, accumulate, bias);
 }
 
 /* A where it lies: row i at a + i * lda, contiguous in depth; `next`, if not NULL, is
    the next panel, prefetched a line a step. */
-static void RT(_in_place)(ptrdiff_t kc, const RT_T* a, ptrdiff_t lda, const RT_T* b,
-                          RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
-                          int accumulate, const RT_T* bias, const RT_T* next) {
+static __attribute__((unused)) void RT(_in_place)(
+        ptrdiff_t kc, const RT_T* a, ptrdiff_t lda, const RT_T* b, RT_T* c, ptrdiff_t ldc,
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias, const RT_T* next) {
     RT(_columns)(kc, a, lda, 1, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc,
                  rows, cols, accumulate, bias, next, RT_MR);
 }
