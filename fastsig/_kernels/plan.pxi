@@ -480,7 +480,9 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py
     rows a pass) rather than the register or vector tile: up to FEW_ROWS_MAX rows always,
     and up to FEW_ROWS_ONE_PASS where the kernel takes them in one pass (the eight-row
     tile reads B once for 5-8 rows, where the register tile's panels of MR rows read it
-    twice or run padded rows, and the vector tile packs it); where it takes FEW_ROWS_MAX
+    twice or run padded rows, and the vector tile packs it), but for a whole number of
+    the register tile's panels of a B of FEW_ROWS_NARROW columns or more; where it takes
+    FEW_ROWS_MAX
     rows a pass, up to twice that for a B of fewer than FEW_ROWS_NARROW columns (whose
     sums the kernel keeps in registers) where the tile would run more rows' multiply-adds
     (MR or MRV rows a panel, the last padded) than the kernel's passes. (Where they do the
@@ -496,7 +498,9 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py
     if m >= FEW_ROWS_NARROW and _b_streams(dtype, k, m, num_threads):
         return n <= FEW_ROWS_STREAM
     if n <= _few_rows_pass(dtype, k, m, num_threads):
-        return True
+        # But whole panels of the register tile read a wide B once too, with more sums a
+        # row of B (a narrower one leaves it a ragged last panel to pack).
+        return n % mr != 0 or m < FEW_ROWS_NARROW
     if n > 2 * FEW_ROWS_MAX:
         return False
     if m >= FEW_ROWS_NARROW:
