@@ -1,9 +1,9 @@
 """The matmul's kernels: the register tile (reading w where it lies for few rows, or the
 few-rows kernel for up to four, or eight in one pass where the variant has the eight-row
 tile; a large w packed a slab at a time), and for a narrow w (m at most half the
-register tile's width, or where the vector tile pads w to fewer columns) the vector tile (with its row and column kernels for depths up to
-4) or the transposed tile; and products of few rows and great depth, whose depth is split
-into chunks summed in a fixed order.
+register tile's width, or where the vector tile pads w to fewer columns) the vector tile
+(with its row and column kernels for depths up to 4) or the transposed tile; and products
+of few rows and great depth, whose depth is split into chunks summed in a fixed order.
 
 Which kernel a shape takes depends on the kernel variant and the dtype (the tiles'
 widths differ). The kernels' plan (fastsig._dispatch.kernels.plan, the same decisions the
@@ -52,8 +52,9 @@ SHAPES = [
     (3, 4500, 2),      # depth split, the narrowest output, a ragged last chunk
     (40, 8192, 130),   # depth split over the register tile
     (93, 513, 130),    # the tile: several depth blocks, ragged rows and columns
-    (5, 40, 1000),     # few rows, many column tasks: the tile (the few-rows kernel's
-                       # passes where MR is 4: its last panel would be of one row)
+    (5, 40, 1000),     # few rows, many column tasks: the eight-row tile (AVX-512); the
+                       # tile, or the few-rows kernel's passes where MR is 4 (its last
+                       # panel would be of one row)
     (150, 40, 40),     # the tile's last panel one vector wide or less (a narrower tile)
     (150, 20, 48),     # last panel of whole vectors: 2 of float64's 4, 1 of float32's 2
     (150, 64, 56),     # last panel of 3 float64 vectors (AVX-512), 1.5 float32
@@ -65,7 +66,8 @@ SHAPES = [
     (7, 300, 1000),    # ... 7 rows: the few-rows kernel's eight-row tile (AVX-512); a
                        # tile of 8 rows (float32 AVX2: MR 4 × 2) or passes of the few-rows
                        # kernel where MR is 6 (a last panel of one row)
-    (6, 100, 256),     # ... 6 rows: the eight-row tile (AVX-512), else a tile of 6
+    (6, 100, 256),     # ... 6 rows: a tile of 6 (float64: one whole panel); the
+                       # eight-row tile (float32 AVX-512)
     (8, 300, 45),      # the eight-row tile (AVX-512), a ragged last vector (a masked load)
     (5, 513, 3),       # ... fewer columns than a vector, several depth blocks
     (100, 256, 77),    # packed, a ragged last row panel of 4 rows (MR 12 or 6)
@@ -575,7 +577,7 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     # kernel and the rest the vector tile (513: depth blocks added in order), its ragged
     # last panel the short tile; (256, 24), (1000, 32), (100, 48): 5-8 rows take the
     # few-rows kernel in passes of 4, in runs of columns (1000: two depth blocks), or in one
-    # pass of the eight-row tile on AVX-512 (24: a ragged last vector); (100, 20)
+    # pass of the eight-row tile on AVX-512 (float32 24: a ragged last vector); (100, 20)
     # and (513, 10) a vector and a half a row on AVX-512; (6, 40) and (263, 33): the
     # few-rows kernel's passes of four rows of w, then two, then one, in every depth block;
     # (40, 1000) and (37, 300): 1-3 rows of a wide layer, whose passes of four rows of w go
@@ -590,8 +592,9 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
         # thread's share of it would not.
         threads = 1 if k * m >= 1100 * 1000 else None
         whole = fastsig.dense_forward(x, w, num_threads=threads)
-        # One row, two, three and four (the few-rows kernel), 5, 7 and 8 (passes of it
-        # where the tile would pad), eleven and 32 (w read in place), more.
+        # One row, two, three and four (the few-rows kernel), 5, 7 and 8 (its eight-row
+        # tile on AVX-512, else passes of it where the tile would pad), eleven and 32 (w
+        # read in place), more.
         for lo, hi in ((0, 1), (42, 44), (5, 8), (9, 13), (0, 5), (10, 17), (2, 10),
                        (20, 31), (40, 72), (17, 300), (1199, 1200)):
             part = fastsig.dense_forward(x[lo:hi], w, num_threads=threads)
@@ -604,16 +607,20 @@ def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile
     """5-8 rows of a w that stays in L2 take the few-rows kernel in one pass of the
     eight-row tile where vectors are 64 bytes (the avx512 variant with vector extensions;
     float64's 6 rows of a layer 256 or more wide the register tile, one whole panel), else
-    passes of four rows where they take it; either way a row's bits are those it has inside
-    any batch, a ragged last vector (read by a masked load) and several depth blocks
-    included, and inf and NaN reach only their own rows."""
+    passes of four rows where they take it, as where w streams from beyond L2; either way
+    a row's bits are those it has inside any batch, a ragged last vector (read by a masked
+    load), several depth blocks and a w wider than the kernel's column blocks included,
+    and inf and NaN reach only their own rows."""
     lanes = 64 // np.dtype(dtype).itemsize
     has_vectors = any(_plan(dtype, 1000, 64, m)["kernel"] == "vector_tile"
                       for m in range(1, 33))
     one_pass = 8 if _dispatch.ISA == "avx512" and has_vectors else 4
-    # (2, 7): too shallow for the few-rows kernel, the vector tile's row kernel instead.
+    l2 = _blocking.choose()["l2_bytes"]
+    # (2, 7): too shallow for the few-rows kernel, the vector tile's row kernel instead;
+    # (1100, 1000): a w that streams from beyond L2 on the CPUs fastsig has met.
     for k, m in ((256, 256), (300, 45), (513, 3), (31, 200), (100, 3 * lanes + 1),
-                 (64, 2 * lanes), (2, 7)):
+                 (100, 3 * lanes), (64, 2 * lanes), (2, 7), (300, 600), (1100, 1000)):
+        streams = k * m * np.dtype(dtype).itemsize > l2 * 3 // 4
         x = rng.uniform(-1, 1, (64, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         b = rng.uniform(-1, 1, m).astype(dtype)
@@ -623,7 +630,9 @@ def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile
             p = _plan(dtype, n, k, m, 1)
             # A whole panel of the register tile (float64's MR 6) reads a wide w once too.
             whole_panel = (n, dtype) == (6, np.float64) and m >= 256
-            if one_pass == 8 and whole_panel:
+            if streams:
+                assert p["kernel"] != "few_rows" or p["few_rows_pass"] == 4, (n, k, m, p)
+            elif one_pass == 8 and whole_panel:
                 assert p["kernel"] == "register_tile" and p["b_in_place"], (n, k, m, p)
             elif one_pass == 8 and k > 2:
                 assert p["kernel"] == "few_rows" and p["few_rows_pass"] == 8, (n, k, m, p)
@@ -647,10 +656,10 @@ def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile
 @pytest.mark.quick
 def test_a_sum_of_negative_zero_keeps_its_sign_in_any_batch(dtype, helpers):
     """A sum that is -0 (a negative product that underflows, then products of -0) has the
-    sign of zero of the tiles' arithmetic on 1-3 rows too (the few-rows kernel's passes in
-    explicit vectors), and the same bits as the rows inside a batch. With FMA the first
-    multiply-add rounds the product alone, to -0; without (the baseline variant), the
-    product's -0 is added to the sum's +0, which is +0."""
+    sign of zero of the tiles' arithmetic on 1-8 rows too (the few-rows kernel's passes in
+    explicit vectors, its eight-row tile), and the same bits as the rows inside a batch.
+    With FMA the first multiply-add rounds the product alone, to -0; without (the
+    baseline variant), the product's -0 is added to the sum's +0, which is +0."""
     tiny = np.finfo(dtype).smallest_subnormal ** 0.5 / 4   # tiny * tiny rounds to zero
     k, m = 12, 300
     x = np.full((64, k), -0.0, dtype)

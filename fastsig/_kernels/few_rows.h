@@ -57,9 +57,10 @@
 
 #define FASTSIG_FEW_ROWS_MAX 4
 
-/* Rows the kernel takes in one pass over B: FASTSIG_FEW_ROWS_ONE_PASS. Where vectors are
-   64 bytes, 5-8 rows go through the eight-row tile (step 2b): 8 rows x 3 vectors, 24 sums
-   and a row of B in the 32 vector registers; else passes of FASTSIG_FEW_ROWS_MAX rows. */
+/* Rows of A the kernel takes in one pass over B: FASTSIG_FEW_ROWS_ONE_PASS (the caller
+   passes at most that many). Where vectors are 64 bytes, 5-8 rows go through the
+   eight-row tile (step 2b): 8 rows x 3 vectors, 24 sums and a row of B in the 32 vector
+   registers; else passes of FASTSIG_FEW_ROWS_MAX rows. */
 #if FASTSIG_VECTOR_TILE && FASTSIG_VECTOR_BYTES == 64
 #define FASTSIG_FEW_ROWS_ONE_PASS 8
 #define FASTSIG_EIGHT_ROWS_NV 3
@@ -206,8 +207,9 @@ static void fastsig_few_rows_##SUFFIX##_eight(                                  
                     ldc, w, accumulate, bias_j, 6); break;                                 \
         case 7: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
                     ldc, w, accumulate, bias_j, 7); break;                                 \
-        default: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb,      \
-                    c + j, ldc, w, accumulate, bias_j, 8); break;                          \
+        case 8: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
+                    ldc, w, accumulate, bias_j, 8); break;                                 \
+        default: __builtin_unreachable();   /* the caller passes 5-8 rows */               \
         }                                                                                  \
     }                                                                                      \
 }
@@ -342,7 +344,7 @@ static void fastsig_few_rows_##SUFFIX(                                          
         const T* bias) {                                                                   \
     ptrdiff_t i, j;                                                                        \
     T sum;                                                                                 \
-    if (rows > FASTSIG_FEW_ROWS_MAX) {                                                     \
+    if (FASTSIG_FEW_ROWS_ONE_PASS > FASTSIG_FEW_ROWS_MAX && rows > FASTSIG_FEW_ROWS_MAX) { \
         fastsig_few_rows_##SUFFIX##_eight(rows, kc, a, lda, b, ldb, c, ldc, cols,         \
                                           accumulate, bias);                               \
         return;                                                                            \

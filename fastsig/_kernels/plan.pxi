@@ -477,16 +477,16 @@ cdef inline Py_ssize_t _few_rows_pass(floating* dtype, Py_ssize_t k, Py_ssize_t 
 cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                                  int num_threads) noexcept nogil:
     """Whether n rows that read B where it lies go to the few-rows kernel (_few_rows_pass
-    rows a pass) rather than the register or vector tile: up to FEW_ROWS_MAX rows always,
-    and up to FEW_ROWS_ONE_PASS where the kernel takes them in one pass (the eight-row
-    tile reads B once for 5-8 rows, where the register tile's panels of MR rows read it
-    twice or run padded rows, and the vector tile packs it), but for a whole number of
-    the register tile's panels of a B of FEW_ROWS_NARROW columns or more; where it takes
-    FEW_ROWS_MAX
-    rows a pass, up to twice that for a B of fewer than FEW_ROWS_NARROW columns (whose
-    sums the kernel keeps in registers) where the tile would run more rows' multiply-adds
-    (MR or MRV rows a panel, the last padded) than the kernel's passes. (Where they do the
-    same rows' work, the tile: it keeps its sums in registers at any width.) For a wider B,
+    rows of A a pass over B) rather than the register or vector tile: up to FEW_ROWS_MAX
+    rows always, and up to FEW_ROWS_ONE_PASS where the kernel takes them in one pass (the
+    eight-row tile reads B once for 5-8 rows, where the register tile's panels of MR rows
+    read it twice or run padded rows, and the vector tile packs it), but for a whole
+    number of the register tile's panels of a B of FEW_ROWS_NARROW columns or more; where
+    it takes FEW_ROWS_MAX rows a pass, up to twice that for a B of fewer than
+    FEW_ROWS_NARROW columns (whose sums the kernel keeps in registers) where the tile
+    would run more rows' multiply-adds (MR or MRV rows a panel, the last padded) than the
+    kernel's passes. (Where they do the same rows' work, the tile: it keeps its sums in
+    registers at any width.) For a wider B,
     up to FEW_ROWS_STREAM rows where B streams from beyond L2 (_b_streams): the kernel
     reads B a row at a time, a stream the hardware prefetches, once from there, its later
     passes over each block from cache, where the tile reads NR columns of each row, a
@@ -499,7 +499,8 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py
         return n <= FEW_ROWS_STREAM
     if n <= _few_rows_pass(dtype, k, m, num_threads):
         # But whole panels of the register tile read a wide B once too, with more sums a
-        # row of B (a narrower one leaves it a ragged last panel to pack).
+        # row of B; below FEW_ROWS_NARROW columns the eight-row tile measured faster
+        # (docs/performance.md, "5-8 rows in one pass").
         return n % mr != 0 or m < FEW_ROWS_NARROW
     if n > 2 * FEW_ROWS_MAX:
         return False
@@ -602,6 +603,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.b_in_place = plan.few_rows = True
         plan.row_tasks = plan.tasks = plan.threads = 1
         plan.block_width = m
+        plan.few_rows_pass = _few_rows_pass(dtype, k, m, 1)
     plan.dots = _takes_dots(dtype, k, m)
     if plan.dots:
         plan.b_in_place = plan.b_per_task = plan.few_rows = False
@@ -896,7 +898,7 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     product a row; "zeros" for k = 0, "none" for an
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (w is read where it lies, by the register tile or the few-rows kernel:
-    few rows), "few_rows_pass" (the few-rows kernel's rows a pass over w: 8 where the
+    few rows), "few_rows_pass" (the few-rows kernel's rows of x a pass over w: 8 where the
     variant has the eight-row tile and w does not stream from beyond L2, else 4; 0 for
     another kernel), "b_per_task" (each task packs its block of w: a few dozen rows, or from
     FEW_ROWS_STREAM where w streams from beyond L2), "b_as_packed" (w is one whole panel

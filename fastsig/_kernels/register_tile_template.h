@@ -1,7 +1,8 @@
 /* fastsig: the register tile for one dtype, included by register_tile.h once per dtype
- * (no include guard, on purpose). Parameters, #defined by the includer and #undef'd
- * at the end: RT_T (float or double), RT_NAME (the function's name), RT_MR (rows), RT_NV
- * (vectors of columns: NR = RT_NV lanes), RT_BYTES (bytes of a vector). */
+ * and by few_rows.h for its eight-row tile (no include guard, on purpose). Parameters,
+ * #defined by the includer and #undef'd at the end: RT_T (float or double), RT_NAME (the
+ * function's name), RT_MR (rows), RT_NV (vectors of columns: NR = RT_NV lanes), RT_BYTES
+ * (bytes of a vector). */
 
 #define RT(suffix) FASTSIG_CAT(RT_NAME, suffix)
 
@@ -68,8 +69,6 @@ static inline __attribute__((always_inline)) void RT(_body)(
         for (i = 0; i < mr; i++)
             _Pragma("GCC unroll 16")
             for (v = 0; v < nv; v++) {
-                if (lanes[v] == 0)
-                    break;
                 sum = accumulate
                     ? RT(_load_first)(c + i * ldc + v * LANES, lanes[v]) + acc[i][v]
                     : acc[i][v];
