@@ -34,8 +34,8 @@ def test_the_peak_is_measured_once_per_process():
     first = _peak.fma_peak()
     assert set(first) == {"float32", "float64"}
     assert all(math.isfinite(v) and v > 0 for v in first.values())
-    # float32 fills twice the lanes of float64 in the same vectors (equal in a scalar build)
-    assert first["float32"] >= 0.8 * first["float64"]
+    # (Not compared with each other: two timings on a shared machine; that float32 fills
+    # twice float64's lanes is test_the_probe_counts_its_operations's, by count.)
     assert _peak.fma_peak() == first
     _peak.fma_peak()["float32"] = -1.0   # a copy: the cache cannot be changed from outside
     assert _peak.fma_peak() == first
