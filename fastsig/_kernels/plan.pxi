@@ -486,12 +486,12 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py
     FEW_ROWS_NARROW columns (whose sums the kernel keeps in registers) where the tile
     would run more rows' multiply-adds (MR or MRV rows a panel, the last padded) than the
     kernel's passes. (Where they do the same rows' work, the tile: it keeps its sums in
-    registers at any width.) For a wider B,
-    up to FEW_ROWS_STREAM rows where B streams from beyond L2 (_b_streams): the kernel
-    reads B a row at a time, a stream the hardware prefetches, once from there, its later
-    passes over each block from cache, where the tile reads NR columns of each row, a
-    stride; else the passes where the tile's last panel would be of one or two rows: a
-    tile that short has too few independent multiply-adds a step to keep the FMAs busy."""
+    registers at any width.) For a wider B, up to FEW_ROWS_STREAM rows where B streams
+    from beyond L2 (_b_streams): the kernel reads B a row at a time, a stream the hardware
+    prefetches, once from there, its later passes over each block from cache, where the
+    tile reads NR columns of each row, a stride; else the passes where the tile's last
+    panel would be of one or two rows: a tile that short has too few independent
+    multiply-adds a step to keep the FMAs busy."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     if n <= FEW_ROWS_MAX:
         return True
