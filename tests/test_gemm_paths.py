@@ -654,6 +654,28 @@ def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile
 
 
 @pytest.mark.quick
+def test_few_rows_of_a_wide_shallow_w_keep_their_sums_within_the_scratch(dtype, rng, helpers):
+    """A pass of 1-4 rows keeps its sums in the thread's scratch, a column block at a time,
+    whatever the passes before it: rows of a w tens of thousands of columns wide and a few
+    rows deep (sums far larger than the scratch, which such a shallow w's packing leaves
+    small), alone and after passes of the eight-row tile (9-12 rows), have the bits of the
+    same rows inside a batch and the matmul's error bound. (5015f2c wrote a 1-4-row pass's
+    sums for all the columns at once where the eight-row tile is built: past the scratch.)
+    The sanitizer build runs this test."""
+    for k, m in ((1, 40000), (5, 40001)):
+        x = rng.uniform(-1, 1, (24, k)).astype(dtype)
+        w = rng.uniform(-1, 1, (k, m)).astype(dtype)
+        whole = fastsig.matmul(x, w, num_threads=1)
+        for n in (1, 2, 3, 4, 9, 11, 12):
+            if n <= 4:
+                assert _plan(dtype, n, k, m, 1)["kernel"] == "few_rows", (n, k, m)
+            for threads in (1, 2):
+                part = fastsig.matmul(x[5:5 + n], w, num_threads=threads)
+                helpers.assert_bitwise_equal(part, whole[5:5 + n], f"{n} rows of {k}x{m}")
+            helpers.gemm_bound_check(part, x[5:5 + n], w, what=f"{n} rows of {k}x{m}")
+
+
+@pytest.mark.quick
 def test_a_sum_of_negative_zero_keeps_its_sign_in_any_batch(dtype, helpers):
     """A sum that is -0 (a negative product that underflows, then products of -0) has the
     sign of zero of the tiles' arithmetic on 1-8 rows too (the few-rows kernel's passes in

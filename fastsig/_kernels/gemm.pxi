@@ -172,10 +172,13 @@ cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
     _few_rows_block_width; `acc` holds FEW_ROWS_ACC_BYTES."""
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
-    # Passes of more than FEW_ROWS_MAX rows are the eight-row tile's one pass, which keeps
-    # no sums in `acc` and reads each block of B once: no column blocks.
-    cdef Py_ssize_t nc = (max(<Py_ssize_t>1, j1 - j0) if rows_a_pass > FEW_ROWS_MAX
-                          else _few_rows_block_width(c, min(i1 - i0, rows_a_pass)))
+    # The smallest pass: the last, unless the rows are whole passes.
+    cdef Py_ssize_t smallest = (i1 - i0) % rows_a_pass if (i1 - i0) % rows_a_pass else rows_a_pass
+    # A pass of at most FEW_ROWS_MAX rows keeps its sums in `acc`, a column block of
+    # _few_rows_block_width at a time; where every pass has more (the eight-row tile's,
+    # whose sums stay in registers), each block of B is read once: no column blocks.
+    cdef Py_ssize_t nc = (max(<Py_ssize_t>1, j1 - j0) if smallest > FEW_ROWS_MAX
+                          else _few_rows_block_width(c, min(i1 - i0, FEW_ROWS_MAX)))
     cdef Py_ssize_t jc, jc0, jc1, pb, pc, r0, rows
     cdef const floating* block_bias
     for jc in range((j1 - j0 + nc - 1) // nc):
