@@ -143,22 +143,25 @@ def test_the_shapes_cover_every_path(dtype):
     for shape, takes in LABELLED.items():
         assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
     # 9-32 rows of a wide w: the register tile reading it in place where a thread's share
-    # of w stays within 3/4 of L2; where it streams from beyond, 9-16 rows read it as rows
-    # (the few-rows kernel's passes) and more pack it per column task. Which holds
+    # of w stays within 3/4 of L2; where it streams from beyond, the few-rows kernel reads
+    # it once from there, 9-32 rows where the variant has the eight-row tile (which then
+    # fetches w ahead), else 9-16 (passes of four rows reading w as rows), and more pack
+    # it per column task. Which holds
     # depends on this CPU's L2; 1100 × 1000 on one thread (4.4 MB float32) streams on
     # the CPUs fastsig has met, 40 × 1000 on two (80 KB float32) on none.
     l2 = _blocking.choose()["l2_bytes"]
+    streamed_rows = 32 if _plan(dtype, 5, 100, 100, 1)["few_rows_pass"] == 8 else 16
     streamed = 0
     for n, k, m, threads in ((9, 1100, 1000, 1), (16, 1100, 1000, 1), (20, 1100, 1000, 1),
-                             (9, 40, 1000, 2), (20, 40, 1000, 2), (32, 40, 1000, 2),
-                             (32, 300, 1000, 2)):
+                             (32, 1100, 1000, 1), (33, 1100, 1000, 1), (9, 40, 1000, 2),
+                             (20, 40, 1000, 2), (32, 40, 1000, 2), (32, 300, 1000, 2)):
         p = _plan(dtype, n, k, m, threads)
         share = k * -(-m // threads) * np.dtype(dtype).itemsize
         if share <= l2 * 3 // 4:
             assert p["kernel"] == "register_tile" and p["b_in_place"], (n, k, m, threads, p)
-        elif n <= 16:
+        elif n <= streamed_rows:
             assert p["kernel"] == "few_rows" and p["b_in_place"], (n, k, m, threads, p)
-            assert p["few_rows_pass"] == 4, (n, k, m, threads, p)   # w read as rows
+            assert p["few_rows_fetch"] == (p["few_rows_pass"] == 8), (n, k, m, threads, p)
         else:
             assert p["kernel"] == "register_tile" and p["b_per_task"], (n, k, m, threads, p)
         streamed += share > l2 * 3 // 4
@@ -604,13 +607,14 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
 @pytest.mark.quick
 def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile(
         dtype, rng, helpers):
-    """5-8 rows of a w that stays in L2 take the few-rows kernel in one pass of the
-    eight-row tile where vectors are 64 bytes (the avx512 variant with vector extensions;
-    float64's 6 rows of a layer 256 or more wide the register tile, one whole panel), else
-    passes of four rows where they take it, as where w streams from beyond L2; either way
-    a row's bits are those it has inside any batch, a ragged last vector (read by a masked
-    load), several depth blocks and a w wider than the kernel's column blocks included,
-    and inf and NaN reach only their own rows."""
+    """5-8 rows take the few-rows kernel in one pass of the eight-row tile where vectors
+    are 64 bytes (the avx512 variant with vector extensions; float64's 6 rows of a layer
+    256 or more wide that stays in L2 the register tile, one whole panel), else passes of
+    four rows where they take it; where w streams from beyond L2, 5-16 rows take the
+    kernel, whose eight-row tile then fetches w ahead; either way a row's bits are those
+    it has inside any batch, a ragged last vector (read by a masked load), several depth
+    blocks and a w wider than the kernel's column blocks included, and inf and NaN reach
+    only their own rows."""
     lanes = 64 // np.dtype(dtype).itemsize
     has_vectors = any(_plan(dtype, 1000, 64, m)["kernel"] == "vector_tile"
                       for m in range(1, 33))
@@ -626,16 +630,20 @@ def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile
         b = rng.uniform(-1, 1, m).astype(dtype)
         whole = fastsig.dense_forward(x, w, b, num_threads=1)
         whole_y = fastsig.matmul(x, w, num_threads=1)
-        for n in range(5, 9):
+        for n in list(range(5, 9)) + ([12, 16, 20, 32] if streams else []):
             p = _plan(dtype, n, k, m, 1)
             # A whole panel of the register tile (float64's MR 6) reads a wide w once too.
             whole_panel = (n, dtype) == (6, np.float64) and m >= 256
-            if streams:
-                assert p["kernel"] != "few_rows" or p["few_rows_pass"] == 4, (n, k, m, p)
+            if streams and n > (32 if one_pass == 8 else 16):
+                assert p["kernel"] == "register_tile" and p["b_per_task"], (n, k, m, p)
+            elif streams:
+                assert p["kernel"] == "few_rows" and p["few_rows_pass"] == one_pass, (n, k, m, p)
+                assert p["few_rows_fetch"] == (one_pass == 8), (n, k, m, p)
             elif one_pass == 8 and whole_panel:
                 assert p["kernel"] == "register_tile" and p["b_in_place"], (n, k, m, p)
             elif one_pass == 8 and k > 2:
                 assert p["kernel"] == "few_rows" and p["few_rows_pass"] == 8, (n, k, m, p)
+                assert not p["few_rows_fetch"], (n, k, m, p)
             else:
                 assert p["few_rows_pass"] in (0, 4), (n, k, m, p)
             lo = 3 + n

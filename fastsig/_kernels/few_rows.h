@@ -1,7 +1,8 @@
 /* fastsig: the product of a few rows, reading both operands where they lie.
  *
  * Provides, per dtype (F32, F64):
- *   fastsig_few_rows_F32(rows, kc, a, lda, b, ldb, acc, c, ldc, cols, accumulate, bias)
+ *   fastsig_few_rows_F32(rows, kc, a, lda, b, ldb, acc, c, ldc, cols, accumulate, bias,
+ *                        fetch)
  *   fastsig_few_rows_transposed_F32(rows, m, k, depth, dy, w, dx, ldx)   (dx = dy @ wT:
  *     below)
  *   fastsig_few_rows_outer_F32(rows, k, x, ldx, dy, m, dw)   (dw = xT @ dy: below)
@@ -45,8 +46,10 @@
  * by a masked load, nothing past its row read), each vector of B loaded once for all the
  * rows, the sums in registers over all of kc, started at 0, in increasing p, then step 3's
  * order: the same bits. Passes of four rows read B twice, from L2 for a w of a few hundred
- * square; the caller keeps the passes where B streams from beyond L2 (plan.pxi:
- * _few_rows_pass), whose rows the tile would read a few lines at a time, a stride. */
+ * square. The tile reads a few lines of each row of B, rows a stride apart, which the
+ * hardware does not fetch ahead: where B streams from beyond L2 the caller passes
+ * `fetch` (plan.pxi: few_rows_fetch), and each strip of columns fetches the next strip's
+ * rows into L2 as it runs, a row a step (register_tile_template.h). */
 #ifndef FASTSIG_FEW_ROWS_H
 #define FASTSIG_FEW_ROWS_H
 
@@ -189,26 +192,33 @@ FASTSIG_FEW_ROWS_INLINE ptrdiff_t fastsig_few_rows_##SUFFIX##_pass(             
 #endif
 
 #if FASTSIG_FEW_ROWS_ONE_PASS > FASTSIG_FEW_ROWS_MAX
+/* One body per row count (5-8) and `fetch` (constants in the body). */
+#define FASTSIG_EIGHT_ROWS_CASE(SUFFIX, R)                                                 \
+    case R:                                                                                \
+        if (fetch)                                                                         \
+            fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j,    \
+                                                        ldc, w, accumulate, bias_j, R, 1); \
+        else                                                                               \
+            fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j,    \
+                                                        ldc, w, accumulate, bias_j, R, 0); \
+        break;
 #define FASTSIG_FEW_ROWS_EIGHT(T, SUFFIX)                                                  \
-/* Step 2b: C of 5-8 rows by the eight-row tile, NV vectors of columns at a time. */      \
+/* Step 2b: C of 5-8 rows by the eight-row tile, NV vectors of columns at a time;         \
+   `fetch`: each strip fetches the next one's rows into L2 (a B that streams). */         \
 static void fastsig_few_rows_##SUFFIX##_eight(                                             \
         ptrdiff_t rows, ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b,              \
         ptrdiff_t ldb, T* c, ptrdiff_t ldc, ptrdiff_t cols, int accumulate,               \
-        const T* bias) {                                                                   \
+        const T* bias, int fetch) {                                                        \
     enum { NR = FASTSIG_EIGHT_ROWS_NV * (FASTSIG_VECTOR_BYTES / sizeof(T)) };             \
     ptrdiff_t j, w;                                                                        \
     for (j = 0; j < cols; j += NR) {                                                       \
         const T* const bias_j = bias ? bias + j : NULL;                                    \
         w = FASTSIG_FEW_ROWS_MIN(NR, cols - j);                                            \
         switch (rows) {                                                                    \
-        case 5: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
-                    ldc, w, accumulate, bias_j, 5); break;                                 \
-        case 6: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
-                    ldc, w, accumulate, bias_j, 6); break;                                 \
-        case 7: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
-                    ldc, w, accumulate, bias_j, 7); break;                                 \
-        case 8: fastsig_eight_rows_##SUFFIX##_both_in_place(kc, a, lda, b + j, ldb, c + j, \
-                    ldc, w, accumulate, bias_j, 8); break;                                 \
+        FASTSIG_EIGHT_ROWS_CASE(SUFFIX, 5)                                                 \
+        FASTSIG_EIGHT_ROWS_CASE(SUFFIX, 6)                                                 \
+        FASTSIG_EIGHT_ROWS_CASE(SUFFIX, 7)                                                 \
+        FASTSIG_EIGHT_ROWS_CASE(SUFFIX, 8)                                                 \
         default: __builtin_unreachable();   /* the caller passes 5-8 rows */               \
         }                                                                                  \
     }                                                                                      \
@@ -218,7 +228,7 @@ static void fastsig_few_rows_##SUFFIX##_eight(                                  
 static void fastsig_few_rows_##SUFFIX##_eight(                                             \
         ptrdiff_t rows, ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b,              \
         ptrdiff_t ldb, T* c, ptrdiff_t ldc, ptrdiff_t cols, int accumulate,               \
-        const T* bias) { }
+        const T* bias, int fetch) { }
 #endif
 
 #define FASTSIG_FEW_ROWS(T, SUFFIX)                                                        \
@@ -341,12 +351,12 @@ FASTSIG_FEW_ROWS_EIGHT(T, SUFFIX)                                               
 static void fastsig_few_rows_##SUFFIX(                                                     \
         ptrdiff_t rows, ptrdiff_t kc, const T* a, ptrdiff_t lda, const T* b,              \
         ptrdiff_t ldb, T* acc, T* c, ptrdiff_t ldc, ptrdiff_t cols, int accumulate,       \
-        const T* bias) {                                                                   \
+        const T* bias, int fetch) {                                                        \
     ptrdiff_t i, j;                                                                        \
     T sum;                                                                                 \
     if (FASTSIG_FEW_ROWS_ONE_PASS > FASTSIG_FEW_ROWS_MAX && rows > FASTSIG_FEW_ROWS_MAX) { \
         fastsig_few_rows_##SUFFIX##_eight(rows, kc, a, lda, b, ldb, c, ldc, cols,         \
-                                          accumulate, bias);                               \
+                                          accumulate, bias, fetch);                        \
         return;                                                                            \
     }                                                                                      \
     switch (rows) {                                                                        \
@@ -550,6 +560,7 @@ FASTSIG_FEW_ROWS_OUTER(double, F64)
 #undef FASTSIG_FEW_ROWS
 #undef FASTSIG_FEW_ROWS_TRANSPOSED
 #undef FASTSIG_FEW_ROWS_EIGHT
+#undef FASTSIG_EIGHT_ROWS_CASE
 #undef FASTSIG_FEW_ROWS_OUTER
 #undef FASTSIG_FEW_ROWS_MIN
 #undef FASTSIG_DOTS_F32

@@ -13,7 +13,7 @@
 #    past column m, laid out by depth block, then panel (a row-major B of exactly one
 #    panel's width is that layout already, and is read where it lies); or, for a product
 #    of few rows (_reads_b_in_place), B is read where it lies: by the few-rows kernel
-#    (few_rows.h, plan.few_rows_pass rows a pass; _takes_few_rows), else by the register
+#    (few_rows.h, FEW_ROWS_ONE_PASS rows a pass; _takes_few_rows), else by the register
 #    tile, all but B's ragged last panel. Each thread packs a contiguous run of the panels.
 #    A packed B larger than B_SLAB_BYTES is packed a slab at a time instead
 #    (_gemm_slabs), so that the scratch has a ceiling; for a product of a few dozen rows
@@ -164,14 +164,15 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
 cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
                          Py_ssize_t b_rs, floating* c, Py_ssize_t k, Py_ssize_t m,
                          Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
-                         Py_ssize_t rows_a_pass, floating* acc, const floating* bias,
+                         bint fetch, floating* acc, const floating* bias,
                          int epilogue) noexcept nogil:
     """C[i0:i1, j0:j1] = A[i0:i1] @ B[:, j0:j1], then the epilogue, by the few-rows kernel
-    (few_rows.h, rows_a_pass rows a pass: plan.few_rows_pass), A and B row-major where
-    they lie, depth blocks of KC as the register tile's (the same bits), column blocks of
-    _few_rows_block_width; `acc` holds FEW_ROWS_ACC_BYTES."""
+    (few_rows.h, FEW_ROWS_ONE_PASS rows a pass; `fetch`: plan.few_rows_fetch), A and B
+    row-major where they lie, depth blocks of KC as the register tile's (the same bits),
+    column blocks of _few_rows_block_width; `acc` holds FEW_ROWS_ACC_BYTES."""
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t rows_a_pass = FEW_ROWS_ONE_PASS
     # The smallest pass: the last, unless the rows are whole passes.
     cdef Py_ssize_t smallest = (i1 - i0) % rows_a_pass if (i1 - i0) % rows_a_pass else rows_a_pass
     # A pass of at most FEW_ROWS_MAX rows keeps its sums in `acc`, a column block of
@@ -195,11 +196,11 @@ cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
                 if floating is float:
                     _few_rows_f32(rows, min(depth, k - pc), a + r0 * a_rs + pc, a_rs,
                                   b + pc * b_rs + jc0, b_rs, acc, c + r0 * m + jc0, m,
-                                  jc1 - jc0, pc > 0, block_bias)
+                                  jc1 - jc0, pc > 0, block_bias, fetch)
                 else:
                     _few_rows_f64(rows, min(depth, k - pc), a + r0 * a_rs + pc, a_rs,
                                   b + pc * b_rs + jc0, b_rs, acc, c + r0 * m + jc0, m,
-                                  jc1 - jc0, pc > 0, block_bias)
+                                  jc1 - jc0, pc > 0, block_bias, fetch)
                 r0 += rows
         _epilogue_rows(c, m, i0, i1, jc0, jc1, NULL, epilogue)
 
@@ -501,7 +502,7 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
                       plan.panel_width, scratch, bias, epilogue, plan.b_as_packed)
     elif b != NULL and plan.few_rows and a_cs == 1:
         _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
-                       plan.few_rows_pass, scratch, bias, epilogue)
+                       plan.few_rows_fetch, scratch, bias, epilogue)
     elif plan.kernel == KERNEL_REGISTER_TILE:
         _register_tile_task(a, a_rs, a_cs, b_packed, b, b_rs, c, m, k, m, i0, i1, tj * nc,
                             min(m, (tj + 1) * nc), scratch, bias, epilogue, False)

@@ -36,8 +36,9 @@ cdef enum:
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     DOTS_ROWS = 32      # rows of C a thread takes at a time in the dots kernel (_takes_dots)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
-    FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) at most
-                            # this many, by the few-rows kernel's passes (_reads_b_in_place)
+    FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) and the
+                            # variant has no eight-row tile, at most this many, by the
+                            # few-rows kernel's passes (_few_rows_streamed)
     FEW_ROWS_ACC_BYTES = 16384  # the few-rows kernel's sums (_few_rows_block_width)
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
     BLOCK_TASK_ROWS_BIG_B = 256     # of up to this many where B has at least
@@ -446,58 +447,73 @@ cdef inline bint _b_streams(floating* dtype, Py_ssize_t k, Py_ssize_t m,
     return k * share * <Py_ssize_t>sizeof(floating) > _l2_bytes // 4 * 3
 
 
+cdef inline Py_ssize_t _few_rows_streamed() noexcept nogil:
+    """Rows up to which the few-rows kernel reads a B of FEW_ROWS_NARROW columns or more
+    that streams from beyond L2 (_b_streams): FEW_ROWS where the variant has its
+    eight-row tile, whose first pass over each block fetches B ahead from there and whose
+    later passes read it from L2 (docs/performance.md, "5-8 rows of a w that streams");
+    else FEW_ROWS_STREAM, passes of FEW_ROWS_MAX rows. More rows pack B per column task
+    (_packs_b_per_task)."""
+    return FEW_ROWS if FEW_ROWS_ONE_PASS > FEW_ROWS_MAX else FEW_ROWS_STREAM
+
+
 cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                    Py_ssize_t m, int num_threads) noexcept nogil:
     """Whether B (row-major) is read where it lies rather than packed (all of it, once a
     call), by the register tile or the few-rows kernel (_takes_few_rows): for few rows
     (n <= FEW_ROWS), where packing B costs about as much as the product, as BLIS's
     small-matrix ("sup") kernels and MKL's do. For more rows a panel read in place leaves
-    L1 between row panels, and packing pays; so it does from FEW_ROWS_STREAM rows where a
-    B of FEW_ROWS_NARROW columns or more streams from beyond L2 (_b_streams), where the
-    register tile's NR columns of each row of B, a stride through memory, are slower to
-    bring than a task's block packed by rows (_packs_b_per_task). A is packed then (a few
-    rows), and so is B's ragged last panel (its tile reads whole vectors)."""
-    return (n <= FEW_ROWS and _kernel_for(dtype, m) == KERNEL_REGISTER_TILE
-            and not (n > FEW_ROWS_STREAM and m >= FEW_ROWS_NARROW
-                     and _b_streams(dtype, k, m, num_threads)))
+    L1 between row panels, and packing pays. A B of FEW_ROWS_NARROW columns or more that
+    streams from beyond L2 (_b_streams) is read in place only by the few-rows kernel, up
+    to _few_rows_streamed() rows: the register tile's NR columns of each row of B, a
+    stride through memory, are slower to bring than a task's block packed by rows
+    (_packs_b_per_task). A is packed then (a few rows), and so is B's ragged last panel
+    (its tile reads whole vectors)."""
+    if _kernel_for(dtype, m) != KERNEL_REGISTER_TILE:
+        return False
+    if m >= FEW_ROWS_NARROW and _b_streams(dtype, k, m, num_threads):
+        return n <= _few_rows_streamed()
+    return n <= FEW_ROWS
 
 
-cdef inline Py_ssize_t _few_rows_pass(floating* dtype, Py_ssize_t k, Py_ssize_t m,
-                                      int num_threads) noexcept nogil:
-    """Rows the few-rows kernel takes in one pass over B: FEW_ROWS_ONE_PASS (5-8 rows by
-    the eight-row tile where the variant has it), but FEW_ROWS_MAX where B streams from
-    beyond L2 (_b_streams): the tile reads a few lines of each row of B, a stride through
-    memory, where the passes read B a row at a time, once from there, and their later
-    passes from cache."""
-    if _b_streams(dtype, k, m, num_threads):
-        return FEW_ROWS_MAX
-    return FEW_ROWS_ONE_PASS
+cdef inline bint _few_rows_fetch(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                                 int num_threads) noexcept nogil:
+    """Whether the few-rows kernel's eight-row tile (where the variant has it) fetches
+    each next strip of B's columns into L2 as it runs: where B streams from beyond L2
+    (_b_streams). The tile reads a few lines of each row of B, rows a stride apart, which
+    the hardware does not fetch ahead; from L2 the fetches cost more than they save
+    (docs/performance.md, "5-8 rows of a w that streams")."""
+    return FEW_ROWS_ONE_PASS > FEW_ROWS_MAX and _b_streams(dtype, k, m, num_threads)
 
 
 cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
                                  int num_threads) noexcept nogil:
-    """Whether n rows that read B where it lies go to the few-rows kernel (_few_rows_pass
-    rows of A a pass over B) rather than the register or vector tile: up to FEW_ROWS_MAX
-    rows always, and up to FEW_ROWS_ONE_PASS where the kernel takes them in one pass (the
-    eight-row tile reads B once for 5-8 rows, where the register tile's panels of MR rows
-    read it twice or run padded rows, and the vector tile packs it), but for a whole
-    number of the register tile's panels of a B of FEW_ROWS_NARROW columns or more; where
-    it takes FEW_ROWS_MAX rows a pass, up to twice that for a B of fewer than
-    FEW_ROWS_NARROW columns (whose sums the kernel keeps in registers) where the tile
-    would run more rows' multiply-adds (MR or MRV rows a panel, the last padded) than the
-    kernel's passes. (Where they do the same rows' work, the tile: it keeps its sums in
-    registers at any width.) For a wider B, up to FEW_ROWS_STREAM rows where B streams
-    from beyond L2 (_b_streams): the kernel reads B a row at a time, a stream the hardware
-    prefetches, once from there, its later passes over each block from cache, where the
-    tile reads NR columns of each row, a stride; else the passes where the tile's last
-    panel would be of one or two rows: a tile that short has too few independent
-    multiply-adds a step to keep the FMAs busy."""
+    """Whether n rows that read B where it lies go to the few-rows kernel
+    (FEW_ROWS_ONE_PASS rows of A a pass over B) rather than the register or vector tile:
+    - up to FEW_ROWS_MAX rows always;
+    - for a B of FEW_ROWS_NARROW columns or more that streams from beyond L2
+      (_b_streams), up to _few_rows_streamed() rows: the kernel reads B once from there
+      (the eight-row tile fetching each next strip ahead, few_rows_fetch; else passes of
+      FEW_ROWS_MAX rows a row of B at a time, a stream the hardware prefetches), its
+      later passes over each block from cache, where the register tile would read NR
+      columns of each row, a stride;
+    - else up to FEW_ROWS_ONE_PASS where the kernel takes them in one pass (the eight-row
+      tile reads B once for 5-8 rows, where the register tile's panels of MR rows read it
+      twice or run padded rows, and the vector tile packs it), but for a whole number of
+      the register tile's panels of a B of FEW_ROWS_NARROW columns or more;
+    - and past that, up to twice FEW_ROWS_MAX rows: for a B of fewer than FEW_ROWS_NARROW
+      columns (whose sums the kernel keeps in registers) where the tile would run more
+      rows' multiply-adds (MR or MRV rows a panel, the last padded) than passes of
+      FEW_ROWS_MAX rows (where they do the same rows' work, the tile: it keeps its sums
+      in registers at any width); for a wider B where the tile's last panel would be of
+      one or two rows: a tile that short has too few independent multiply-adds a step to
+      keep the FMAs busy."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     if n <= FEW_ROWS_MAX:
         return True
     if m >= FEW_ROWS_NARROW and _b_streams(dtype, k, m, num_threads):
-        return n <= FEW_ROWS_STREAM
-    if n <= _few_rows_pass(dtype, k, m, num_threads):
+        return n <= _few_rows_streamed()
+    if n <= FEW_ROWS_ONE_PASS:
         # But whole panels of the register tile read a wide B once too, with more sums a
         # row of B; below FEW_ROWS_NARROW columns the eight-row tile measured faster
         # (docs/performance.md, "5-8 rows in one pass").
@@ -535,9 +551,10 @@ cdef struct ProductPlan:
     int kernel              # Kernel
     bint b_in_place         # B is read where it lies (_reads_b_in_place)
     bint b_per_task         # each task packs its column block of B (_packs_b_per_task)
-    bint few_rows           # and by the few-rows kernel (few_rows_pass rows a pass), not
+    bint few_rows           # and by the few-rows kernel (FEW_ROWS_ONE_PASS rows a pass), not
                             # the register tile
-    Py_ssize_t few_rows_pass    # _few_rows_pass
+    bint few_rows_fetch     # its eight-row tile fetches B's next strip ahead: B streams
+                            # from beyond L2 (_b_streams)
     bint dots               # one column of C, a dot product a row (_takes_dots)
     bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
@@ -592,7 +609,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.depth_chunks = (k + plan.chunk_depth - 1) // plan.chunk_depth
         plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.depth_chunks))
     plan.few_rows = plan.b_in_place and _takes_few_rows(dtype, n, k, m, num_threads)
-    plan.few_rows_pass = _few_rows_pass(dtype, k, m, num_threads)
+    plan.few_rows_fetch = _few_rows_fetch(dtype, k, m, num_threads)
     if (_takes_few_rows(dtype, n, k, m, num_threads) and k > ROW_KERNEL_DEPTH
             and plan.kernel == KERNEL_VECTOR_TILE and plan.depth_chunks == 1):
         # A few rows of a narrow layer: the few-rows kernel, W where it lies, one task.
@@ -603,7 +620,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.b_in_place = plan.few_rows = True
         plan.row_tasks = plan.tasks = plan.threads = 1
         plan.block_width = m
-        plan.few_rows_pass = _few_rows_pass(dtype, k, m, 1)
+        plan.few_rows_fetch = _few_rows_fetch(dtype, k, m, 1)
     plan.dots = _takes_dots(dtype, k, m)
     if plan.dots:
         plan.b_in_place = plan.b_per_task = plan.few_rows = False
@@ -845,7 +862,8 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
                        and bool(_reads_a_in_place(dtype, k, 1, p.block_width))),
         "b_in_place": bool(p.b_in_place) and k > 0,
         "b_per_task": bool(p.b_per_task),
-        "few_rows_pass": p.few_rows_pass if kernel == "few_rows" else 0,
+        "few_rows_pass": FEW_ROWS_ONE_PASS if kernel == "few_rows" else 0,
+        "few_rows_fetch": bool(p.few_rows_fetch) and kernel == "few_rows",
         "b_as_packed": bool(p.b_as_packed) and n > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
@@ -899,9 +917,10 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (w is read where it lies, by the register tile or the few-rows kernel:
     few rows), "few_rows_pass" (the few-rows kernel's rows of x a pass over w: 8 where the
-    variant has the eight-row tile and w does not stream from beyond L2, else 4; 0 for
-    another kernel), "b_per_task" (each task packs its block of w: a few dozen rows, or from
-    FEW_ROWS_STREAM where w streams from beyond L2), "b_as_packed" (w is one whole panel
+    variant has the eight-row tile, else 4; 0 for another kernel), "few_rows_fetch" (its
+    eight-row tile fetches each next strip of w ahead: w streams from beyond L2),
+    "b_per_task" (each task packs its block of w: a few dozen rows, or from 17 where w
+    streams from beyond L2 and the variant has no eight-row tile), "b_as_packed" (w is one whole panel
     wide, its own packed form: read where it lies, not copied), "panel_width", "tasks"
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread).

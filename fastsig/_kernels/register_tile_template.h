@@ -14,12 +14,16 @@
 /* The tile over its first mr rows and nv vectors of columns (constants once inlined;
    mr < MR for a panel of fewer rows: RT(_rows)); `masked`: each vector of B and C is
    read and written by masked loads and stores of its lanes among the `cols` columns,
-   nothing past them (B in place, no padding), B's lanes past them 0. */
+   nothing past them (B in place, no padding), B's lanes past them 0; `fetch`: B is in
+   place and streams from beyond L2, and each step fetches into L2 the same row of the
+   next strip (the nv vectors past these), the lines the next call reads (a prefetch
+   never faults, past B's row or its end included). A tile reads a few lines of each row
+   of B, rows a stride apart, which the hardware does not fetch ahead. */
 static inline __attribute__((always_inline)) void RT(_body)(
         ptrdiff_t kc, const RT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
         const RT_T* __restrict b, ptrdiff_t ldb, RT_T* __restrict c, ptrdiff_t ldc,
         ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias,
-        const RT_T* next, const int mr, const int nv, const int masked) {
+        const RT_T* next, const int mr, const int nv, const int masked, const int fetch) {
     enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES, LINE = 64 / sizeof(RT_T) };
     /* Every loop over acc's rows or vectors carries GCC's unroll pragma: gcc keeps acc in
        registers only where each index into it is a constant when scalar replacement runs,
@@ -51,6 +55,10 @@ static inline __attribute__((always_inline)) void RT(_body)(
                 next_col += LINE;
             }
         }
+        if (fetch)
+            /* nv vectors at any alignment span at most nv + 1 lines. */
+            for (v = 0; v <= nv; v++)
+                __builtin_prefetch((const char*)(b + p * ldb + nv * LANES) + v * 64, 0, 2);
         for (v = 0; v < nv; v++)
             brow[v] = masked ? RT(_load_first)(b + p * ldb + v * LANES, lanes[v])
                              : RT(_load)(b + p * ldb + v * LANES);
@@ -131,16 +139,16 @@ static inline __attribute__((always_inline)) void RT(_columns)(
     ptrdiff_t nv = (cols + LANES - 1) / LANES;
     if (nv >= RT_NV)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  RT_NV, 0);
+                  RT_NV, 0, 0);
     else if (nv == 1)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  1, 0);
+                  1, 0, 0);
     else if (nv == 2)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  FASTSIG_MIN(2, RT_NV), 0);
+                  FASTSIG_MIN(2, RT_NV), 0, 0);
     else
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  FASTSIG_MIN(3, RT_NV), 0);
+                  FASTSIG_MIN(3, RT_NV), 0, 0);
 }
 
 /* A packed (step p of the panel is its MR values at a + p * MR), B's step p at b + p * ldb:
@@ -171,21 +179,23 @@ static inline __attribute__((always_inline)) void RT(_rows)(
 
 /* A and B where they lie: A's row i at a + i * lda, contiguous in depth; B's step p at
    b + p * ldb, `cols` (<= NR) columns there, read by masked loads (nothing past them);
-   mr == rows (A has no rows past them to read). The masks keep every edge to vector
-   stores: the unmasked edge's stores lane by lane, unrolled in each body, are most of a
-   body's code and compile time. */
+   mr == rows (A has no rows past them to read); `fetch`: see RT(_body). The masks keep
+   every edge to vector stores: the unmasked edge's stores lane by lane, unrolled in
+   each body, are most of a body's code and compile time. */
 static inline __attribute__((always_inline)) void RT(_both_in_place)(
         ptrdiff_t kc, const RT_T* a, ptrdiff_t lda, const RT_T* b, ptrdiff_t ldb, RT_T* c,
-        ptrdiff_t ldc, ptrdiff_t cols, int accumulate, const RT_T* bias, const int mr) {
+        ptrdiff_t ldc, ptrdiff_t cols, int accumulate, const RT_T* bias, const int mr,
+        const int fetch) {
     enum { LANES = RT_BYTES / sizeof(RT_T) };
     if (cols > 2 * LANES)
         RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, RT_NV,
-                  1);
+                  1, fetch);
     else if (cols > LANES)
         RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr,
-                  FASTSIG_MIN(2, RT_NV), 1);
+                  FASTSIG_MIN(2, RT_NV), 1, fetch);
     else
-        RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, 1, 1);
+        RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, 1, 1,
+                  fetch);
 }
 
 /* The entries below are unused where a file includes the template for

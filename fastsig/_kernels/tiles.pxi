@@ -50,7 +50,7 @@ cdef extern from "_kernels/few_rows.h":
     void _few_rows_f32 "fastsig_few_rows_F32"(
         Py_ssize_t rows, Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b,
         Py_ssize_t ldb, float* acc, float* c, Py_ssize_t ldc, Py_ssize_t cols,
-        int accumulate, const float* bias) noexcept nogil
+        int accumulate, const float* bias, int fetch) noexcept nogil
     void _few_rows_transposed_f32 "fastsig_few_rows_transposed_F32"(
         Py_ssize_t rows, Py_ssize_t m, Py_ssize_t k, Py_ssize_t depth, const float* dy,
         const float* w, float* dx, Py_ssize_t ldx) noexcept nogil
@@ -66,7 +66,7 @@ cdef extern from "_kernels/few_rows.h":
     void _few_rows_f64 "fastsig_few_rows_F64"(
         Py_ssize_t rows, Py_ssize_t kc, const double* a, Py_ssize_t lda, const double* b,
         Py_ssize_t ldb, double* acc, double* c, Py_ssize_t ldc, Py_ssize_t cols,
-        int accumulate, const double* bias) noexcept nogil
+        int accumulate, const double* bias, int fetch) noexcept nogil
 
 cdef extern from "_kernels/column_dots.h":
     enum:
