@@ -77,8 +77,10 @@ SHAPES = [
     (200, 1030, 520),  # and so for more rows where w is large
     (260, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
     (9, 1100, 1000),   # w streamed from beyond L2 (a thread's share more than 3/4 of it):
-                       # 5-16 rows by the few-rows kernel's passes, w read as rows
-    (20, 1100, 1000),  # ... and more rows pack it, each column task its block
+                       # the few-rows kernel, 5-32 rows in passes of its eight-row tile
+                       # fetching w ahead (AVX-512), else 5-16 in passes of four rows
+    (20, 1100, 1000),  # ... and more rows pack it, each column task its block (but on
+                       # AVX-512)
 ]
 
 # What some shapes take on every variant and dtype, as the plan says it.
@@ -146,19 +148,24 @@ def test_the_shapes_cover_every_path(dtype):
     # of w stays within 3/4 of L2; where it streams from beyond, the few-rows kernel reads
     # it once from there, 9-32 rows where the variant has the eight-row tile (which then
     # fetches w ahead), else 9-16 (passes of four rows reading w as rows), and more pack
-    # it per column task. Which holds
+    # it per column task (also 17-32 rows of a w whose rows, 2048 values apart, would crowd
+    # L2's sets). Which holds
     # depends on this CPU's L2; 1100 × 1000 on one thread (4.4 MB float32) streams on
     # the CPUs fastsig has met, 40 × 1000 on two (80 KB float32) on none.
     l2 = _blocking.choose()["l2_bytes"]
-    streamed_rows = 32 if _plan(dtype, 5, 100, 100, 1)["few_rows_pass"] == 8 else 16
+    eight_rows = _plan(dtype, 5, 100, 100, 1)["few_rows_pass"] == 8
     streamed = 0
     for n, k, m, threads in ((9, 1100, 1000, 1), (16, 1100, 1000, 1), (20, 1100, 1000, 1),
                              (32, 1100, 1000, 1), (33, 1100, 1000, 1), (9, 40, 1000, 2),
-                             (20, 40, 1000, 2), (32, 40, 1000, 2), (32, 300, 1000, 2)):
+                             (20, 40, 1000, 2), (32, 40, 1000, 2), (32, 300, 1000, 2),
+                             (16, 512, 4096, 1), (24, 512, 4096, 1)):
         p = _plan(dtype, n, k, m, threads)
+        streamed_rows = 32 if eight_rows and m % 2048 else 16
         share = k * -(-m // threads) * np.dtype(dtype).itemsize
-        if share <= l2 * 3 // 4:
+        if share <= l2 * 3 // 4 and n <= 32:
             assert p["kernel"] == "register_tile" and p["b_in_place"], (n, k, m, threads, p)
+        elif share <= l2 * 3 // 4:
+            assert p["kernel"] == "register_tile" and p["b_per_task"], (n, k, m, threads, p)
         elif n <= streamed_rows:
             assert p["kernel"] == "few_rows" and p["b_in_place"], (n, k, m, threads, p)
             assert p["few_rows_fetch"] == (p["few_rows_pass"] == 8), (n, k, m, threads, p)
@@ -585,7 +592,8 @@ def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     # few-rows kernel's passes of four rows of w, then two, then one, in every depth block;
     # (40, 1000) and (37, 300): 1-3 rows of a wide layer, whose passes of four rows of w go
     # in explicit vectors, the columns past the last whole vector after them; (1100, 1000):
-    # a w that leaves L2, 5-16 rows in passes of the few-rows kernel, more packing it.
+    # a w that leaves L2, 5-32 rows in passes of the few-rows kernel (5-16 without the
+    # eight-row tile), more packing it.
     for k, m in ((2, 3), (1, 2), (3, 3), (4, 4), (16, 12), (100, 16), (513, 10), (64, 64),
                  (300, 77), (40, 1000), (37, 300), (256, 24), (1000, 32), (100, 48),
                  (100, 20), (6, 40), (263, 33), (1100, 1000)):
@@ -611,7 +619,7 @@ def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile
     are 64 bytes (the avx512 variant with vector extensions; float64's 6 rows of a layer
     256 or more wide that stays in L2 the register tile, one whole panel), else passes of
     four rows where they take it; where w streams from beyond L2, 5-16 rows take the
-    kernel, whose eight-row tile then fetches w ahead; either way a row's bits are those
+    kernel (5-32 where it has the eight-row tile, which then fetches w ahead); either way a row's bits are those
     it has inside any batch, a ragged last vector (read by a masked load), several depth
     blocks and a w wider than the kernel's column blocks included, and inf and NaN reach
     only their own rows."""
@@ -666,16 +674,20 @@ def test_few_rows_of_a_wide_shallow_w_keep_their_sums_within_the_scratch(dtype, 
     """A pass of 1-4 rows keeps its sums in the thread's scratch, a column block at a time,
     whatever the passes before it: rows of a w tens of thousands of columns wide and a few
     rows deep (sums far larger than the scratch, which such a shallow w's packing leaves
-    small), alone and after passes of the eight-row tile (9-12 rows), have the bits of the
-    same rows inside a batch and the matmul's error bound. (5015f2c wrote a 1-4-row pass's
-    sums for all the columns at once where the eight-row tile is built: past the scratch.)
-    The sanitizer build runs this test."""
-    for k, m in ((1, 40000), (5, 40001)):
+    small), alone and after passes of the eight-row tile (9-12 rows of a w that streams
+    from beyond L2: 16 × 40000 float32 is 2.56 MB), have the bits of the same rows inside
+    a batch and the matmul's error bound. (5015f2c wrote a 1-4-row pass's sums for all the
+    columns at once where the eight-row tile is built: past the scratch.) The sanitizer
+    build runs this test, and poisons what a call leaves unused of a kept scratch
+    buffer (scratch.h)."""
+    l2 = _blocking.choose()["l2_bytes"]
+    for k, m in ((1, 40000), (5, 40001), (16, 40000)):
         x = rng.uniform(-1, 1, (24, k)).astype(dtype)
         w = rng.uniform(-1, 1, (k, m)).astype(dtype)
         whole = fastsig.matmul(x, w, num_threads=1)
+        streams = k * m * np.dtype(dtype).itemsize > l2 * 3 // 4
         for n in (1, 2, 3, 4, 9, 11, 12):
-            if n <= 4:
+            if n <= 4 or streams:
                 assert _plan(dtype, n, k, m, 1)["kernel"] == "few_rows", (n, k, m)
             for threads in (1, 2):
                 part = fastsig.matmul(x[5:5 + n], w, num_threads=threads)

@@ -67,6 +67,9 @@
 #if FASTSIG_VECTOR_TILE && FASTSIG_VECTOR_BYTES == 64
 #define FASTSIG_FEW_ROWS_ONE_PASS 8
 #define FASTSIG_EIGHT_ROWS_NV 3
+/* The columns of a strip of the eight-row tile, in bytes (the caller's column blocks are
+   whole strips). */
+#define FASTSIG_EIGHT_ROWS_STRIP_BYTES (FASTSIG_EIGHT_ROWS_NV * FASTSIG_VECTOR_BYTES)
 #define RT_T float
 #define RT_NAME fastsig_eight_rows_F32
 #define RT_MR 8
@@ -81,6 +84,7 @@
 #include "register_tile_template.h"
 #else
 #define FASTSIG_FEW_ROWS_ONE_PASS FASTSIG_FEW_ROWS_MAX
+#define FASTSIG_EIGHT_ROWS_STRIP_BYTES 64
 #endif
 
 /* One multiply-add as the tiles do it: fused where the variant has FMA (where gcc

@@ -169,17 +169,11 @@ cdef void _few_rows_task(const floating* a, Py_ssize_t a_rs, const floating* b,
     """C[i0:i1, j0:j1] = A[i0:i1] @ B[:, j0:j1], then the epilogue, by the few-rows kernel
     (few_rows.h, FEW_ROWS_ONE_PASS rows a pass; `fetch`: plan.few_rows_fetch), A and B
     row-major where they lie, depth blocks of KC as the register tile's (the same bits),
-    column blocks of _few_rows_block_width; `acc` holds FEW_ROWS_ACC_BYTES."""
+    column blocks of _few_rows_columns; `acc` holds FEW_ROWS_ACC_BYTES."""
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
     cdef Py_ssize_t rows_a_pass = FEW_ROWS_ONE_PASS
-    # The smallest pass: the last, unless the rows are whole passes.
-    cdef Py_ssize_t smallest = (i1 - i0) % rows_a_pass if (i1 - i0) % rows_a_pass else rows_a_pass
-    # A pass of at most FEW_ROWS_MAX rows keeps its sums in `acc`, a column block of
-    # _few_rows_block_width at a time; where every pass has more (the eight-row tile's,
-    # whose sums stay in registers), each block of B is read once: no column blocks.
-    cdef Py_ssize_t nc = (max(<Py_ssize_t>1, j1 - j0) if smallest > FEW_ROWS_MAX
-                          else _few_rows_block_width(c, min(i1 - i0, FEW_ROWS_MAX)))
+    cdef Py_ssize_t nc = _few_rows_columns(c, i1 - i0, j1 - j0)
     cdef Py_ssize_t jc, jc0, jc1, pb, pc, r0, rows
     cdef const floating* block_bias
     for jc in range((j1 - j0 + nc - 1) // nc):

@@ -40,6 +40,8 @@ cdef enum:
                             # variant has no eight-row tile, at most this many, by the
                             # few-rows kernel's passes (_few_rows_streamed)
     FEW_ROWS_ACC_BYTES = 16384  # the few-rows kernel's sums (_few_rows_block_width)
+    L2_WAY_BYTES = 131072   # one way of L2 (2 MB of 16 on Intel's server cores, 1 MB of 8
+    L2_WAYS_MIN = 8         # on Zen 4), and the fewest ways (_b_rows_crowd_l2_sets)
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
     BLOCK_TASK_ROWS_BIG_B = 256     # of up to this many where B has at least
     BIG_B = 524288                  # this many elements (_packs_b_per_task)
@@ -376,6 +378,31 @@ cdef inline Py_ssize_t _few_rows_block_width(floating* dtype, Py_ssize_t rows) n
                // per_line * per_line)
 
 
+cdef inline Py_ssize_t _few_rows_columns(floating* dtype, Py_ssize_t rows,
+                                         Py_ssize_t cols) noexcept nogil:
+    """The columns of B (of a task's `cols`) that the few-rows kernel takes through every
+    depth block and every pass of FEW_ROWS_ONE_PASS of its `rows` rows before the next:
+    - a pass of at most FEW_ROWS_MAX rows keeps its sums in `acc`: at most
+      _few_rows_block_width of them;
+    - one pass of the eight-row tile (5-8 rows, its sums in registers): all of them,
+      each block of B read once;
+    - several passes, where the variant has the tile: as many as keep a depth block of
+      B (KC × the columns) within half of L2, so that the passes after the first read it
+      from there; fewer where the last pass is of at most FEW_ROWS_MAX rows; in whole
+      strips of the tile (only B's edge is a partial one)."""
+    cdef Py_ssize_t strip = EIGHT_ROWS_STRIP_BYTES // <Py_ssize_t>sizeof(floating)
+    cdef Py_ssize_t last = rows % FEW_ROWS_ONE_PASS
+    cdef Py_ssize_t nc
+    if rows <= FEW_ROWS_MAX or FEW_ROWS_ONE_PASS <= FEW_ROWS_MAX:
+        return _few_rows_block_width(dtype, min(rows, <Py_ssize_t>FEW_ROWS_MAX))
+    if rows <= FEW_ROWS_ONE_PASS:
+        return max(<Py_ssize_t>1, cols)
+    nc = _l2_bytes // 2 // (_depth_block(dtype) * <Py_ssize_t>sizeof(floating))
+    if 0 < last <= FEW_ROWS_MAX:
+        nc = min(nc, _few_rows_block_width(dtype, FEW_ROWS_MAX))
+    return max(strip, nc // strip * strip)
+
+
 cdef inline Py_ssize_t _depth_chunks(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                      Py_ssize_t m) noexcept nogil:
     """Chunks of depth that a product of few tasks and great depth is split into (1:
@@ -447,14 +474,27 @@ cdef inline bint _b_streams(floating* dtype, Py_ssize_t k, Py_ssize_t m,
     return k * share * <Py_ssize_t>sizeof(floating) > _l2_bytes // 4 * 3
 
 
-cdef inline Py_ssize_t _few_rows_streamed() noexcept nogil:
+cdef inline bint _b_rows_crowd_l2_sets(floating* dtype, Py_ssize_t m) noexcept nogil:
+    """Whether KC rows of a row-major B, m values apart, fall into so few of L2's sets
+    that more than L2_WAYS_MIN of them share one: rows a multiple of a large power of two
+    apart (2048 values, 8 KB float32 or 16 KB float64). A block of such a B read where it
+    lies does not stay in L2 between passes over it."""
+    cdef Py_ssize_t row = m * <Py_ssize_t>sizeof(floating)
+    return (min(row & -row, <Py_ssize_t>L2_WAY_BYTES) * _depth_block(dtype)
+            > L2_WAYS_MIN * <Py_ssize_t>L2_WAY_BYTES)
+
+
+cdef inline Py_ssize_t _few_rows_streamed(floating* dtype, Py_ssize_t m) noexcept nogil:
     """Rows up to which the few-rows kernel reads a B of FEW_ROWS_NARROW columns or more
     that streams from beyond L2 (_b_streams): FEW_ROWS where the variant has its
-    eight-row tile, whose first pass over each block fetches B ahead from there and whose
-    later passes read it from L2 (docs/performance.md, "5-8 rows of a w that streams");
-    else FEW_ROWS_STREAM, passes of FEW_ROWS_MAX rows. More rows pack B per column task
-    (_packs_b_per_task)."""
-    return FEW_ROWS if FEW_ROWS_ONE_PASS > FEW_ROWS_MAX else FEW_ROWS_STREAM
+    eight-row tile, whose passes fetch B ahead (few_rows_fetch), the first from beyond L2,
+    the later ones, over the same column block (_few_rows_columns), from L2
+    (docs/performance.md, "5-8 rows of a w that streams"), unless B's rows crowd L2's
+    sets (_b_rows_crowd_l2_sets); else FEW_ROWS_STREAM, passes of FEW_ROWS_MAX rows or of
+    the tile. More rows pack B per column task (_packs_b_per_task)."""
+    if FEW_ROWS_ONE_PASS > FEW_ROWS_MAX and not _b_rows_crowd_l2_sets(dtype, m):
+        return FEW_ROWS
+    return FEW_ROWS_STREAM
 
 
 cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t k,
@@ -465,14 +505,14 @@ cdef inline bint _reads_b_in_place(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     small-matrix ("sup") kernels and MKL's do. For more rows a panel read in place leaves
     L1 between row panels, and packing pays. A B of FEW_ROWS_NARROW columns or more that
     streams from beyond L2 (_b_streams) is read in place only by the few-rows kernel, up
-    to _few_rows_streamed() rows: the register tile's NR columns of each row of B, a
+    to _few_rows_streamed rows: the register tile's NR columns of each row of B, a
     stride through memory, are slower to bring than a task's block packed by rows
     (_packs_b_per_task). A is packed then (a few rows), and so is B's ragged last panel
     (its tile reads whole vectors)."""
     if _kernel_for(dtype, m) != KERNEL_REGISTER_TILE:
         return False
     if m >= FEW_ROWS_NARROW and _b_streams(dtype, k, m, num_threads):
-        return n <= _few_rows_streamed()
+        return n <= _few_rows_streamed(dtype, m)
     return n <= FEW_ROWS
 
 
@@ -492,7 +532,7 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py
     (FEW_ROWS_ONE_PASS rows of A a pass over B) rather than the register or vector tile:
     - up to FEW_ROWS_MAX rows always;
     - for a B of FEW_ROWS_NARROW columns or more that streams from beyond L2
-      (_b_streams), up to _few_rows_streamed() rows: the kernel reads B once from there
+      (_b_streams), up to _few_rows_streamed rows: the kernel reads B once from there
       (the eight-row tile fetching each next strip ahead, few_rows_fetch; else passes of
       FEW_ROWS_MAX rows a row of B at a time, a stream the hardware prefetches), its
       later passes over each block from cache, where the register tile would read NR
@@ -512,7 +552,7 @@ cdef inline bint _takes_few_rows(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py
     if n <= FEW_ROWS_MAX:
         return True
     if m >= FEW_ROWS_NARROW and _b_streams(dtype, k, m, num_threads):
-        return n <= _few_rows_streamed()
+        return n <= _few_rows_streamed(dtype, m)
     if n <= FEW_ROWS_ONE_PASS:
         # But whole panels of the register tile read a wide B once too, with more sums a
         # row of B; below FEW_ROWS_NARROW columns the eight-row tile measured faster
@@ -863,7 +903,8 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "b_in_place": bool(p.b_in_place) and k > 0,
         "b_per_task": bool(p.b_per_task),
         "few_rows_pass": FEW_ROWS_ONE_PASS if kernel == "few_rows" else 0,
-        "few_rows_fetch": bool(p.few_rows_fetch) and kernel == "few_rows",
+        "few_rows_fetch": (bool(p.few_rows_fetch) and kernel == "few_rows"
+                           and n > FEW_ROWS_MAX),
         "b_as_packed": bool(p.b_as_packed) and n > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
@@ -918,9 +959,10 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     "b_in_place" (w is read where it lies, by the register tile or the few-rows kernel:
     few rows), "few_rows_pass" (the few-rows kernel's rows of x a pass over w: 8 where the
     variant has the eight-row tile, else 4; 0 for another kernel), "few_rows_fetch" (its
-    eight-row tile fetches each next strip of w ahead: w streams from beyond L2),
-    "b_per_task" (each task packs its block of w: a few dozen rows, or from 17 where w
-    streams from beyond L2 and the variant has no eight-row tile), "b_as_packed" (w is one whole panel
+    eight-row tile runs and fetches each next strip of w ahead: w streams from beyond
+    L2), "b_per_task" (each task packs its block of w: a few dozen rows, or, where a w of
+    FEW_ROWS_NARROW columns or more streams from beyond L2, from 33 rows, or 17 where the
+    variant has no eight-row tile), "b_as_packed" (w is one whole panel
     wide, its own packed form: read where it lies, not copied), "panel_width", "tasks"
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread).

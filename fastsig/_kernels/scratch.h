@@ -18,7 +18,10 @@
  * 4. take() writes the buffer's size (at least `bytes`) for the caller to give back with
  *    it, not into the buffer: the packed operands start where malloc's memory starts, as
  *    they did before buffers were kept (docs/performance.md). The callers align within
- *    the buffer themselves (to a cache line). */
+ *    the buffer themselves (to a cache line).
+ * 5. Under AddressSanitizer the part of a kept buffer past the `bytes` a call took is
+ *    poisoned until it is given back, so that a kernel writing past its scratch is caught
+ *    there too, not only in a fresh buffer of the size it asked for. */
 #ifndef FASTSIG_SCRATCH_H
 #define FASTSIG_SCRATCH_H
 
@@ -29,6 +32,22 @@
 #endif
 
 #define FASTSIG_SCRATCH_KEPT_MAX ((size_t)16 << 20)
+
+#if defined(__SANITIZE_ADDRESS__)    /* gcc */
+#define FASTSIG_SCRATCH_ASAN 1
+#elif defined(__has_feature)        /* clang */
+#if __has_feature(address_sanitizer)
+#define FASTSIG_SCRATCH_ASAN 1
+#endif
+#endif
+#if defined(FASTSIG_SCRATCH_ASAN)
+#include <sanitizer/asan_interface.h>
+#define FASTSIG_SCRATCH_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define FASTSIG_SCRATCH_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define FASTSIG_SCRATCH_POISON(p, n) ((void)(p), (void)(n))
+#define FASTSIG_SCRATCH_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 static void* fastsig_scratch_kept = NULL;
 static size_t fastsig_scratch_kept_size = 0;
@@ -52,6 +71,7 @@ static void* fastsig_scratch_take(size_t bytes, size_t* size) {
         *size = fastsig_scratch_kept_size;
         fastsig_scratch_kept = NULL;
         fastsig_scratch_kept_size = 0;
+        FASTSIG_SCRATCH_POISON((char*)buffer + bytes, *size - bytes);
         return buffer;
     }
     *size = bytes;
@@ -59,6 +79,8 @@ static void* fastsig_scratch_take(size_t bytes, size_t* size) {
 }
 
 static void fastsig_scratch_give(void* buffer, size_t size) {
+    if (buffer != NULL)
+        FASTSIG_SCRATCH_UNPOISON(buffer, size);
     if (buffer != NULL && size <= FASTSIG_SCRATCH_KEPT_MAX
             && (fastsig_scratch_kept == NULL || fastsig_scratch_kept_size < size)) {
         free(fastsig_scratch_kept);

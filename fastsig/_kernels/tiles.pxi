@@ -46,6 +46,7 @@ cdef extern from "_kernels/few_rows.h":
     enum:
         FEW_ROWS_MAX "FASTSIG_FEW_ROWS_MAX"
         FEW_ROWS_ONE_PASS "FASTSIG_FEW_ROWS_ONE_PASS"   # rows of A a pass (5-8: eight-row tile)
+        EIGHT_ROWS_STRIP_BYTES "FASTSIG_EIGHT_ROWS_STRIP_BYTES"     # its columns at a time
         FEW_ROWS_NARROW "FASTSIG_FEW_ROWS_NARROW"
     void _few_rows_f32 "fastsig_few_rows_F32"(
         Py_ssize_t rows, Py_ssize_t kc, const float* a, Py_ssize_t lda, const float* b,
