@@ -130,6 +130,7 @@ MIN_MULADDS_FOR_THREADS: dict[str, int]
 MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS: int
 MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS: int
 MIN_PRODUCT_ELEMENTS_FOR_THREADS: int
+MIN_ROWS_FOR_THREADS_W_IN_L2: int
 
 # A product's work against product_min_work and backward_min_work: n·k·m, fewer than 8 rows
 # counted as 8.
@@ -137,13 +138,15 @@ def product_work(n: int, k: int, m: int) -> int: ...
 
 # The least product_work(n, k, m) at which num_threads=None runs matmul or dense_forward
 # threaded: MIN_MULADDS_FOR_THREADS[dtype], or 1 from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements
-# of x and the result, n·(k + m).
+# of x and the result, n·(k + m); sys.maxsize (never) for fewer than
+# MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a w of at most 5/4 of one core's L2.
 def product_min_work(dtype: Any, n: int, k: int, m: int) -> int: ...
 
 # The least product_work(n, k, m) at which num_threads=None runs dense_backward threaded:
 # MIN_MULADDS_FOR_THREADS[dtype]; MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS where its threads
 # would share one block and exchange dy's packed panels; 1 where its parts would be a thread's
-# each and n·(k + m) >= MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS.
+# each and n·(k + m) >= MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS; sys.maxsize (never) where
+# product_min_work says so.
 def backward_min_work(dtype: Any, n: int, k: int, m: int) -> int: ...
 
 def plan(
@@ -151,7 +154,8 @@ def plan(
 ) -> dict[str, Any]: ...
 
 # The register tile's blocking in force, set at import from fastsig._blocking.choose():
-# {"kc", "nc", "mc", "mr", "nr"}: {"float32": int, "float64": int} each, and "source": str.
+# {"kc", "nc", "mc", "mr", "nr"}: {"float32": int, "float64": int} each, "source": str, and
+# "l2_bytes": int (one core's L2, which the blocking and the thresholds for threads follow).
 def blocking() -> dict[str, Any]: ...
 
 # The FMA peak probe (_kernels/probe.pxi): floating-point operations done, for fastsig._peak.

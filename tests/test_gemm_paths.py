@@ -13,6 +13,7 @@ result is checked against the error bound and for bitwise equality across thread
 """
 
 import os
+import sys
 import types
 
 import numpy as np
@@ -199,20 +200,38 @@ def test_the_plan_answers_for_every_operation(dtype):
         assert few > 1 and kernels.product_work(few, 3, 5) == few * 15
         assert kernels.product_work(0, 300, 300) == 0
         assert kernels.product_work(few + 1, 3, 5) == (few + 1) * 15
+        # The thresholds follow one core's L2, as the blocking does; sigmoid_backward
+        # threads where its two inputs and its result exceed it.
+        l2 = kernels.blocking()["l2_bytes"]
+        assert l2 == _blocking.choose()["l2_bytes"]
+        assert (kernels.MIN_BACKWARD_ELEMENTS_FOR_THREADS[name]
+                == l2 // (3 * np.dtype(dtype).itemsize) + 1)
+        # Fewer than MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a w of at most 5/4 of one
+        # core's L2 run on one thread whatever their work (w may lie in the caller's
+        # cache); the rest thread from the threshold, fewer rows counted as FEW_ROWS_WORK.
         # (256 deep, so that x and the result stay below the elements' threshold.)
-        for n in (1, few - 1, few):
-            m = limit // (few * 256)
-            assert kernels.plan(dtype, operation, n, 256, m - 1)["one_thread"], n
-            assert not kernels.plan(dtype, operation, n, 256, m)["one_thread"], n
-        m = limit // (2 * few * 256)
-        assert kernels.plan(dtype, operation, 2 * few, 256, m - 1)["one_thread"]
-        assert not kernels.plan(dtype, operation, 2 * few, 256, m)["one_thread"]
+        rows = kernels.MIN_ROWS_FOR_THREADS_W_IN_L2
+        assert rows > few
+        widest_in_l2 = kernels.blocking()["l2_bytes"] // 4 * 5 // (256 * np.dtype(dtype).itemsize)
+        for n in (1, few - 1, few, rows - 1):
+            for m in (limit // (few * 256) - 1, limit // (few * 256), widest_in_l2,
+                      widest_in_l2 + 1):
+                in_l2 = m <= widest_in_l2
+                by_elements = n * (256 + m) >= kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS
+                least = sys.maxsize if in_l2 else 1 if by_elements else limit
+                assert kernels.product_min_work(name, n, 256, m) == least, (n, m)
+                assert (kernels.plan(dtype, operation, n, 256, m)["one_thread"]
+                        == (kernels.product_work(n, 256, m) < least)), (n, m)
+            assert not kernels.plan(dtype, operation, n, 256, widest_in_l2 + 1)["one_thread"]
+        for m in (limit // (rows * 256) - 1, limit // (rows * 256), widest_in_l2):
+            assert (kernels.plan(dtype, operation, rows, 256, m)["one_thread"]
+                    == (kernels.product_work(rows, 256, m) < limit)), m
         # And from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and the result, n·(k + m),
         # at any work: a narrow layer's product is more reading and writing than arithmetic.
         elements = kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS
         assert elements * 3 < limit
         for at, below in (((32768, 1, 1), (32767, 1, 1)), ((13108, 2, 3), (13107, 2, 3)),
-                          ((4096, 8, 8), (4095, 8, 8)), ((1, 1, 65535), (1, 1, 65534))):
+                          ((4096, 8, 8), (4095, 8, 8)), ((64, 1, 1023), (64, 1, 1022))):
             assert at[0] * (at[1] + at[2]) >= elements > below[0] * (below[1] + below[2])
             assert kernels.product_min_work(name, *at) == 1, at
             assert not kernels.plan(dtype, operation, *at)["one_thread"], at
@@ -227,18 +246,27 @@ def test_the_plan_answers_for_every_operation(dtype):
     # MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS, else from the products' threshold (or below).
     shared_limit = kernels.MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS
     assert shared_limit >= limit
-    for n, k, m in ((7, 256, 256), (64, 31, 200), (500, 64, 64), (32, 256, 256)):
+    for n, k, m in ((33, 256, 256), (64, 31, 200), (500, 64, 64), (48, 256, 256)):
         p = kernels.plan(dtype, "dense_backward", n, k, m, 2)
         assert p["shared_block"] and p["dw_kernel"] == "matmul", (n, k, m)
         assert kernels.backward_min_work(name, n, k, m) == shared_limit, (n, k, m)
         assert p["one_thread"] == (kernels.product_work(n, k, m) < shared_limit), (n, k, m)
+    # Fewer than MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a w (and dw) of at most 5/4 of one
+    # core's L2: one thread, whatever the work, as the products.
+    l2_share = kernels.blocking()["l2_bytes"] // 4 * 5 // np.dtype(dtype).itemsize
+    rows = kernels.MIN_ROWS_FOR_THREADS_W_IN_L2
+    for n, k, m in ((1, 256, 256), (7, 256, 256), (rows - 1, 256, 256), (2, 5, 7),
+                    (4, 2000, 4), (1, 256, l2_share // 256)):
+        assert kernels.backward_min_work(name, n, k, m) == sys.maxsize, (n, k, m)
+        assert kernels.plan(dtype, "dense_backward", n, k, m, 2)["one_thread"], (n, k, m)
     # 1-4 rows take the outer product only where dw's tile is the register tile; for a
     # layer 4 wide (the vector tiles' width, where the variant has them) dw of 1-4 rows is
-    # the matmul on packed dy, so the shared block's threshold.
+    # the matmul on packed dy, so the shared block's threshold (beyond 5/4 of L2).
     if _dispatch.ISA != "baseline":
         for n in (1, 4, 5):
-            assert kernels.backward_min_work(name, n, 2000, 4) == shared_limit, n
-    for n, k, m in ((1, 256, 256), (4, 256, 256), (2, 5, 7)):
+            assert (kernels.backward_min_work(name, n, l2_share // 4 + 1, 4)
+                    == shared_limit), n
+    for n, k, m in ((1, 256, l2_share // 256 + 1), (4, 256, l2_share // 256 + 1)):
         assert kernels.backward_min_work(name, n, k, m) == limit, (n, k, m)
         assert (kernels.plan(dtype, "dense_backward", n, k, m, 2)["one_thread"]
                 == (kernels.product_work(n, k, m) < limit)), (n, k, m)
@@ -255,8 +283,8 @@ def test_the_plan_answers_for_every_operation(dtype):
         assert p["one_thread"] == (not by_elements
                                    and kernels.product_work(n, k, m) < limit), (n, k, m)
     # The dtype as anything numpy reads as one.
-    assert kernels.backward_min_work(np.dtype(dtype), 7, 256, 256) == shared_limit
-    assert kernels.product_min_work(dtype, 7, 256, 256) == limit
+    assert kernels.backward_min_work(np.dtype(dtype), 33, 256, 256) == shared_limit
+    assert kernels.product_min_work(dtype, 33, 256, 256) == limit
     with pytest.raises(TypeError):
         kernels.backward_min_work("int32", 7, 256, 256)
     with pytest.raises(TypeError):
@@ -987,14 +1015,21 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
                                                             threads_of),
                       fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx,
                                              num_threads=FULL_PATH_ONE), may_thread)
-    # One row counts as FEW_ROWS_WORK rows (kernels.product_work).
-    few = kernels.product_work(1, 1, 1)
-    for m, may_thread in ((limit // (few * 64) - 1, False), (limit // (few * 64), True)):
+    # One row of a w of at most 5/4 of one core's L2: one thread whatever its work; of a
+    # wider w, threaded (a row counts as FEW_ROWS_WORK rows: kernels.product_work).
+    widest_in_l2 = kernels.blocking()["l2_bytes"] // 4 * 5 // (64 * np.dtype(dtype).itemsize)
+    assert kernels.product_work(1, 64, widest_in_l2) >= limit
+    for m, may_thread in ((widest_in_l2, False), (widest_in_l2 + 1, True)):
         x = rng.standard_normal((1, 64)).astype(dtype)
         w = rng.standard_normal((64, m)).astype(dtype)
         check(f"matmul of one row, {m} columns",
               lambda: kernels.matmul_native(x, w, None, threads_of),
               fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
+        g = rng.standard_normal((1, m)).astype(dtype)
+        s = rng.uniform(0, 1, (1, m)).astype(dtype)
+        check(f"dense_backward of one row, {m} columns",
+              lambda: kernels.dense_backward_native(g, x, w, s, True, None, threads_of),
+              fastsig.dense_backward(g, x, w, s, num_threads=FULL_PATH_ONE), may_thread)
     # A narrow layer's product from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and
     # the result, at any work.
     rows = kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS // 2
@@ -1014,11 +1049,10 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
 def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, helpers, monkeypatch,
                                                          thread_setting):
     """_api.py's full path (here for a strided x) decides a product's threads from
-    kernels.product_work, as the native paths and plan() do: one row of a layer whose
-    work reaches the threshold runs threaded, one just below it on one thread."""
+    kernels.product_work and product_min_work, as the native paths and plan() do: one row
+    of a w of at most 5/4 of one core's L2 on one thread, of a wider w threaded."""
     kernels = _dispatch.kernels
-    limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
-    few = kernels.product_work(1, 1, 1)
+    widest_in_l2 = kernels.blocking()["l2_bytes"] // 4 * 5 // (64 * np.dtype(dtype).itemsize)
     passed = []
     matmul = kernels.matmul
 
@@ -1028,7 +1062,9 @@ def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, helpers, m
 
     monkeypatch.setattr(kernels, "matmul", spy)
     thread_setting(2)
-    for m, threads in ((limit // (few * 64) - 1, 1), (limit // (few * 64), 2)):
+    for m, threads in ((widest_in_l2, 1), (widest_in_l2 + 1, 2)):
+        assert (kernels.product_work(1, 64, m) >= kernels.product_min_work(dtype, 1, 64, m)
+                ) == (threads == 2)
         x = rng.standard_normal((1, 128)).astype(dtype)[:, ::2]
         w = rng.standard_normal((64, m)).astype(dtype)
         passed.clear()

@@ -187,7 +187,7 @@ def test_deterministic_gemm_shapes(dtype, rng, helpers, n, k, m):
     _check_deterministic(fastsig.dense_backward, (g, x, w, s), helpers, "dense_backward")
 
 
-@pytest.mark.parametrize("size", [10**6 + 7, 65536, 65535, 131073])
+@pytest.mark.parametrize("size", [10**6 + 7, 65536, 65535, 131073, 1001])
 def test_deterministic_elementwise_sizes(dtype, rng, helpers, size):
     y = rng.uniform(-20, 20, size=size).astype(dtype)
     s = rng.uniform(0, 1, size=size).astype(dtype)

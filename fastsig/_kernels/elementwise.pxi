@@ -4,7 +4,8 @@
 #   sigmoid_backward_parts (threaded; also the native fast paths'), def sigmoid, def
 #   sigmoid_backward, def stream_copy (the benchmarks' bandwidth bound).
 # Uses: _sigmoid_math.pxd (one element, inline and branch-free, so these loops
-#   vectorize), sigmoid_backward.h (C: float32's sigmoid_backward).
+#   vectorize), sigmoid_backward.h (C: float32's sigmoid_backward), fetch.h (a threaded
+#   part of sigmoid asks for its input ahead).
 #
 # `out` may be the very buffer of an input (in place): each element is read before the
 # same element is written.
@@ -49,9 +50,34 @@ cdef void _sigmoid_backward_span(const floating* grad, const floating* s, floati
             out[i] = sigmoid_backward_one(grad[i], s[i])
 
 
+cdef extern from "_kernels/fetch.h":
+    void fetch "fastsig_fetch"(const void* p, Py_ssize_t bytes) noexcept nogil
+
+cdef enum:
+    FETCH_BLOCK_BYTES = 4096    # a threaded part of sigmoid fetches its input this much ahead
+
+
+cdef void _sigmoid_fetched(const floating* y, floating* out, Py_ssize_t n,
+                           bint fast) noexcept nogil:
+    """sigmoid_span over one thread's part, a block of FETCH_BLOCK_BYTES of y at a time,
+    the next block's lines asked for (fetch.h) before this one is computed: y may lie in
+    another core's cache, written there just before the call, where the hardware does
+    not fetch it ahead (docs/performance.md, "Threads after the caller wrote the
+    input"). The same bits as sigmoid_span: each element on its own."""
+    cdef Py_ssize_t block = FETCH_BLOCK_BYTES // sizeof(floating), start = 0
+    fetch(y, min(block, n) * <Py_ssize_t>sizeof(floating))
+    while start < n:
+        if start + block < n:
+            fetch(y + start + block,
+                  min(block, n - start - block) * <Py_ssize_t>sizeof(floating))
+        sigmoid_span(y + start, out + start, min(block, n - start), fast)
+        start += block
+
+
 cdef void sigmoid_parts(const floating* y, floating* out, Py_ssize_t n, bint fast,
                         int threads) noexcept nogil:
-    """sigmoid_span over n elements on `threads` threads, one part each."""
+    """sigmoid_span over n elements on `threads` threads, one part each
+    (_sigmoid_fetched)."""
     cdef Py_ssize_t part, start, size = _part_size(n, threads)
     if threads == 1 or size >= n:
         sigmoid_span(y, out, n, fast)
@@ -59,7 +85,7 @@ cdef void sigmoid_parts(const floating* y, floating* out, Py_ssize_t n, bint fas
         for part in prange(threads, schedule='static', num_threads=threads):
             start = part * size
             if start < n:
-                sigmoid_span(y + start, out + start, min(size, n - start), fast)
+                _sigmoid_fetched(y + start, out + start, min(size, n - start), fast)
 
 
 cdef void sigmoid_backward_parts(const floating* grad, const floating* s, floating* out,

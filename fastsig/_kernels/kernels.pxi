@@ -22,7 +22,8 @@
 # The rooms, in the order they are included (each file opens with what it provides
 # and what it uses; C lives in the .h files beside them, behind `cdef extern from`):
 #   isa.h, scratch.h        the per-ISA constants; scratch memory
-#   elementwise.pxi         sigmoid and sigmoid_backward over flat buffers
+#   elementwise.pxi         sigmoid and sigmoid_backward over flat buffers (C:
+#                           sigmoid_backward.h, fetch.h)
 #   plan.pxi                which kernel, how many tasks and threads, for a shape
 #   packing.pxi             B into panels, A into panels
 #   tiles.pxi               the micro-kernels: register, transposed and vector tiles
@@ -34,6 +35,7 @@
 #   native.pxi              the native fast paths (the contract checked in C)
 #   probe.pxi               the FMA peak probe (C: fma_peak.h)
 
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport uintptr_t

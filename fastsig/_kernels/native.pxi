@@ -28,7 +28,7 @@
 # writeable, in native byte order, and either one of the inputs itself or sharing no
 # memory with any (a partial overlap goes to the full path, which raises); `threads` as
 # given, or for None from ELEMENTS_FOR_THREADS elements (sigmoid_backward:
-# BACKWARD_ELEMENTS_FOR_THREADS_*). The same span loops as the full path's, so the same
+# _backward_elements_for_threads). The same span loops as the full path's, so the same
 # bits.
 #
 # A call that runs on more than one thread sets the flag ran_threaded() reads, which
@@ -350,8 +350,8 @@ def sigmoid_backward_native(grad, s, out, threads_of):
     cdef void* sp = cnp.PyArray_DATA(sa)
     cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
     cdef int threads = _threads_for(
-        n, (BACKWARD_ELEMENTS_FOR_THREADS_F32 if typenum == cnp.NPY_FLOAT
-            else BACKWARD_ELEMENTS_FOR_THREADS_F64) - 1, threads_of)
+        n, (_backward_elements_for_threads(<float*>NULL) if typenum == cnp.NPY_FLOAT
+            else _backward_elements_for_threads(<double*>NULL)) - 1, threads_of)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             sigmoid_backward_parts(<const float*>gp, <const float*>sp, <float*>op, n, threads)

@@ -71,9 +71,13 @@ cdef enum:
 # and Zen 4 (docs/performance.md, "Threads for the products", "The products' thresholds
 # after the faster tiles"): below these, a second thread made some call slower by more
 # than 10 % on one of them.
-# sigmoid_backward is three operations an element against σ's thirty, so a second
-# thread pays only from more elements: float32 from 32768, float64 from 16384
-# (docs/performance.md, "Elementwise and threads").
+# sigmoid_backward is three operations an element against σ's thirty: it threads only
+# where its two inputs and its result together exceed one core's L2
+# (_backward_elements_for_threads; float32 from 174763 elements, float64 from 87382 on
+# a 2 MB L2). Below that the inputs may lie in the caller's cache, written by it just
+# before the call, and a worker reads its half from there at a fraction of what one core
+# reads from its own L2; above it one core's L2 no longer holds the call (docs/
+# performance.md, "Threads after the caller wrote the input").
 # A product (matmul, dense_forward) also threads from PRODUCT_ELEMENTS_FOR_THREADS
 # elements of x and C (n·(k + m)): a narrow layer's product is more reading and writing
 # than multiply-adds, which _product_work does not count (_product_one_thread_max_work;
@@ -90,8 +94,6 @@ cdef enum:
 #   of x and dy (n·(k + m)), whichever comes first.
 cdef enum:
     ELEMENTS_FOR_THREADS = 16384
-    BACKWARD_ELEMENTS_FOR_THREADS_F32 = 32768
-    BACKWARD_ELEMENTS_FOR_THREADS_F64 = 16384
     MULADDS_FOR_THREADS_F32 = 1048576
     MULADDS_FOR_THREADS_F64 = 262144
     BACKWARD_SHARED_MULADDS_FOR_THREADS = 2097152
@@ -99,13 +101,15 @@ cdef enum:
     PRODUCT_ELEMENTS_FOR_THREADS = 65536
     FEW_ROWS_WORK = 8   # a product of fewer rows counts as this many (_product_work)
 MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
-MIN_BACKWARD_ELEMENTS_FOR_THREADS = {"float32": BACKWARD_ELEMENTS_FOR_THREADS_F32,
-                                     "float64": BACKWARD_ELEMENTS_FOR_THREADS_F64}
+MIN_BACKWARD_ELEMENTS_FOR_THREADS = {}  # by dtype name, from L2 (_set_blocking)
+# A threshold (most work on one thread) that no call's work exceeds.
+cdef Py_ssize_t ONE_THREAD_ALWAYS = PY_SSIZE_T_MAX - 1
 MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
                            "float64": MULADDS_FOR_THREADS_F64}
 MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS = BACKWARD_SHARED_MULADDS_FOR_THREADS
 MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS = BACKWARD_PARTS_ELEMENTS_FOR_THREADS
 MIN_PRODUCT_ELEMENTS_FOR_THREADS = PRODUCT_ELEMENTS_FOR_THREADS
+MIN_ROWS_FOR_THREADS_W_IN_L2 = FEW_ROWS + 1    # (_w_from_the_callers_cache)
 
 
 # The register tile's blocking: NC columns of packed B and MC rows of packed A a task, per
@@ -144,19 +148,29 @@ cdef void _set_blocking(dict chosen):
     _mc_f64 = _chosen_block(chosen, "mc", f64_column, MR_F64)
     _blocking_source = chosen["source"]
     _l2_bytes = chosen["l2_bytes"]
+    MIN_BACKWARD_ELEMENTS_FOR_THREADS.update(
+        float32=_backward_elements_for_threads(<float*>NULL),
+        float64=_backward_elements_for_threads(<double*>NULL))
+
+
+cdef inline Py_ssize_t _backward_elements_for_threads(floating* dtype) noexcept nogil:
+    """The fewest elements of sigmoid_backward that num_threads=None threads: its grad, s
+    and result together larger than one core's L2."""
+    return _l2_bytes // (3 * <Py_ssize_t>sizeof(floating)) + 1
 
 
 def blocking():
     """The register tile's blocking in force: {"kc", "nc", "mc", "mr", "nr"} each a dict by
     dtype (KC the depth block, fixed; NC columns of packed B and MC rows of packed A a
     task, from the CPU's caches; MR × NR the tile, which NC and MC are multiples of) and
-    "source", where NC and MC came from."""
+    "source", where NC and MC came from; "l2_bytes", one core's L2, which these and the
+    thresholds for threads follow."""
     return {"kc": {"float32": KC_F32, "float64": KC_F64},
             "mr": {"float32": MR_F32, "float64": MR_F64},
             "nr": {"float32": NR_F32, "float64": NR_F64},
             "nc": {"float32": _nc_f32, "float64": _nc_f64},
             "mc": {"float32": _mc_f32, "float64": _mc_f64},
-            "source": _blocking_source}
+            "source": _blocking_source, "l2_bytes": _l2_bytes}
 
 
 cdef inline Py_ssize_t _product_work(Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
@@ -185,12 +199,32 @@ cdef inline Py_ssize_t _one_thread_max_work(floating* dtype) noexcept nogil:
     return (MULADDS_FOR_THREADS_F32 if floating is float else MULADDS_FOR_THREADS_F64) - 1
 
 
+cdef inline bint _w_from_the_callers_cache(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                          Py_ssize_t m) noexcept nogil:
+    """Whether a product of at most FEW_ROWS rows (which the few-rows kernel takes, w
+    read where it lies) with a w (k×m; for the backward, w and dw) of at most 5/4 of one
+    core's L2 runs on one thread whatever its work. In a training loop the caller writes
+    w after every step and it stays in the caller's cache (an L2's worth of it): a worker
+    reads its share of w from there, and the few-rows kernel's few multiply-adds a line
+    do not pay for it: on two threads such a call took 1.1-2.5x one thread's time (a
+    second thread gains from one row where w is unchanged between calls, but a call
+    cannot see which loop it is in). From FEW_ROWS + 1 rows each thread packs its panels
+    of w and a second thread gains in both loops; a w beyond 5/4 of L2 comes mostly from
+    memory whoever wrote it (docs/performance.md, "A few rows on two threads, with w
+    unchanged and with w just written")."""
+    return (n <= FEW_ROWS
+            and k * m * <Py_ssize_t>sizeof(floating) <= _l2_bytes // 4 * 5)
+
+
 cdef inline Py_ssize_t _product_one_thread_max_work(floating* dtype, Py_ssize_t n,
                                                     Py_ssize_t k,
                                                     Py_ssize_t m) noexcept nogil:
     """The most work (_product_work(n, k, m)) of a product of x (n×k) and w (k×m) that
-    num_threads=None runs on one thread: 0 (threaded at any work) from
+    num_threads=None runs on one thread: all (ONE_THREAD_ALWAYS) where w comes from the
+    caller's cache (_w_from_the_callers_cache), 0 (threaded at any work) from
     PRODUCT_ELEMENTS_FOR_THREADS elements of x and C, else _one_thread_max_work."""
+    if _w_from_the_callers_cache(dtype, n, k, m):
+        return ONE_THREAD_ALWAYS
     if n * (k + m) >= PRODUCT_ELEMENTS_FOR_THREADS:
         return 0
     return _one_thread_max_work(dtype)
@@ -209,8 +243,9 @@ def product_min_work(dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
     """The least work (product_work(n, k, m)) at which num_threads=None runs matmul or
     dense_forward of x (n×k) and w (k×m) of `dtype` threaded: MIN_MULADDS_FOR_THREADS[dtype],
     or 1 (any) from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and the result,
-    n·(k + m) (the rule _api.py, the native paths and plan()'s "one_thread" apply, for
-    k >= 1)."""
+    n·(k + m); sys.maxsize (never) for fewer than MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a
+    w of at most 5/4 of one core's L2, blocking()["l2_bytes"] (the rule _api.py, the
+    native paths and plan()'s "one_thread" apply, for k >= 1)."""
     if _float_dtype_name(dtype, "product_min_work") == "float32":
         return _product_one_thread_max_work(<float*>NULL, n, k, m) + 1
     return _product_one_thread_max_work(<double*>NULL, n, k, m) + 1
@@ -821,14 +856,18 @@ cdef inline BackwardPlan _plan_backward(floating* dtype, Py_ssize_t n, Py_ssize_
 cdef inline Py_ssize_t _backward_one_thread_max_work(floating* dtype, Py_ssize_t n,
                                                      Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     """The most work (_product_work(n, k, m)) of a backward that num_threads=None runs on
-    one thread: BACKWARD_SHARED_MULADDS_FOR_THREADS - 1 where its threads would share one
-    block (_plan_backward's shared_block) whose dw is the matmul on dy's packed panels,
+    one thread: all (ONE_THREAD_ALWAYS) where w and dw come from the caller's cache
+    (_w_from_the_callers_cache: it reads w for dx and writes dw, which the caller reads
+    and writes w with); BACKWARD_SHARED_MULADDS_FOR_THREADS - 1 where its threads would
+    share one block (_plan_backward's shared_block) whose dw is the matmul on dy's packed panels,
     not few_rows.h's outer product; 0 (threaded at any work) where its parts would be a
     thread's each and x and dy hold BACKWARD_PARTS_ELEMENTS_FOR_THREADS elements or more;
     else the products' threshold."""
     cdef BackwardPlan plan
     if n <= 0 or k <= 0 or m <= 0:
         return _one_thread_max_work(dtype)
+    if _w_from_the_callers_cache(dtype, n, k, m):
+        return ONE_THREAD_ALWAYS
     plan = _plan_backward(dtype, n, k, m, 2)
     if plan.shared_block and not _dw_by_outer_product(
             _dw_stores_first_block(dtype, plan.dw_kernel, m), n):
@@ -844,8 +883,9 @@ def backward_min_work(dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
     of x (n×k) and w (k×m) of `dtype` threaded: MIN_MULADDS_FOR_THREADS[dtype];
     MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS where the threads would share one block and
     exchange dy's packed panels; 1 (any) where the parts would be a thread's each and
-    n·(k + m) >= MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS (the rule _api.py, the native
-    path and plan()'s "one_thread" apply, for k >= 1)."""
+    n·(k + m) >= MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS; sys.maxsize (never) where
+    product_min_work says so (the rule _api.py, the native path and plan()'s "one_thread"
+    apply, for k >= 1)."""
     if _float_dtype_name(dtype, "backward_min_work") == "float32":
         return _backward_one_thread_max_work(<float*>NULL, n, k, m) + 1
     return _backward_one_thread_max_work(<double*>NULL, n, k, m) + 1
@@ -962,10 +1002,12 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     eight-row tile runs and fetches each next strip of w ahead: w streams from beyond
     L2), "b_per_task" (each task packs its block of w: a few dozen rows, or, where a w of
     FEW_ROWS_NARROW columns or more streams from beyond L2, from 33 rows, or 17 where the
-    variant has no eight-row tile), "b_as_packed" (w is one whole panel
+    variant has no eight-row tile or w's rows crowd L2's sets: _b_rows_crowd_l2_sets),
+    "b_as_packed" (w is one whole panel
     wide, its own packed form: read where it lies, not copied), "panel_width", "tasks"
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
-    w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread).
+    w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread:
+    product_min_work).
     The backward: "dw_kernel",
     "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
     lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),

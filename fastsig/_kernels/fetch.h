@@ -1,0 +1,34 @@
+/* fastsig: fetch a span of memory ahead of its use, a line at a time.
+ *
+ * Provides: fastsig_fetch(p, bytes).
+ * Uses: __builtin_prefetch (GCC, Clang); nothing elsewhere.
+ *
+ * A thread that reads lines another core has just written gets each from that core's
+ * cache; the hardware prefetchers do not fetch such lines ahead, so a sequential read
+ * waits for them one after another (on an Intel Xeon about 15 ns a line, against a
+ * fraction of a nanosecond for a line the prefetchers bring). Asking for a block of
+ * lines at once keeps many of those transfers in flight. A line already in this core's
+ * cache costs one instruction. No value is read: the result of any kernel is the same
+ * with or without it.
+ */
+#ifndef FASTSIG_FETCH_H
+#define FASTSIG_FETCH_H
+
+#include <stddef.h>
+
+#ifndef FASTSIG_FETCH_HINT
+#define FASTSIG_FETCH_HINT 3
+#endif
+
+static inline void fastsig_fetch(const void* p, ptrdiff_t bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+    const char* c = (const char*)p;
+    for (ptrdiff_t i = 0; i < bytes; i += 64)
+        __builtin_prefetch(c + i, 0, FASTSIG_FETCH_HINT);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
+#endif

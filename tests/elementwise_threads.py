@@ -1,0 +1,68 @@
+"""sigmoid and sigmoid_backward on one thread, two and num_threads=None, with the input
+unchanged between calls and rewritten by the caller before each call.
+
+A benchmark, not a test. Each call is timed alone, median of 350 after 50 warm-up calls;
+the caller's write (`y *= 1.0` in place; for sigmoid_backward grad and s) is not timed.
+The ratio is one thread's time over num_threads=None's (below 0.9x breaks #18 item 6: the
+default more than 10 % slower than one thread):
+
+    python tests/elementwise_threads.py float32:16384 float32:65536 float64:131072
+
+Each argument is DTYPE:ELEMENTS.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+import fastsig
+
+
+def median_us(call, before, reps=400):
+    """The median µs of `call` over reps - 50 calls (after 50), `before` run untimed first."""
+    times = []
+    for _ in range(reps):
+        before()
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return np.median(times[50:]) * 1e6
+
+
+def main(specs):
+    for spec in specs:
+        name, size = spec.split(":")
+        dtype, size = np.dtype(name), int(size)
+        rng = np.random.default_rng(0)
+        y = rng.standard_normal(size).astype(dtype)
+        s = rng.uniform(0, 1, size).astype(dtype)
+        out = np.empty_like(y)
+
+        def write():
+            np.multiply(y, 1.0, out=y)
+            np.multiply(s, 1.0, out=s)
+
+        for op in ("sigmoid", "sigmoid_backward"):
+            times = {}
+            for threads in (1, 2, None):
+                if op == "sigmoid":
+                    def call():
+                        fastsig.sigmoid(y, out=out, num_threads=threads)
+                else:
+                    def call():
+                        fastsig.sigmoid_backward(y, s, out=out, num_threads=threads)
+                times["static", threads] = median_us(call, lambda: None)
+                times["written", threads] = median_us(call, write)
+            line = f"{op} {dtype.name} {size}:"
+            for case, label in (("static", "unchanged"), ("written", "after the caller's write")):
+                one, two, default = (times[case, t] for t in (1, 2, None))
+                line += (f"  {label}: 1t {one:6.1f} 2t {two:6.1f} None {default:6.1f}"
+                         f" ({one / default:.2f}x)")
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    main(sys.argv[1:])
