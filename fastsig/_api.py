@@ -30,7 +30,8 @@ _config._thread_probes.append(_kernels.ran_threaded)
 # decisions.
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
-_MIN_ELEMENTS_FOR_THREADS = _kernels.MIN_ELEMENTS_FOR_THREADS
+_MIN_ELEMENTS_FOR_THREADS = {
+    np.dtype(name): size for name, size in _kernels.MIN_ELEMENTS_FOR_THREADS.items()}
 _MIN_BACKWARD_ELEMENTS_FOR_THREADS = {
     np.dtype(name): size for name, size in _kernels.MIN_BACKWARD_ELEMENTS_FOR_THREADS.items()}
 _MIN_MULADDS_FOR_THREADS = {np.dtype(name): work
@@ -155,7 +156,7 @@ def sigmoid_full_path(y, out, num_threads, fast):
     y_in = _as_array(y)
     dtype = _compute_dtype("sigmoid", y_in)
     result = _output("sigmoid", out, dtype, y_in.shape, [("y", y_in)], in_place_ok=True)
-    threads = _resolve_num_threads(num_threads, y_in.size, _MIN_ELEMENTS_FOR_THREADS)
+    threads = _resolve_num_threads(num_threads, y_in.size, _MIN_ELEMENTS_FOR_THREADS[dtype])
     _kernels.sigmoid(_as_kernel_input(y_in, dtype).reshape(-1), result.reshape(-1), threads,
                      fast)
     return result

@@ -221,8 +221,9 @@ def show_config():
         ``num_threads`` (what ``num_threads=None`` may use), ``cpu_count`` and
         ``accuracy`` (the sigmoid's mode for ``accuracy=None``, see
         `set_accuracy`) and ``blocking`` (the matmul's cache blocking: ``kc``, ``nc``
-        and ``mc``, each ``{"float32": int, "float64": int}``, and ``source``, the
-        L2 size they follow or ``FASTSIG_BLOCKING``; see README's "Determinism").
+        and ``mc``, each ``{"float32": int, "float64": int}``, ``source``, the
+        L2 size they follow or ``FASTSIG_BLOCKING``, and ``l2_bytes``, one core's L2,
+        which they and the thresholds for threads follow; see README's "Determinism").
 
     Examples
     --------

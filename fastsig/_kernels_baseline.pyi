@@ -124,7 +124,7 @@ def ran_threaded() -> bool: ...
 
 # The plan (_kernels/plan.pxi): the thresholds for threads, and the kernels' decisions for
 # a shape, as the kernels make them (for tests and for reading).
-MIN_ELEMENTS_FOR_THREADS: int
+MIN_ELEMENTS_FOR_THREADS: dict[str, int]
 MIN_BACKWARD_ELEMENTS_FOR_THREADS: dict[str, int]
 MIN_MULADDS_FOR_THREADS: dict[str, int]
 MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS: int

@@ -8,7 +8,7 @@ default more than 10 % slower than one thread):
 
     python tests/elementwise_threads.py float32:16384 float32:65536 float64:131072
 
-Each argument is DTYPE:ELEMENTS.
+Each argument is DTYPE:ELEMENTS, or DTYPE:ELEMENTS:fast for sigmoid's "fast" accuracy.
 """
 
 import sys
@@ -32,8 +32,9 @@ def median_us(call, before, reps=400):
 
 def main(specs):
     for spec in specs:
-        name, size = spec.split(":")
+        name, size, *mode = spec.split(":")
         dtype, size = np.dtype(name), int(size)
+        accuracy = mode[0] if mode else "high"
         rng = np.random.default_rng(0)
         y = rng.standard_normal(size).astype(dtype)
         s = rng.uniform(0, 1, size).astype(dtype)
@@ -48,13 +49,13 @@ def main(specs):
             for threads in (1, 2, None):
                 if op == "sigmoid":
                     def call():
-                        fastsig.sigmoid(y, out=out, num_threads=threads)
+                        fastsig.sigmoid(y, out=out, num_threads=threads, accuracy=accuracy)
                 else:
                     def call():
                         fastsig.sigmoid_backward(y, s, out=out, num_threads=threads)
                 times["static", threads] = median_us(call, lambda: None)
                 times["written", threads] = median_us(call, write)
-            line = f"{op} {dtype.name} {size}:"
+            line = f"{op} {dtype.name} {size}" + (f" ({accuracy})" if mode else "") + ":"
             for case, label in (("static", "unchanged"), ("written", "after the caller's write")):
                 one, two, default = (times[case, t] for t in (1, 2, None))
                 line += (f"  {label}: 1t {one:6.1f} 2t {two:6.1f} None {default:6.1f}"

@@ -222,7 +222,6 @@ def test_the_plan_answers_for_every_operation(dtype):
                 assert kernels.product_min_work(name, n, 256, m) == least, (n, m)
                 assert (kernels.plan(dtype, operation, n, 256, m)["one_thread"]
                         == (kernels.product_work(n, 256, m) < least)), (n, m)
-            assert not kernels.plan(dtype, operation, n, 256, widest_in_l2 + 1)["one_thread"]
         for m in (limit // (rows * 256) - 1, limit // (rows * 256), widest_in_l2):
             assert (kernels.plan(dtype, operation, rows, 256, m)["one_thread"]
                     == (kernels.product_work(rows, 256, m) < limit)), m
@@ -255,8 +254,8 @@ def test_the_plan_answers_for_every_operation(dtype):
     # core's L2: one thread, whatever the work, as the products.
     l2_share = kernels.blocking()["l2_bytes"] // 4 * 5 // np.dtype(dtype).itemsize
     rows = kernels.MIN_ROWS_FOR_THREADS_W_IN_L2
-    for n, k, m in ((1, 256, 256), (7, 256, 256), (rows - 1, 256, 256), (2, 5, 7),
-                    (4, 2000, 4), (1, 256, l2_share // 256)):
+    for n, k, m in ((1, 64, 64), (7, 128, 64), (rows - 1, 64, 128), (2, 5, 7),
+                    (4, 2000, 4), (1, 256, l2_share // 256), (rows - 1, 256, l2_share // 256)):
         assert kernels.backward_min_work(name, n, k, m) == sys.maxsize, (n, k, m)
         assert kernels.plan(dtype, "dense_backward", n, k, m, 2)["one_thread"], (n, k, m)
     # 1-4 rows take the outer product only where dw's tile is the register tile; for a
@@ -908,7 +907,7 @@ def test_the_native_fast_paths_refuse(rng):
 # The elementwise functions' native paths (sigmoid_native, sigmoid_backward_native): any shape,
 # with or without out=, threaded from the threshold on, the full path's bits.
 @pytest.mark.quick
-@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5), (2, 3, 4), (16383,), (16384,),
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5), (2, 3, 4), (24575,), (24576,), (49151,), (49152,),
                                    (300, 301)], ids=str)
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_native_elementwise_calls_match_the_full_path(dtype, rng, helpers, shape, threads):
@@ -967,8 +966,8 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
                 continue
             helpers.assert_bitwise_equal(got, want, label)
 
-    for size, may_thread in ((kernels.MIN_ELEMENTS_FOR_THREADS - 1, False),
-                             (kernels.MIN_ELEMENTS_FOR_THREADS, True)):
+    for size, may_thread in ((kernels.MIN_ELEMENTS_FOR_THREADS[name] - 1, False),
+                             (kernels.MIN_ELEMENTS_FOR_THREADS[name], True)):
         y = rng.uniform(-30, 30, size).astype(dtype)
         check(f"sigmoid of {size}", lambda: kernels.sigmoid_native(y, None, False, threads_of),
               fastsig.sigmoid(y, num_threads=FULL_PATH_ONE, accuracy="high"), may_thread)
@@ -1016,17 +1015,22 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
                       fastsig.dense_backward(g, x, w, s, compute_dx=compute_dx,
                                              num_threads=FULL_PATH_ONE), may_thread)
     # One row of a w of at most 5/4 of one core's L2: one thread whatever its work; of a
-    # wider w, threaded (a row counts as FEW_ROWS_WORK rows: kernels.product_work).
+    # wider w, threaded from the threshold (a row counts as FEW_ROWS_WORK rows:
+    # kernels.product_work; on a 2 MB L2 it is reached).
     widest_in_l2 = kernels.blocking()["l2_bytes"] // 4 * 5 // (64 * np.dtype(dtype).itemsize)
-    assert kernels.product_work(1, 64, widest_in_l2) >= limit
-    for m, may_thread in ((widest_in_l2, False), (widest_in_l2 + 1, True)):
+    for m in (widest_in_l2, widest_in_l2 + 1):
         x = rng.standard_normal((1, 64)).astype(dtype)
         w = rng.standard_normal((64, m)).astype(dtype)
+        work = kernels.product_work(1, 64, m)
+        may_thread = work >= kernels.product_min_work(name, 1, 64, m)
+        assert may_thread == (m > widest_in_l2 and work >= limit), m
         check(f"matmul of one row, {m} columns",
               lambda: kernels.matmul_native(x, w, None, threads_of),
               fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
         g = rng.standard_normal((1, m)).astype(dtype)
         s = rng.uniform(0, 1, (1, m)).astype(dtype)
+        may_thread = work >= kernels.backward_min_work(name, 1, 64, m)
+        assert not may_thread or m > widest_in_l2, m
         check(f"dense_backward of one row, {m} columns",
               lambda: kernels.dense_backward_native(g, x, w, s, True, None, threads_of),
               fastsig.dense_backward(g, x, w, s, num_threads=FULL_PATH_ONE), may_thread)
@@ -1062,9 +1066,11 @@ def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, helpers, m
 
     monkeypatch.setattr(kernels, "matmul", spy)
     thread_setting(2)
-    for m, threads in ((widest_in_l2, 1), (widest_in_l2 + 1, 2)):
-        assert (kernels.product_work(1, 64, m) >= kernels.product_min_work(dtype, 1, 64, m)
-                ) == (threads == 2)
+    limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
+    for m in (widest_in_l2, widest_in_l2 + 1):
+        work = kernels.product_work(1, 64, m)
+        threads = 2 if work >= kernels.product_min_work(dtype, 1, 64, m) else 1
+        assert (threads == 2) == (m > widest_in_l2 and work >= limit), m
         x = rng.standard_normal((1, 128)).astype(dtype)[:, ::2]
         w = rng.standard_normal((64, m)).astype(dtype)
         passed.clear()

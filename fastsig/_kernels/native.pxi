@@ -21,13 +21,14 @@
 # num_threads the caller gave, as given; for None, get_num_threads() (asked only then)
 # from the dtype's MULADDS_FOR_THREADS of work (_product_work) or the elements of
 # _product_one_thread_max_work (dense_backward: _backward_one_thread_max_work), one thread
-# below; the bits do not depend on it.
+# below (and always for a few rows of a w in L2: _w_from_the_callers_cache); the bits do
+# not depend on it.
 #
 # The elementwise functions likewise, for arrays of any shape, with or without `out`: an
 # `out` must be an exact ndarray of the inputs' dtype and shape, C-contiguous, aligned,
 # writeable, in native byte order, and either one of the inputs itself or sharing no
 # memory with any (a partial overlap goes to the full path, which raises); `threads` as
-# given, or for None from ELEMENTS_FOR_THREADS elements (sigmoid_backward:
+# given, or for None from _sigmoid_elements_for_threads elements (sigmoid_backward:
 # _backward_elements_for_threads). The same span loops as the full path's, so the same
 # bits.
 #
@@ -319,7 +320,9 @@ def sigmoid_native(y, out, bint fast, threads_of):
     cdef Py_ssize_t n = cnp.PyArray_SIZE(ya)
     cdef void* yp = cnp.PyArray_DATA(ya)
     cdef void* op = cnp.PyArray_DATA(<cnp.ndarray>result)
-    cdef int threads = _threads_for(n, ELEMENTS_FOR_THREADS - 1, threads_of)
+    cdef int threads = _threads_for(
+        n, (_sigmoid_elements_for_threads(<float*>NULL) if typenum == cnp.NPY_FLOAT
+            else _sigmoid_elements_for_threads(<double*>NULL)) - 1, threads_of)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             sigmoid_parts(<const float*>yp, <float*>op, n, fast, threads)

@@ -3,13 +3,15 @@
 # Provides: the blocking (KC and the tiles' task sizes, constants; NC and MC, set at
 #   import from fastsig/_blocking.py: _set_blocking, def blocking), the thresholds
 #   for threads (the native fast paths' too: _product_one_thread_max_work and def
-#   product_min_work, _backward_one_thread_max_work and def backward_min_work), the enums
+#   product_min_work, _backward_one_thread_max_work and def backward_min_work,
+#   _sigmoid_elements_for_threads, _backward_elements_for_threads;
+#   MIN_ROWS_FOR_THREADS_W_IN_L2), the enums
 #   Kernel, VectorShape and DwKernel, _plan_product (for gemm) and _plan_backward (for the
 #   layer's backward, with its dw's _dw_stores_first_block and _dw_by_outer_product) with
 #   the helpers they use, and def plan(), the same decisions as a dict, for tests and for
 #   reading.
 # Uses: isa.h's constants (declared in kernels.pxi), vector_tile.h's
-#   fastsig_column_kernel_*_applies.
+#   fastsig_column_kernel_*_applies, cpython's PY_SSIZE_T_MAX.
 #
 # Which kernel takes a shape, and how its work is cut into tasks and threads, is decided
 # here and only here, from the dtype, the shapes and the thread count; the kernels follow
@@ -71,6 +73,13 @@ cdef enum:
 # and Zen 4 (docs/performance.md, "Threads for the products", "The products' thresholds
 # after the faster tiles"): below these, a second thread made some call slower by more
 # than 10 % on one of them.
+# sigmoid threads from SIGMOID_BYTES_FOR_THREADS of input (_sigmoid_elements_for_threads:
+# float32 from 49152 elements, float64 from 24576). With the data unchanged between calls
+# a second thread gained from 16384 elements of either dtype, but after the caller wrote
+# the input (fetched ahead: _sigmoid_fetched) it paid only from about 192 KB: float32
+# 24576 elements 0.78-1.03x one thread's time, 49152 1.18-1.21x ("fast" accuracy
+# 0.98-1.00x), float64 24576 1.04-1.12x (docs/performance.md, "Threads after the caller
+# wrote the input").
 # sigmoid_backward is three operations an element against σ's thirty: it threads only
 # where its two inputs and its result together exceed one core's L2
 # (_backward_elements_for_threads; float32 from 174763 elements, float64 from 87382 on
@@ -78,6 +87,9 @@ cdef enum:
 # before the call, and a worker reads its half from there at a fraction of what one core
 # reads from its own L2; above it one core's L2 no longer holds the call (docs/
 # performance.md, "Threads after the caller wrote the input").
+# For the same reason a product of at most FEW_ROWS rows whose w is within 5/4 of one
+# core's L2 runs on one thread whatever its work (_w_from_the_callers_cache): in a
+# training loop the caller has just written w.
 # A product (matmul, dense_forward) also threads from PRODUCT_ELEMENTS_FOR_THREADS
 # elements of x and C (n·(k + m)): a narrow layer's product is more reading and writing
 # than multiply-adds, which _product_work does not count (_product_one_thread_max_work;
@@ -93,15 +105,18 @@ cdef enum:
 #   from the products' thresholds or from BACKWARD_PARTS_ELEMENTS_FOR_THREADS elements
 #   of x and dy (n·(k + m)), whichever comes first.
 cdef enum:
-    ELEMENTS_FOR_THREADS = 16384
+    SIGMOID_BYTES_FOR_THREADS = 196608
     MULADDS_FOR_THREADS_F32 = 1048576
     MULADDS_FOR_THREADS_F64 = 262144
     BACKWARD_SHARED_MULADDS_FOR_THREADS = 2097152
     BACKWARD_PARTS_ELEMENTS_FOR_THREADS = 65536
     PRODUCT_ELEMENTS_FOR_THREADS = 65536
     FEW_ROWS_WORK = 8   # a product of fewer rows counts as this many (_product_work)
-MIN_ELEMENTS_FOR_THREADS = ELEMENTS_FOR_THREADS     # the names _api.py reads
-MIN_BACKWARD_ELEMENTS_FOR_THREADS = {}  # by dtype name, from L2 (_set_blocking)
+# The names _api.py reads: sigmoid's and sigmoid_backward's by dtype name (the latter
+# from L2: _set_blocking).
+MIN_ELEMENTS_FOR_THREADS = {"float32": SIGMOID_BYTES_FOR_THREADS // sizeof(float),
+                            "float64": SIGMOID_BYTES_FOR_THREADS // sizeof(double)}
+MIN_BACKWARD_ELEMENTS_FOR_THREADS = {}
 # A threshold (most work on one thread) that no call's work exceeds.
 cdef Py_ssize_t ONE_THREAD_ALWAYS = PY_SSIZE_T_MAX - 1
 MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
@@ -153,6 +168,11 @@ cdef void _set_blocking(dict chosen):
         float64=_backward_elements_for_threads(<double*>NULL))
 
 
+cdef inline Py_ssize_t _sigmoid_elements_for_threads(floating* dtype) noexcept nogil:
+    """The fewest elements of sigmoid that num_threads=None threads."""
+    return SIGMOID_BYTES_FOR_THREADS // <Py_ssize_t>sizeof(floating)
+
+
 cdef inline Py_ssize_t _backward_elements_for_threads(floating* dtype) noexcept nogil:
     """The fewest elements of sigmoid_backward that num_threads=None threads: its grad, s
     and result together larger than one core's L2."""
@@ -201,9 +221,10 @@ cdef inline Py_ssize_t _one_thread_max_work(floating* dtype) noexcept nogil:
 
 cdef inline bint _w_from_the_callers_cache(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                           Py_ssize_t m) noexcept nogil:
-    """Whether a product of at most FEW_ROWS rows (which the few-rows kernel takes, w
-    read where it lies) with a w (k×m; for the backward, w and dw) of at most 5/4 of one
-    core's L2 runs on one thread whatever its work. In a training loop the caller writes
+    """Whether a product of at most FEW_ROWS rows (such a product reads w where it lies:
+    the few-rows kernel, or the register tile in place) with a w (k×m; for the backward
+    w and dw, the same size) of at most 5/4 of one core's L2 runs on one thread whatever
+    its work. In a training loop the caller writes
     w after every step and it stays in the caller's cache (an L2's worth of it): a worker
     reads its share of w from there, and the few-rows kernel's few multiply-adds a line
     do not pay for it: on two threads such a call took 1.1-2.5x one thread's time (a
