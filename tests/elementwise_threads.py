@@ -1,7 +1,7 @@
 """sigmoid and sigmoid_backward on one thread, two and num_threads=None, with the input
 unchanged between calls and rewritten by the caller before each call.
 
-A benchmark, not a test. Each call is timed alone, median of 350 after 50 warm-up calls;
+A benchmark, not a test. Each call is timed alone, median of 250 after 50 warm-up calls;
 the caller's write (`y *= 1.0` in place; for sigmoid_backward grad and s) is not timed.
 The ratio is one thread's time over num_threads=None's (below 0.9x breaks #18 item 6: the
 default more than 10 % slower than one thread):
@@ -12,22 +12,11 @@ Each argument is DTYPE:ELEMENTS, or DTYPE:ELEMENTS:fast for sigmoid's "fast" acc
 """
 
 import sys
-import time
 
 import numpy as np
 
 import fastsig
-
-
-def median_us(call, before, reps=400):
-    """The median µs of `call` over reps - 50 calls (after 50), `before` run untimed first."""
-    times = []
-    for _ in range(reps):
-        before()
-        t = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t)
-    return np.median(times[50:]) * 1e6
+from few_rows_threads import median_us   # (tests/ is this script's directory on sys.path)
 
 
 def main(specs):
