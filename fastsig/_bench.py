@@ -97,9 +97,7 @@ def _tensors(torch, *arrays):
 def _copy_bound(a):
     """A new array holding `a`, copied by fastsig's threaded copy kernel on the threads
     fastsig would use for an elementwise call on `a`: the memory traffic of one pass."""
-    threads = _api._resolve_num_threads(
-        None, a.size, _api._MIN_ELEMENTS_FOR_THREADS.get(a.dtype, min(
-            _api._MIN_ELEMENTS_FOR_THREADS.values())))
+    threads = _api._resolve_num_threads(None, a.size, _api._MIN_ELEMENTS_FOR_THREADS[a.dtype])
     flat = a.reshape(-1)
 
     def copy():

@@ -73,20 +73,19 @@ cdef enum:
 # and Zen 4 (docs/performance.md, "Threads for the products", "The products' thresholds
 # after the faster tiles"): below these, a second thread made some call slower by more
 # than 10 % on one of them.
+# The thresholds assume the caller may have just written the inputs: a worker then reads
+# its share from the caller's core's cache, at a fraction of the speed of its own.
 # sigmoid threads from SIGMOID_BYTES_FOR_THREADS of input (_sigmoid_elements_for_threads:
-# float32 from 49152 elements, float64 from 24576). With the data unchanged between calls
-# a second thread gained from 16384 elements of either dtype, but after the caller wrote
-# the input (fetched ahead: _sigmoid_fetched) it paid only from about 192 KB: float32
-# 24576 elements 0.78-1.03x one thread's time, 49152 1.18-1.21x ("fast" accuracy
-# 0.98-1.00x), float64 24576 1.04-1.12x (docs/performance.md, "Threads after the caller
-# wrote the input").
+# float32 from 49152 elements, float64 from 24576), bytes rather than elements because a
+# line costs the same to fetch whatever it holds; below it a second thread after the
+# caller's write (its input fetched ahead: _sigmoid_fetched) made the call more than 10 %
+# slower (docs/performance.md, "Threads after the caller wrote the input").
 # sigmoid_backward is three operations an element against σ's thirty: it threads only
 # where its two inputs and its result together exceed one core's L2
 # (_backward_elements_for_threads; float32 from 174763 elements, float64 from 87382 on
-# a 2 MB L2). Below that the inputs may lie in the caller's cache, written by it just
-# before the call, and a worker reads its half from there at a fraction of what one core
-# reads from its own L2; above it one core's L2 no longer holds the call (docs/
-# performance.md, "Threads after the caller wrote the input").
+# a 2 MB L2): below that a worker reading its half from the caller's cache is slower
+# than one core reading all of it from its own L2; above it one core's L2 no longer holds
+# the call (docs/performance.md, "Threads after the caller wrote the input").
 # For the same reason a product of at most FEW_ROWS rows whose w is within 5/4 of one
 # core's L2 runs on one thread whatever its work (_w_from_the_callers_cache): in a
 # training loop the caller has just written w.
@@ -226,10 +225,9 @@ cdef inline bint _w_from_the_callers_cache(floating* dtype, Py_ssize_t n, Py_ssi
     w and dw, the same size) of at most 5/4 of one core's L2 runs on one thread whatever
     its work. In a training loop the caller writes
     w after every step and it stays in the caller's cache (an L2's worth of it): a worker
-    reads its share of w from there, and the few-rows kernel's few multiply-adds a line
-    do not pay for it: on two threads such a call took 1.1-2.5x one thread's time (a
-    second thread gains from one row where w is unchanged between calls, but a call
-    cannot see which loop it is in). From FEW_ROWS + 1 rows each thread packs its panels
+    reads its share of w from there, and so few rows' multiply-adds a line do not pay for
+    it (a second thread gains where w is unchanged between calls, but a call cannot see
+    which loop it is in). From FEW_ROWS + 1 rows each thread packs its panels
     of w and a second thread gains in both loops; a w beyond 5/4 of L2 comes mostly from
     memory whoever wrote it (docs/performance.md, "A few rows on two threads, with w
     unchanged and with w just written")."""
