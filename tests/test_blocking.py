@@ -14,7 +14,11 @@ kernels = _dispatch.kernels
 
 # (n, k, m): many row tasks and NC blocks; few rows with a wide W (column blocks); a W
 # packed in slabs (over 8 MB); a depth split (few tasks, k >= 4096).
-SHAPES = ((700, 300, 530), (150, 257, 1100), (300, 1024, 2304), (40, 8192, 40))
+# (300, 1024, 2304): w packed a block per task (by slabs under a narrow NC, or a small L2);
+# (600, 4096, 520): on 2 threads by slabs (x packed, tasks too narrow: _packs_b_per_task),
+# on 1 a block per task (where L2 holds 600 rows of a depth block twice).
+SHAPES = ((700, 300, 530), (150, 257, 1100), (300, 1024, 2304), (40, 8192, 40),
+          (600, 4096, 520))
 
 _OUTPUTS = textwrap.dedent("""
     import sys
@@ -136,7 +140,14 @@ def test_blocking_changes_no_bit(tmp_path, helpers, setting):
     assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     child_blocking = eval(p.stdout.strip().splitlines()[-1])
     for dt in ("float32", "float64"):
-        assert kernels.plan(dt, "matmul", *SHAPES[2], 2)["slabs"] > 1, "w packed in slabs"
+        # The rows a task packing its block of a large w takes (plan.pxi's
+        # _block_task_rows_big_b): 1024 on a 2 MB L2, 512 on 1 MB.
+        blocking = kernels.blocking()
+        bound = blocking["l2_bytes"] // 2 // (blocking["kc"][dt] * np.dtype(dt).itemsize)
+        for shape, threads in ((SHAPES[2], 2), (SHAPES[4], 1)):
+            plan = kernels.plan(dt, "matmul", *shape, threads)
+            assert plan["b_per_task"] if shape[0] <= bound else plan["slabs"] > 1, plan
+        assert kernels.plan(dt, "matmul", *SHAPES[4], 2)["slabs"] > 1, "w packed in slabs"
         assert kernels.plan(dt, "matmul", *SHAPES[3], 2)["depth_chunks"] > 1, "depth split"
     assert child_blocking["source"].startswith(f"FASTSIG_BLOCKING={setting}")
     assert child_blocking["nc"] != kernels.blocking()["nc"] or (

@@ -102,7 +102,7 @@ LABELLED = {
     (90, 300, 1000): lambda p: p["b_per_task"] and p["tasks"] >= 2,
     (200, 1030, 520): lambda p: p["b_per_task"] and p["tasks"] >= 2,
     (300, 1024, 100): lambda p: not p["b_per_task"] and p["slabs"] == 1,
-    (260, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
+    (4100, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
 }
 
 
@@ -113,6 +113,14 @@ FULL_PATH_ONE = np.int64(1)
 
 def _plan(dtype, n, k, m, threads=2):
     return _dispatch.kernels.plan(dtype, "matmul", n, k, m, threads)
+
+
+def _block_task_rows_big_b(dtype):
+    """The most rows whose tasks each pack their block of a large w (plan.pxi's rule):
+    A's rows a depth block deep in half of L2."""
+    blocking = _dispatch.kernels.blocking()
+    name = np.dtype(dtype).name
+    return blocking["l2_bytes"] // 2 // (blocking["kc"][name] * np.dtype(dtype).itemsize)
 
 
 @pytest.mark.quick
@@ -145,6 +153,20 @@ def test_the_shapes_cover_every_path(dtype):
         assert as_packed == {True, False}, "w read as its own packing and packed"
     for shape, takes in LABELLED.items():
         assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
+    # A w of BIG_B elements or more is packed a block per task for as many rows as fill
+    # half of L2 a depth block deep (256 on a 512 KB L2), and where x is packed at most
+    # twice a task's columns; by the row tasks beyond.
+    bound = _block_task_rows_big_b(dtype)
+    assert bound >= 256 or _blocking.choose()["l2_bytes"] < 512 << 10, bound
+    blocking = _dispatch.kernels.blocking()
+    nc, nr = blocking["nc"][np.dtype(dtype).name], blocking["nr"][np.dtype(dtype).name]
+    in_place = _plan(dtype, 4096, 1000, 1000)["a_in_place"]     # rows 1000 apart
+    for threads in (1, 2):
+        share = -(-1000 // threads)       # a thread's columns, then whole panels
+        width = min(nc, -(-share // nr) * nr)
+        rows = bound if in_place else min(bound, 2 * width)
+        assert _plan(dtype, rows, 1000, 1000, threads)["b_per_task"], (rows, threads)
+        assert not _plan(dtype, rows + 1, 1000, 1000, threads)["b_per_task"], (rows, threads)
     # 9-32 rows of a wide w: the register tile reading it in place where a thread's share
     # of w stays within 3/4 of L2; where it streams from beyond, the few-rows kernel reads
     # it once from there, 9-32 rows where the variant has the eight-row tile (which then
@@ -413,16 +435,19 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 """
 
 
-@pytest.mark.parametrize("n", [40, 260])
-def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path, n):
-    """A product whose w is 64 MB packs it a slab at a time (260 rows), or a block of it
-    per task (40 rows): the process's peak memory rises by a few MB (the slab, 8 MB, and
-    A's blocks), not by a second copy of w. (In a child process, started outside the
-    source tree, so that it imports the installed fastsig.)"""
+@pytest.mark.parametrize("rows", ["few", "a few hundred", "more than the tasks' bound"])
+def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path, rows):
+    """A product whose w is 64 MB packs a block of it per task (up to the rows of
+    _block_task_rows_big_b), or packs it a slab at a time (more rows): the process's peak
+    memory rises by a few MB (the slab, 8 MB, and A's blocks), not by a second copy of w.
+    (In a child process, started outside the source tree, so that it imports the
+    installed fastsig.)"""
     pytest.importorskip("resource")
     k = m = 4096 if dtype == np.float32 else 2896     # w: 64 MB either way
+    bound = _block_task_rows_big_b(dtype)
+    n = {"few": 40, "a few hundred": 260}.get(rows, bound + 4)
     plan = _plan(dtype, n, k, m)
-    assert plan["slabs"] > 1 if n > 256 else plan["b_per_task"], plan
+    assert plan["slabs"] > 1 if n > bound else plan["b_per_task"], plan
     child = helpers.run_python(
         ["-c", _PEAK_MEMORY, np.dtype(dtype).name, str(n), str(k), str(m)], tmp_path)
     assert child.returncode == 0, child.stderr

@@ -16,9 +16,10 @@
 #    (few_rows.h, FEW_ROWS_ONE_PASS rows a pass; _takes_few_rows), else by the register
 #    tile, all but B's ragged last panel. Each thread packs a contiguous run of the panels.
 #    A packed B larger than B_SLAB_BYTES is packed a slab at a time instead
-#    (_gemm_slabs), so that the scratch has a ceiling; for a product of a few dozen rows
-#    (_packs_b_per_task) each task packs its own column block of B, a depth block at a
-#    time, into its thread's scratch (_b_block_task).
+#    (_gemm_slabs), so that the scratch has a ceiling; for a product of a few dozen rows,
+#    or up to a thousand of a large B (_packs_b_per_task), each task packs its own
+#    column block of B, a depth block at a time, into its thread's scratch
+#    (_b_block_task).
 # 2. C is cut into tasks (_plan_product): whole rows, or rows × NC columns where rows
 #    are too few to give every thread work (all the rows × columns, where B is read in
 #    place or packed per task); prange hands them out statically.

@@ -45,8 +45,8 @@ cdef enum:
     L2_WAY_BYTES = 131072   # one way of L2 (2 MB of 16 on Intel's server cores, 1 MB of 8
     L2_WAYS_MIN = 8         # on Zen 4), and the fewest ways (_b_rows_crowd_l2_sets)
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
-    BLOCK_TASK_ROWS_BIG_B = 256     # of up to this many where B has at least
-    BIG_B = 524288                  # this many elements (_packs_b_per_task)
+    BIG_B = 524288          # and where B has at least this many elements, of as many as
+                            # _block_task_rows_big_b (_packs_b_per_task)
     DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
     DX_SWAPPED_ROWS = 64    # and of at most this many, dx as (w @ dyᵀ)ᵀ (_dx_kernel)
     DX_OUTER_MIN_BYTES = 32 # one column of w, rows of dx of at least this: DX_OUTER
@@ -626,19 +626,41 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     """Whether gemm()'s tasks each pack their own column block of B, a depth block at a
     time, for all the rows, rather than the threads packing all of B first and then
     sharing it out by rows: for rows too many to read B where it lies
-    (_reads_b_in_place) and at most BLOCK_TASK_ROWS, or
-    BLOCK_TASK_ROWS_BIG_B where B has BIG_B elements or more.
+    (_reads_b_in_place) and at most BLOCK_TASK_ROWS, or _block_task_rows_big_b where
+    B has BIG_B elements or more (and, where A is packed, at most twice a task's columns).
     - A task's block of B is packed into its thread's L2 and read from there by every
       row panel; all of B packed first has left L2 (at a few MB, the last level too)
       before the tasks read it back, and each row task reads it again. That costs about
-      1/n of the product, so it matters for few rows, and for more where B is large.
+      1/n of the product, so it matters for few rows, and for more where B is large:
+      then A's rows, read again for each column block of NC, cost less than B's blocks
+      read again for each row task of MC rows (BLIS's loops: B a block at a time, for
+      all the rows).
     - Its cost: a task is all the rows, so its packed A (n × KC) must fit in L2 beside
       the block of B, and A is packed once per column block; the columns shared out
       among the threads leave narrow layers unevenly split."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t width
     if (_reads_b_in_place(dtype, n, k, m, num_threads) or k == 0
             or _kernel_for(dtype, m) != KERNEL_REGISTER_TILE):
         return False
-    return n <= BLOCK_TASK_ROWS or (n <= BLOCK_TASK_ROWS_BIG_B and k * m >= BIG_B)
+    if n <= BLOCK_TASK_ROWS:
+        return True
+    if n > _block_task_rows_big_b(dtype) or k * m < BIG_B:
+        return False
+    # A packed (not read in place) is packed by every column task: where the tasks are
+    # narrow, that costs more than B's blocks read again by row tasks would.
+    width = min(_register_block_width(dtype),
+                ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr)
+    return _reads_a_in_place(dtype, k, 1, width) or n <= 2 * width
+
+
+cdef inline Py_ssize_t _block_task_rows_big_b(floating* dtype) noexcept nogil:
+    """The most rows whose tasks each pack their block of a B of BIG_B elements or more:
+    as many as fill half of L2 with A's rows a depth block deep (n × KC, packed or read
+    where they lie), beside the task's block of B. 256 on a 512 KB L2, where it was
+    measured first; 1024 on a 2 MB one. Where A is packed, also at most twice a task's
+    columns (docs/performance.md, "Each task packs its block of a large W")."""
+    return _l2_bytes // 2 // (_depth_block(dtype) * <Py_ssize_t>sizeof(floating))
 
 
 cdef struct ProductPlan:
@@ -1019,7 +1041,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     few rows), "few_rows_pass" (the few-rows kernel's rows of x a pass over w: 8 where the
     variant has the eight-row tile, else 4; 0 for another kernel), "few_rows_fetch" (its
     eight-row tile runs and fetches each next strip of w ahead: w streams from beyond
-    L2), "b_per_task" (each task packs its block of w: a few dozen rows, or, where a w of
+    L2), "b_per_task" (each task packs its block of w: a few dozen rows, of a w of
+    BIG_B elements or more up to _block_task_rows_big_b, 1024 on a 2 MB L2, or, where a w of
     FEW_ROWS_NARROW columns or more streams from beyond L2, from 33 rows, or 17 where the
     variant has no eight-row tile or w's rows crowd L2's sets: _b_rows_crowd_l2_sets),
     "b_as_packed" (w is one whole panel
