@@ -14,9 +14,10 @@ kernels = _dispatch.kernels
 
 # (n, k, m): many row tasks and NC blocks; few rows with a wide W (column blocks); a W
 # packed in slabs (over 8 MB); a depth split (few tasks, k >= 4096).
-# (300, 1024, 2304): w packed a block per task (by slabs under a narrow NC, or a small L2);
-# (600, 4096, 520): on 2 threads by slabs (x packed, tasks too narrow: _packs_b_per_task),
-# on 1 a block per task (where L2 holds 600 rows of a depth block twice).
+# (300, 1024, 2304): w packed a block per task, the threads sharing the columns (by
+# slabs under NC = 128: x packed, tasks too narrow, _packs_b_per_task; or a small L2);
+# (600, 4096, 520): a block per task, on 2 threads a task a thread (where L2 holds 600
+# rows of a depth block twice).
 SHAPES = ((700, 300, 530), (150, 257, 1100), (300, 1024, 2304), (40, 8192, 40),
           (600, 4096, 520))
 
@@ -52,7 +53,8 @@ _CHILD = _OUTPUTS + textwrap.dedent("""
         for key, value in run.items():
             assert np.array_equal(value, runs[0][key], equal_nan=True), ("threads", key)
     np.savez(sys.argv[2], **runs[0])
-    print(_dispatch.kernels.blocking())
+    print({"blocking": _dispatch.kernels.blocking(),
+           "slabs": _dispatch.kernels.plan("float32", "matmul", *shapes[2], 2)["slabs"]})
 """)
 
 
@@ -130,7 +132,7 @@ def test_bad_blocking_override_fails_the_import(tmp_path, helpers):
     assert "ImportError" in p.stderr and "FASTSIG_BLOCKING='nc=wide'" in p.stderr
 
 
-@pytest.mark.parametrize("setting", ["nc=64,mc=24", "nc=2048,mc=600", "mc=1"])
+@pytest.mark.parametrize("setting", ["nc=128,mc=24", "nc=2048,mc=600", "mc=1"])
 def test_blocking_changes_no_bit(tmp_path, helpers, setting):
     """Any blocking gives the default's bits, on 1, 2 and 3 threads (the child's NC or MC
     differs from this process's)."""
@@ -138,16 +140,18 @@ def test_blocking_changes_no_bit(tmp_path, helpers, setting):
     p = helpers.run_python(["-c", _CHILD, repr(SHAPES), str(target)], tmp_path,
                            timeout=300, FASTSIG_BLOCKING=setting)
     assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"
-    child_blocking = eval(p.stdout.strip().splitlines()[-1])
+    child = eval(p.stdout.strip().splitlines()[-1])
+    child_blocking = child["blocking"]
+    if setting == "nc=128,mc=24":
+        assert child["slabs"] > 1, "w packed in slabs"
     for dt in ("float32", "float64"):
         # The rows a task packing its block of a large w takes (plan.pxi's
         # _block_task_rows_big_b): 1024 on a 2 MB L2, 512 on 1 MB.
         blocking = kernels.blocking()
         bound = blocking["l2_bytes"] // 2 // (blocking["kc"][dt] * np.dtype(dt).itemsize)
-        for shape, threads in ((SHAPES[2], 2), (SHAPES[4], 1)):
+        for shape, threads in ((SHAPES[2], 2), (SHAPES[4], 1), (SHAPES[4], 2)):
             plan = kernels.plan(dt, "matmul", *shape, threads)
             assert plan["b_per_task"] if shape[0] <= bound else plan["slabs"] > 1, plan
-        assert kernels.plan(dt, "matmul", *SHAPES[4], 2)["slabs"] > 1, "w packed in slabs"
         assert kernels.plan(dt, "matmul", *SHAPES[3], 2)["depth_chunks"] > 1, "depth split"
     assert child_blocking["source"].startswith(f"FASTSIG_BLOCKING={setting}")
     assert child_blocking["nc"] != kernels.blocking()["nc"] or (

@@ -76,7 +76,9 @@ SHAPES = [
     (32, 300, 1000),   # the most rows that read w in place (where w stays in L2)
     (90, 300, 1000),   # each column task packs its block of w, a depth block at a time
     (200, 1030, 520),  # and so for more rows where w is large
-    (260, 2100, 1100),  # w packed a slab at a time: two or three deep, two wide
+    (260, 2100, 1100),  # w large: each column task packs its block (slabs on a small L2)
+    (250, 2200, 240),  # ... on 2 threads a task a thread, each packing its blocks of w
+                       # (rows at least w's columns: _block_row_tasks)
     (9, 1100, 1000),   # w streamed from beyond L2 (a thread's share more than 3/4 of it):
                        # the few-rows kernel, 5-32 rows in passes of its eight-row tile
                        # fetching w ahead (AVX-512), else 5-16 in passes of four rows
@@ -103,6 +105,8 @@ LABELLED = {
     (200, 1030, 520): lambda p: p["b_per_task"] and p["tasks"] >= 2,
     (300, 1024, 100): lambda p: not p["b_per_task"] and p["slabs"] == 1,
     (4100, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
+    (250, 2200, 240): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
+    (250, 2200, 260): lambda p: p["b_per_task"] and p["tasks"] == 2,  # the columns shared
 }
 
 
@@ -154,19 +158,16 @@ def test_the_shapes_cover_every_path(dtype):
     for shape, takes in LABELLED.items():
         assert takes(_plan(dtype, *shape)), (shape, _plan(dtype, *shape))
     # A w of BIG_B elements or more is packed a block per task for as many rows as fill
-    # half of L2 a depth block deep (256 on a 512 KB L2), and where x is packed at most
-    # twice a task's columns; by the row tasks beyond.
+    # half of L2 a depth block deep (256 on a 512 KB L2); by the row tasks beyond. (Where x
+    # is packed, also at most twice a task's columns: _packs_b_per_task.)
     bound = _block_task_rows_big_b(dtype)
     assert bound >= 256 or _blocking.choose()["l2_bytes"] < 512 << 10, bound
-    blocking = _dispatch.kernels.blocking()
-    nc, nr = blocking["nc"][np.dtype(dtype).name], blocking["nr"][np.dtype(dtype).name]
     in_place = _plan(dtype, 4096, 1000, 1000)["a_in_place"]     # rows 1000 apart
     for threads in (1, 2):
-        share = -(-1000 // threads)       # a thread's columns, then whole panels
-        width = min(nc, -(-share // nr) * nr)
-        rows = bound if in_place else min(bound, 2 * width)
-        assert _plan(dtype, rows, 1000, 1000, threads)["b_per_task"], (rows, threads)
-        assert not _plan(dtype, rows + 1, 1000, 1000, threads)["b_per_task"], (rows, threads)
+        assert _plan(dtype, 97, 1000, 1000, threads)["b_per_task"], threads
+        if in_place:
+            assert _plan(dtype, bound, 1000, 1000, threads)["b_per_task"], (bound, threads)
+        assert not _plan(dtype, bound + 1, 1000, 1000, threads)["b_per_task"], (bound, threads)
     # 9-32 rows of a wide w: the register tile reading it in place where a thread's share
     # of w stays within 3/4 of L2; where it streams from beyond, the few-rows kernel reads
     # it once from there, 9-32 rows where the variant has the eight-row tile (which then

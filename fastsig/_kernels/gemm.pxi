@@ -493,8 +493,9 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
     cdef Py_ssize_t i0 = _task_start(ti, plan.row_tasks, plan.row_grain, n)
     cdef Py_ssize_t i1 = _task_start(ti + 1, plan.row_tasks, plan.row_grain, n)
     if plan.b_per_task:
-        _b_block_task(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, tj * nc, min(m, (tj + 1) * nc),
-                      plan.panel_width, scratch, bias, epilogue, plan.b_as_packed)
+        _b_block_task(a + i0 * a_rs, a_rs, a_cs, b, b_rs, b_cs, c + i0 * m, i1 - i0, k, m,
+                      tj * nc, min(m, (tj + 1) * nc), plan.panel_width, scratch, bias,
+                      epilogue, plan.b_as_packed)
     elif b != NULL and plan.few_rows and a_cs == 1:
         _few_rows_task(a, a_rs, b, b_rs, c, k, m, i0, i1, tj * nc, min(m, (tj + 1) * nc),
                        plan.few_rows_fetch, scratch, bias, epilogue)
@@ -631,7 +632,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef Py_ssize_t nr = plan.panel_width
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t panels = (m + nr - 1) // nr
-    cdef Py_ssize_t task
+    cdef Py_ssize_t task, task_rows
     cdef int t
     cdef Py_ssize_t per_line = ALIGN // sizeof(floating)
     cdef Py_ssize_t scratch_size = _packed_a_size(c, k, m)
@@ -674,12 +675,15 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         # The few-rows kernel's sums (_few_rows_task).
         scratch_size = max(scratch_size, <Py_ssize_t>(FEW_ROWS_ACC_BYTES // sizeof(floating)))
     if plan.b_per_task:
-        # A task's block of B (KC × its columns), then its packed A (all n rows × KC).
+        # A task's block of B (KC × its columns), then its packed A (its rows × KC; the
+        # most rows _task_start deals a task).
         b_size = 0
+        task_rows = (((n + plan.row_grain - 1) // plan.row_grain + plan.row_tasks - 1)
+                     // plan.row_tasks * plan.row_grain)
         scratch_size = ((min(k, _depth_block(c)) * ((plan.block_width + nr - 1) // nr * nr)
                          + per_line - 1) // per_line * per_line
-                        + ((n + mr - 1) // mr * mr * min(k, _depth_block(c)) + per_line - 1)
-                        // per_line * per_line)
+                        + ((task_rows + mr - 1) // mr * mr * min(k, _depth_block(c))
+                           + per_line - 1) // per_line * per_line)
     if plan.b_as_packed:
         b_size = 0
     if plan.depth_chunks > 1:

@@ -649,9 +649,24 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
         return False
     # A packed (not read in place) is packed by every column task: where the tasks are
     # narrow, that costs more than B's blocks read again by row tasks would.
-    width = min(_register_block_width(dtype),
-                ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr)
+    if _block_row_tasks(dtype, n, m, num_threads) > 1:
+        width = min(_register_block_width(dtype), (m + nr - 1) // nr * nr)
+    else:
+        width = min(_register_block_width(dtype),
+                    ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr)
     return _reads_a_in_place(dtype, k, 1, width) or n <= 2 * width
+
+
+cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_t m,
+                                       int num_threads) noexcept nogil:
+    """The row tasks of a product whose tasks each pack their block of B: one (the
+    threads share the columns: each reads all of A), or one a thread (each packs all of
+    B) where A's rows are at least B's columns, more than a few dozen, and the columns
+    fewer than an NC block a thread."""
+    if (num_threads > 1 and n > BLOCK_TASK_ROWS and n >= m
+            and m < num_threads * _register_block_width(dtype)):
+        return num_threads
+    return 1
 
 
 cdef inline Py_ssize_t _block_task_rows_big_b(floating* dtype) noexcept nogil:
@@ -700,7 +715,8 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
     plan.b_per_task = _packs_b_per_task(dtype, n, k, m, num_threads)
     plan.panel_width = _panel_width(dtype, m)
     plan.row_grain = _row_grain(dtype, m)
-    plan.row_tasks = (1 if plan.b_in_place or plan.b_per_task
+    plan.row_tasks = (1 if plan.b_in_place
+                      else _block_row_tasks(dtype, n, m, num_threads) if plan.b_per_task
                       else _row_task_count(dtype, n, m, num_threads))
     plan.block_width = (m if plan.kernel != KERNEL_REGISTER_TILE
                         or plan.row_tasks >= 4 * num_threads
@@ -711,6 +727,9 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.block_width = ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr
         if not (plan.b_in_place and _takes_few_rows(dtype, n, k, m, num_threads)):
             plan.block_width = min(plan.block_width, _register_block_width(dtype))
+        if plan.row_tasks > 1:
+            # The threads share the rows: blocks of NC columns.
+            plan.block_width = _register_block_width(dtype)
     plan.tasks = plan.row_tasks * ((m + plan.block_width - 1) // plan.block_width
                                    if m > 0 else 0)
     plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
