@@ -413,6 +413,16 @@ def layout(tmp_path):
     return make
 
 
+def block_task_rows_big_b(dtype):
+    """The most rows whose tasks each pack their block of a large w (plan.pxi's
+    _block_task_rows_big_b): A's rows a depth block deep in half of L2."""
+    from fastsig import _dispatch
+
+    blocking = _dispatch.kernels.blocking()
+    name = np.dtype(dtype).name
+    return blocking["l2_bytes"] // 2 // (blocking["kc"][name] * np.dtype(dtype).itemsize)
+
+
 @pytest.fixture
 def helpers():
     """The numeric helpers of this module, as a namespace."""
@@ -428,6 +438,7 @@ def helpers():
         ref_dtype=_ref_dtype,
         run_python=run_python,
         python_env=python_env,
+        block_task_rows_big_b=block_task_rows_big_b,
         DTYPES=DTYPES,
     )
 

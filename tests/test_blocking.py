@@ -145,10 +145,7 @@ def test_blocking_changes_no_bit(tmp_path, helpers, setting):
     if setting == "nc=128,mc=24":
         assert child["slabs"] > 1, "w packed in slabs"
     for dt in ("float32", "float64"):
-        # The rows a task packing its block of a large w takes (plan.pxi's
-        # _block_task_rows_big_b): 1024 on a 2 MB L2, 512 on 1 MB.
-        blocking = kernels.blocking()
-        bound = blocking["l2_bytes"] // 2 // (blocking["kc"][dt] * np.dtype(dt).itemsize)
+        bound = helpers.block_task_rows_big_b(dt)
         for shape, threads in ((SHAPES[2], 2), (SHAPES[4], 1), (SHAPES[4], 2)):
             plan = kernels.plan(dt, "matmul", *shape, threads)
             assert plan["b_per_task"] if shape[0] <= bound else plan["slabs"] > 1, plan

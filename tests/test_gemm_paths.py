@@ -119,16 +119,8 @@ def _plan(dtype, n, k, m, threads=2):
     return _dispatch.kernels.plan(dtype, "matmul", n, k, m, threads)
 
 
-def _block_task_rows_big_b(dtype):
-    """The most rows whose tasks each pack their block of a large w (plan.pxi's rule):
-    A's rows a depth block deep in half of L2."""
-    blocking = _dispatch.kernels.blocking()
-    name = np.dtype(dtype).name
-    return blocking["l2_bytes"] // 2 // (blocking["kc"][name] * np.dtype(dtype).itemsize)
-
-
 @pytest.mark.quick
-def test_the_shapes_cover_every_path(dtype):
+def test_the_shapes_cover_every_path(dtype, helpers):
     """Every kernel this build can choose for the dtype (found by asking the plan over a
     grid of layers) is taken by some shape of SHAPES, reading A in place and packed, with
     the depth split; and the labelled shapes take their path. The labels' task counts hold
@@ -160,7 +152,7 @@ def test_the_shapes_cover_every_path(dtype):
     # A w of BIG_B elements or more is packed a block per task for as many rows as fill
     # half of L2 a depth block deep (256 on a 512 KB L2); by the row tasks beyond. (Where x
     # is packed, also at most twice a task's columns: _packs_b_per_task.)
-    bound = _block_task_rows_big_b(dtype)
+    bound = helpers.block_task_rows_big_b(dtype)
     assert bound >= 256 or _blocking.choose()["l2_bytes"] < 512 << 10, bound
     in_place = _plan(dtype, 4096, 1000, 1000)["a_in_place"]     # rows 1000 apart
     for threads in (1, 2):
@@ -445,7 +437,7 @@ def test_the_scratch_has_a_ceiling_whatever_the_shapes(dtype, helpers, tmp_path,
     installed fastsig.)"""
     pytest.importorskip("resource")
     k = m = 4096 if dtype == np.float32 else 2896     # w: 64 MB either way
-    bound = _block_task_rows_big_b(dtype)
+    bound = helpers.block_task_rows_big_b(dtype)
     n = {"few": 40, "a few hundred": 260}.get(rows, bound + 4)
     plan = _plan(dtype, n, k, m)
     assert plan["slabs"] > 1 if n > bound else plan["b_per_task"], plan

@@ -638,7 +638,6 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     - Its cost: a task is all the rows, so its packed A (n × KC) must fit in L2 beside
       the block of B, and A is packed once per column block; the columns shared out
       among the threads leave narrow layers unevenly split."""
-    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef Py_ssize_t width
     if (_reads_b_in_place(dtype, n, k, m, num_threads) or k == 0
             or _kernel_for(dtype, m) != KERNEL_REGISTER_TILE):
@@ -649,11 +648,8 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
         return False
     # A packed (not read in place) is packed by every column task: where the tasks are
     # narrow, that costs more than B's blocks read again by row tasks would.
-    if _block_row_tasks(dtype, n, m, num_threads) > 1:
-        width = min(_register_block_width(dtype), (m + nr - 1) // nr * nr)
-    else:
-        width = min(_register_block_width(dtype),
-                    ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr)
+    width = _block_task_width(dtype, m, _block_row_tasks(dtype, n, m, num_threads),
+                              num_threads)
     return _reads_a_in_place(dtype, k, 1, width) or n <= 2 * width
 
 
@@ -669,12 +665,21 @@ cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_
     return 1
 
 
+cdef inline Py_ssize_t _block_task_width(floating* dtype, Py_ssize_t m, Py_ssize_t row_tasks,
+                                        int num_threads) noexcept nogil:
+    """The columns of a task that packs its block of B (_packs_b_per_task), in whole
+    panels, at most NC: all of B's where the threads share the rows (row_tasks > 1), else
+    a thread's share of them."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t columns = m if row_tasks > 1 else (m + num_threads - 1) // num_threads
+    return min(_register_block_width(dtype), (columns + nr - 1) // nr * nr)
+
+
 cdef inline Py_ssize_t _block_task_rows_big_b(floating* dtype) noexcept nogil:
     """The most rows whose tasks each pack their block of a B of BIG_B elements or more:
     as many as fill half of L2 with A's rows a depth block deep (n × KC, packed or read
-    where they lie), beside the task's block of B. 256 on a 512 KB L2, where it was
-    measured first; 1024 on a 2 MB one. Where A is packed, also at most twice a task's
-    columns (docs/performance.md, "Each task packs its block of a large W")."""
+    where they lie), beside the task's block of B: 256 on a 512 KB L2, 1024 on a 2 MB one
+    (docs/performance.md, "Each task packs its block of a large W")."""
     return _l2_bytes // 2 // (_depth_block(dtype) * <Py_ssize_t>sizeof(floating))
 
 
@@ -721,15 +726,14 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
     plan.block_width = (m if plan.kernel != KERNEL_REGISTER_TILE
                         or plan.row_tasks >= 4 * num_threads
                         else _register_block_width(dtype))
-    if plan.b_in_place or plan.b_per_task:
+    if plan.b_per_task:
+        plan.block_width = _block_task_width(dtype, m, plan.row_tasks, num_threads)
+    elif plan.b_in_place:
         # Column blocks, as many as the threads where NC would give fewer; for the
         # few-rows kernel one per thread (it walks its own, _few_rows_block_width).
         plan.block_width = ((m + num_threads - 1) // num_threads + nr - 1) // nr * nr
-        if not (plan.b_in_place and _takes_few_rows(dtype, n, k, m, num_threads)):
+        if not _takes_few_rows(dtype, n, k, m, num_threads):
             plan.block_width = min(plan.block_width, _register_block_width(dtype))
-        if plan.row_tasks > 1:
-            # The threads share the rows: blocks of NC columns.
-            plan.block_width = _register_block_width(dtype)
     plan.tasks = plan.row_tasks * ((m + plan.block_width - 1) // plan.block_width
                                    if m > 0 else 0)
     plan.threads = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>num_threads, plan.tasks))
