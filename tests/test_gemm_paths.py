@@ -79,6 +79,8 @@ SHAPES = [
     (260, 2100, 1100),  # w large: each column task packs its block (slabs on a small L2)
     (250, 2200, 240),  # ... on 2 threads a task a thread, each packing its blocks of w
                        # (rows at least w's columns: _block_row_tasks)
+    (300, 100, 130),   # ... and so a small w, in the product's one parallel region
+    (2100, 50, 200),   # ... for any rows where x is read in place and w is one block
     (9, 1100, 1000),   # w streamed from beyond L2 (a thread's share more than 3/4 of it):
                        # the few-rows kernel, 5-32 rows in passes of its eight-row tile
                        # fetching w ahead (AVX-512), else 5-16 in passes of four rows
@@ -107,6 +109,9 @@ LABELLED = {
     (4100, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
     (250, 2200, 240): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
     (250, 2200, 260): lambda p: p["b_per_task"] and p["tasks"] == 2,  # the columns shared
+    (300, 100, 130): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
+    (2100, 50, 200): lambda p: p["b_per_task"] == p["a_in_place"] and (
+        p["tasks"] == 2 or not p["b_per_task"]),
 }
 
 
@@ -160,6 +165,16 @@ def test_the_shapes_cover_every_path(dtype, helpers):
         if in_place:
             assert _plan(dtype, bound, 1000, 1000, threads)["b_per_task"], (bound, threads)
         assert not _plan(dtype, bound + 1, 1000, 1000, threads)["b_per_task"], (bound, threads)
+    # A small w too where the threads share the rows, a task a thread (not on one thread);
+    # beyond the bound where x is read in place and w is one depth block and one NC block.
+    blocking = _dispatch.kernels.blocking()
+    depth, width = blocking["kc"][np.dtype(dtype).name], blocking["nc"][np.dtype(dtype).name]
+    assert _plan(dtype, 300, 100, 130, 2)["b_per_task"]
+    assert not _plan(dtype, 300, 100, 130, 1)["b_per_task"]
+    p = _plan(dtype, bound + 1, depth, 130, 2)
+    assert p["b_per_task"] == p["a_in_place"], p
+    assert not _plan(dtype, bound + 1, depth + 1, 130, 2)["b_per_task"]
+    assert not _plan(dtype, bound + 1, 100, width + 1, 2)["b_per_task"]
     # 9-32 rows of a wide w: the register tile reading it in place where a thread's share
     # of w stays within 3/4 of L2; where it streams from beyond, the few-rows kernel reads
     # it once from there, 9-32 rows where the variant has the eight-row tile (which then

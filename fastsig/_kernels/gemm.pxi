@@ -676,10 +676,12 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         scratch_size = max(scratch_size, <Py_ssize_t>(FEW_ROWS_ACC_BYTES // sizeof(floating)))
     if plan.b_per_task:
         # A task's block of B (KC × its columns), then its packed A (its rows × KC; the
-        # most rows _task_start deals a task).
+        # most rows _task_start deals a task; A read where it lies: its ragged last panel).
         b_size = 0
         task_rows = (((n + plan.row_grain - 1) // plan.row_grain + plan.row_tasks - 1)
                      // plan.row_tasks * plan.row_grain)
+        if _reads_a_in_place(c, a_rs, a_cs, plan.block_width):
+            task_rows = min(task_rows, mr)
         scratch_size = ((min(k, _depth_block(c)) * ((plan.block_width + nr - 1) // nr * nr)
                          + per_line - 1) // per_line * per_line
                         + ((task_rows + mr - 1) // mr * mr * min(k, _depth_block(c))

@@ -125,6 +125,19 @@
 #define FASTSIG_MRV1H_F64 1
 #endif
 
+/* Whether a whole panel of rows of A read in place ends at a column edge within a float32
+   vector of C by masked loads and stores (AVX-512's masks: register_tile_template.h,
+   RT(_in_place)) rather than lane by lane from the register. */
+#if FASTSIG_VECTOR_TILE && defined(__AVX512F__) && FASTSIG_VECTOR_BYTES == 64
+#define FASTSIG_MASKED_EDGE 1
+#else
+#define FASTSIG_MASKED_EDGE 0
+#endif
+/* The register tile's `masked` (register_tile_template.h): B's and C's vectors masked (B
+   in place), or C's only (B packed, its lanes past the columns 0). */
+#define FASTSIG_MASKED_B 1
+#define FASTSIG_MASKED_C 2
+
 #define FASTSIG_LANES_F32 (FASTSIG_VECTOR_BYTES / 4)
 #define FASTSIG_LANES_F64 (FASTSIG_VECTOR_BYTES / 8)
 

@@ -626,8 +626,11 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     """Whether gemm()'s tasks each pack their own column block of B, a depth block at a
     time, for all the rows, rather than the threads packing all of B first and then
     sharing it out by rows: for rows too many to read B where it lies
-    (_reads_b_in_place) and at most BLOCK_TASK_ROWS, or _block_task_rows_big_b where
-    B has BIG_B elements or more (and, where A is packed, at most twice a task's columns).
+    (_reads_b_in_place) and at most BLOCK_TASK_ROWS; up to _block_task_rows_big_b where
+    B has BIG_B elements or more, or where the threads share the rows (_block_row_tasks;
+    where A is packed, at most twice a task's columns); and for any rows where the
+    threads share the rows, A is read where it lies, its depth is one block and C's
+    columns one block (A and C are then read once, whatever the rows).
     - A task's block of B is packed into its thread's L2 and read from there by every
       row panel; all of B packed first has left L2 (at a few MB, the last level too)
       before the tasks read it back, and each row task reads it again. That costs about
@@ -637,20 +640,29 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
       all the rows).
     - Its cost: a task is all the rows, so its packed A (n × KC) must fit in L2 beside
       the block of B, and A is packed once per column block; the columns shared out
-      among the threads leave narrow layers unevenly split."""
-    cdef Py_ssize_t width
+      among the threads leave narrow layers unevenly split.
+    - Where the threads share the rows, a task a thread, each packs all of B into its
+      own L2 within the product's one parallel region, instead of the threads packing
+      it together first (a region more) and each then reading the other's part from the
+      other core: a few µs a call, a quarter of a product of a few hundred rows."""
+    cdef Py_ssize_t width, row_tasks
+    cdef bint in_place
     if (_reads_b_in_place(dtype, n, k, m, num_threads) or k == 0
             or _kernel_for(dtype, m) != KERNEL_REGISTER_TILE):
         return False
     if n <= BLOCK_TASK_ROWS:
         return True
-    if n > _block_task_rows_big_b(dtype) or k * m < BIG_B:
+    row_tasks = _block_row_tasks(dtype, n, m, num_threads)
+    width = _block_task_width(dtype, m, row_tasks, num_threads)
+    in_place = _reads_a_in_place(dtype, k, 1, width)
+    if (row_tasks > 1 and in_place and k <= _depth_block(dtype)
+            and m <= _register_block_width(dtype)):
+        return True
+    if n > _block_task_rows_big_b(dtype) or (k * m < BIG_B and row_tasks == 1):
         return False
     # A packed (not read in place) is packed by every column task: where the tasks are
     # narrow, that costs more than B's blocks read again by row tasks would.
-    width = _block_task_width(dtype, m, _block_row_tasks(dtype, n, m, num_threads),
-                              num_threads)
-    return _reads_a_in_place(dtype, k, 1, width) or n <= 2 * width
+    return in_place or n <= 2 * width
 
 
 cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_t m,

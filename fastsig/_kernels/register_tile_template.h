@@ -12,9 +12,10 @@
 #include "vector_template.h"
 
 /* The tile over its first mr rows and nv vectors of columns (constants once inlined;
-   mr < MR for a panel of fewer rows: RT(_rows)); `masked`: each vector of B and C is
-   read and written by masked loads and stores of its lanes among the `cols` columns,
-   nothing past them (B in place, no padding), B's lanes past them 0; `fetch`: B is in
+   mr < MR for a panel of fewer rows: RT(_rows)); `masked`: each vector of C is read
+   and written by masked loads and stores of its lanes among the `cols` columns, nothing
+   past them, and where `masked` is FASTSIG_MASKED_B (not FASTSIG_MASKED_C) too each of B (B in place, no padding: its
+   lanes past them 0; else B is packed, its lanes past them 0 already); `fetch`: B is in
    place and streams from beyond L2, and each step fetches into L2 the same row of the
    next strip (the nv vectors past these), the lines the next call reads (a prefetch
    never faults, past B's row or its end included). A tile reads a few lines of each row
@@ -60,7 +61,7 @@ static inline __attribute__((always_inline)) void RT(_body)(
             for (v = 0; v <= nv; v++)
                 __builtin_prefetch((const char*)(b + p * ldb + nv * LANES) + v * 64, 0, 2);
         for (v = 0; v < nv; v++)
-            brow[v] = masked ? RT(_load_first)(b + p * ldb + v * LANES, lanes[v])
+            brow[v] = masked == FASTSIG_MASKED_B ? RT(_load_first)(b + p * ldb + v * LANES, lanes[v])
                              : RT(_load)(b + p * ldb + v * LANES);
         _Pragma("GCC unroll 16")
         for (i = 0; i < mr; i++) {
@@ -189,13 +190,13 @@ static inline __attribute__((always_inline)) void RT(_both_in_place)(
     enum { LANES = RT_BYTES / sizeof(RT_T) };
     if (cols > 2 * LANES)
         RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, RT_NV,
-                  1, fetch);
+                  FASTSIG_MASKED_B, fetch);
     else if (cols > LANES)
         RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr,
-                  FASTSIG_MIN(2, RT_NV), 1, fetch);
+                  FASTSIG_MIN(2, RT_NV), FASTSIG_MASKED_B, fetch);
     else
-        RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, 1, 1,
-                  fetch);
+        RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, 1,
+                  FASTSIG_MASKED_B, fetch);
 }
 
 /* The entries below are unused where a file includes the template for
@@ -222,6 +223,26 @@ static __attribute__((unused)) void RT(_b_in_place)(
 static __attribute__((unused)) void RT(_in_place)(
         ptrdiff_t kc, const RT_T* a, ptrdiff_t lda, const RT_T* b, RT_T* c, ptrdiff_t ldc,
         ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias, const RT_T* next) {
+    enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES };
+    if (FASTSIG_MASKED_EDGE && LANES > 8 && rows == RT_MR && cols < NR && cols % LANES) {
+        /* A partial vector of C at the column edge: masked loads and stores of its lanes
+           (B's packed lanes past `cols` are 0), a body apart from the whole tiles'. Where
+           a vector has 16 lanes (float32), up to 15 a row stored lane by lane cost more
+           than the mask; up to 7 (float64) did not (docs/performance.md). */
+        if (cols > 3 * LANES)
+            RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
+                      RT_MR, RT_NV, FASTSIG_MASKED_C, 0);
+        else if (cols > 2 * LANES)
+            RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
+                      RT_MR, FASTSIG_MIN(3, RT_NV), FASTSIG_MASKED_C, 0);
+        else if (cols > LANES)
+            RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
+                      RT_MR, FASTSIG_MIN(2, RT_NV), FASTSIG_MASKED_C, 0);
+        else
+            RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
+                      RT_MR, 1, FASTSIG_MASKED_C, 0);
+        return;
+    }
     RT(_columns)(kc, a, lda, 1, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc,
                  rows, cols, accumulate, bias, next, RT_MR);
 }
