@@ -246,13 +246,20 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef const floating* wt = wt_packed if plan.dx_kernel == DX_PACKED else NULL
     cdef floating* scratch = partials + partials_size
     cdef floating* th
-    cdef floating acc
+    cdef Py_ssize_t wt_panels = (k + wt_nr - 1) // wt_nr
+    cdef Py_ssize_t sums = k * m + m
+    cdef int t
     if k == 0:
         dxp = NULL
     with nogil:
         if dxp != NULL and wt != NULL:
-            # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j].
-            _pack_b(wp, 1, m, m, k, wt_packed, 0, (k + wt_nr - 1) // wt_nr, wt_nr)
+            # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j]; its panels shared out.
+            if threads == 1:
+                _pack_b(wp, 1, m, m, k, wt_packed, 0, wt_panels, wt_nr)
+            else:
+                for t in prange(threads, schedule='static', num_threads=threads):
+                    _pack_b(wp, 1, m, m, k, wt_packed, t * wt_panels // threads,
+                            (t + 1) * wt_panels // threads, wt_nr)
         if direct:
             _backward_part(gp, sp, xp, wp, wt, dxp, dwp, dbp, 0, n, block_rows, k, m,
                            dw_kernel, plan.dx_kernel, scratch, scratch + dy_size,
@@ -274,17 +281,39 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
                                k, m, dw_kernel, plan.dx_kernel,
                                th, th + dy_size, th + dy_size + dy_packed_size)
-        # dw and db: the parts' partials summed in part order.
-        for j in range(0 if direct else k * m + m):
-            acc = 0
-            for part in range(parts):
-                acc = acc + partials[part * partial_size + j]
-            if j < k * m:
-                dwp[j] = acc
-            else:
-                dbp[j - k * m] = acc
+        # dw and db: the parts' partials summed in part order, the elements shared out.
+        if direct:
+            pass
+        elif threads == 1:
+            _sum_partials(partials, parts, partial_size, k * m, dwp, dbp, 0, sums)
+        else:
+            for t in prange(threads, schedule='static', num_threads=threads):
+                _sum_partials(partials, parts, partial_size, k * m, dwp, dbp,
+                              t * sums // threads, (t + 1) * sums // threads)
     scratch_give(base, base_size)
     return 0
+
+
+cdef void _sum_partials(const floating* partials, Py_ssize_t parts, Py_ssize_t partial_size,
+                        Py_ssize_t dw_size, floating* dw, floating* db, Py_ssize_t j0,
+                        Py_ssize_t j1) noexcept nogil:
+    """Elements [j0, j1) of dw then db (dw's dw_size first): each 0 + the parts' partials
+    in part order (a part's partial: dw's, then db's; partial_size apart), a part at a
+    time along the elements."""
+    cdef Py_ssize_t j, part, d1 = min(j1, dw_size), b0 = max(j0, dw_size) - dw_size
+    cdef Py_ssize_t b1 = j1 - dw_size
+    cdef floating zero = 0
+    cdef const floating* partial
+    for j in range(j0, d1):
+        dw[j] = zero + partials[j]
+    for j in range(b0, b1):
+        db[j] = zero + partials[dw_size + j]
+    for part in range(1, parts):
+        partial = partials + part * partial_size
+        for j in range(j0, d1):
+            dw[j] = dw[j] + partial[j]
+        for j in range(b0, b1):
+            db[j] = db[j] + partial[dw_size + j]
 
 
 cdef int _backward_shared_block(const floating* gp, const floating* xp, const floating* wp,
