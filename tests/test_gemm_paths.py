@@ -81,6 +81,7 @@ SHAPES = [
                        # (rows at least w's columns: _block_row_tasks)
     (300, 100, 130),   # ... and so a small w, in the product's one parallel region
     (2100, 50, 200),   # ... for any rows where x is read in place and w is one block
+    (130, 20, 500),    # w packed whole, a copy by each thread (within a quarter of L2)
     (9, 1100, 1000),   # w streamed from beyond L2 (a thread's share more than 3/4 of it):
                        # the few-rows kernel, 5-32 rows in passes of its eight-row tile
                        # fetching w ahead (AVX-512), else 5-16 in passes of four rows
@@ -110,6 +111,8 @@ LABELLED = {
     (250, 2200, 240): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
     (250, 2200, 260): lambda p: p["b_per_task"] and p["tasks"] == 2,  # the columns shared
     (300, 100, 130): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
+    (130, 20, 500): lambda p: (p["kernel"] == "register_tile" and p["b_per_thread"]
+                               and not p["b_per_task"] and p["threads"] == 2),
     (2100, 50, 200): lambda p: p["b_per_task"] == p["a_in_place"] and (
         p["tasks"] == 2 or not p["b_per_task"]),
 }
@@ -148,6 +151,8 @@ def test_the_shapes_cover_every_path(dtype, helpers):
         assert in_place == {True, False}, "A read in place and packed"
     assert {p["b_in_place"] for p in register} == {True, False}, "w read in place and packed"
     assert {p["b_per_task"] for p in register} == {True, False}, "w packed by tasks and whole"
+    per_thread = {_plan(dtype, n, k, m)["b_per_thread"] for n, k, m in SHAPES}
+    assert per_thread == {True, False}, "w packed whole by each thread and shared"
     # w one whole panel wide, read as its own packing, where some kernel's panel allows it.
     if any(_plan(dtype, 4096, 64, m)["b_as_packed"] for m in range(1, 130)):
         as_packed = {_plan(dtype, n, k, m)["b_as_packed"] for n, k, m in SHAPES}

@@ -14,12 +14,13 @@
 #    panel's width is that layout already, and is read where it lies); or, for a product
 #    of few rows (_reads_b_in_place), B is read where it lies: by the few-rows kernel
 #    (few_rows.h, FEW_ROWS_ONE_PASS rows a pass; _takes_few_rows), else by the register
-#    tile, all but B's ragged last panel. Each thread packs a contiguous run of the panels.
-#    A packed B larger than B_SLAB_BYTES is packed a slab at a time instead
-#    (_gemm_slabs), so that the scratch has a ceiling; for a product of a few dozen rows,
-#    or up to a thousand of a large B (_packs_b_per_task), each task packs its own
-#    column block of B, a depth block at a time, into its thread's scratch
-#    (_b_block_task).
+#    tile, all but B's ragged last panel. Each thread packs a contiguous run of the panels;
+#    a B within a quarter of L2 each thread packs whole for itself, at the start of the
+#    tasks' region (_packs_b_per_thread). A packed B larger than B_SLAB_BYTES is packed
+#    a slab at a time instead (_gemm_slabs), so that the scratch has a ceiling; for a
+#    product of a few dozen rows, up to a thousand of a large B, or a task a thread
+#    (_packs_b_per_task), each task packs its own column block of B, a depth block at a
+#    time, into its thread's scratch (_b_block_task).
 # 2. C is cut into tasks (_plan_product): whole rows, or rows × NC columns where rows
 #    are too few to give every thread work (all the rows × columns, where B is read in
 #    place or packed per task); prange hands them out statically.
@@ -626,8 +627,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
     Allocates the packed B (where B is read in place, only its ragged last panel; where it
     is one whole panel wide and row-major, nothing; where it is large, one slab of it:
-    _gemm_slabs) and one bounded block of scratch per thread,
-    raising MemoryError if it cannot."""
+    _gemm_slabs; where each thread packs its own, one a thread) and one bounded block of
+    scratch per thread, raising MemoryError if it cannot."""
     cdef ProductPlan plan = _plan_product(c, n, k, m, num_threads)
     cdef Py_ssize_t nr = plan.panel_width
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
@@ -688,12 +689,16 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                            + per_line - 1) // per_line * per_line)
     if plan.b_as_packed:
         b_size = 0
+    # (B read through other strides than the plan's is packed as the plan says.)
+    cdef bint b_per_thread = plan.b_per_thread and b_size > 0 and not b_in_place
+    cdef floating* th
     if plan.depth_chunks > 1:
         return _gemm_split_depth(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue,
                                  plan)
     if plan.slab_depth < k or plan.slab_width < m:
         return _gemm_slabs(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue, plan)
-    base = scratch_take((b_size + threads * scratch_size) * sizeof(floating) + ALIGN,
+    base = scratch_take(((b_size + threads * scratch_size) if not b_per_thread
+                         else threads * (b_size + scratch_size)) * sizeof(floating) + ALIGN,
                         &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
@@ -701,7 +706,16 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     scratch = b_packed + b_size
     b_panels = b if plan.b_as_packed else b_packed
     with nogil:
-        if b_in_place:
+        if b_per_thread:
+            # Thread t's copy of B, then its scratch; its tasks those the static schedule
+            # would deal it.
+            for t in prange(threads, schedule='static', num_threads=threads):
+                th = b_packed + t * (b_size + scratch_size)
+                _pack_b(b, b_rs, b_cs, k, m, th, 0, panels, nr)
+                for task in range(t * plan.tasks // threads, (t + 1) * plan.tasks // threads):
+                    _gemm_one_task(a, a_rs, a_cs, th, b_direct, b_rs, b_cs, c, n, k, m,
+                                   task, &plan, th + b_size, bias, epilogue)
+        elif b_in_place:
             if ragged:
                 _pack_b(b + (m - ragged) * b_cs, b_rs, b_cs, k, ragged, b_packed, 0, 1, nr)
         elif plan.b_per_task or plan.b_as_packed:
@@ -712,7 +726,9 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
             for t in prange(threads, schedule='static', num_threads=threads):
                 _pack_b(b, b_rs, b_cs, k, m, b_packed, t * panels // threads,
                         (t + 1) * panels // threads, nr)
-        if threads == 1:
+        if b_per_thread:
+            pass
+        elif threads == 1:
             for task in range(plan.tasks):
                 _gemm_one_task(a, a_rs, a_cs, b_panels, b_direct, b_rs, b_cs, c, n, k, m, task,
                                &plan, scratch, bias, epilogue)

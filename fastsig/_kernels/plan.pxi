@@ -47,6 +47,8 @@ cdef enum:
     BLOCK_TASK_ROWS = 96    # and of at most this many, each task packs its block of B,
     BIG_B = 524288          # and where B has at least this many elements, of as many as
                             # _block_task_rows_big_b (_packs_b_per_task)
+    B_PER_THREAD_L2_PART = 4    # a B packed whole in at most this part of L2: each thread
+                                # packs its own copy (_packs_b_per_thread)
     DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
     DX_SWAPPED_ROWS = 64    # and of at most this many, dx as (w @ dyᵀ)ᵀ (_dx_kernel)
     DX_OUTER_MIN_BYTES = 32 # one column of w, rows of dx of at least this: DX_OUTER
@@ -705,6 +707,7 @@ cdef struct ProductPlan:
                             # from beyond L2 (_b_streams)
     bint dots               # one column of C, a dot product a row (_takes_dots)
     bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
+    bint b_per_thread       # each thread packs all of B, in the tasks' region (_packs_b_per_thread)
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
     Py_ssize_t row_grain    # rows shared out whole (_row_grain)
     Py_ssize_t row_tasks    # tasks along the rows of C
@@ -784,7 +787,27 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
     # with one panel: row p at p * NR), so gemm() reads it where it lies rather than copy it.
     plan.b_as_packed = (k > 0 and m == plan.panel_width and not plan.b_in_place
                         and not plan.dots and plan.depth_chunks == 1 and plan.slab_depth >= k)
+    plan.b_per_thread = _packs_b_per_thread(dtype, k, m, &plan)
     return plan
+
+
+cdef inline bint _packs_b_per_thread(floating* dtype, Py_ssize_t k, Py_ssize_t m,
+                                     const ProductPlan* plan) noexcept nogil:
+    """Whether each thread packs all of B into its own scratch at the start of the tasks'
+    parallel region, rather than the threads packing their shares of B's panels in a
+    region of their own first and each then reading the other threads' panels from their
+    cores: where the threads would share all of B packed at once and it takes at most
+    1/B_PER_THREAD_L2_PART of L2 (beside a task's A and C). A region fewer and no panel
+    from another core cost a few µs a call (docs/performance.md, "Each thread packs a
+    small W itself"); the copy costs little at that size. The tasks are dealt to the
+    threads in the order prange's static schedule deals them; which thread runs a task
+    changes none of its sums."""
+    cdef Py_ssize_t nr = plan.panel_width
+    return (plan.threads > 1 and k > 0 and not plan.b_in_place and not plan.b_per_task
+            and not plan.b_as_packed and not plan.dots and plan.depth_chunks == 1
+            and plan.slab_depth >= k and plan.slab_width >= m
+            and (m + nr - 1) // nr * nr * k * <Py_ssize_t>sizeof(floating)
+            <= _l2_bytes // B_PER_THREAD_L2_PART)
 
 
 cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
@@ -1022,6 +1045,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "few_rows_fetch": (bool(p.few_rows_fetch) and kernel == "few_rows"
                            and n > FEW_ROWS_MAX),
         "b_as_packed": bool(p.b_as_packed) and n > 0,
+        "b_per_thread": bool(p.b_per_thread) and n > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
         "threads": p.threads,
@@ -1081,7 +1105,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     FEW_ROWS_NARROW columns or more streams from beyond L2, from 33 rows, or 17 where the
     variant has no eight-row tile or w's rows crowd L2's sets: _b_rows_crowd_l2_sets),
     "b_as_packed" (w is one whole panel
-    wide, its own packed form: read where it lies, not copied), "panel_width", "tasks"
+    wide, its own packed form: read where it lies, not copied), "b_per_thread" (each
+    thread packs all of w itself: _packs_b_per_thread), "panel_width", "tasks"
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread:
     product_min_work).
