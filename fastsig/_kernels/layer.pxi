@@ -236,13 +236,21 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t partials_size = 0 if direct else parts * partial_size
     cdef Py_ssize_t wt_size = (0 if plan.dx_kernel != DX_PACKED else
                                (_packed_b_size(dbp, m, k) + per_line - 1) // per_line * per_line)
+    # As gemm() does a small B (_packs_b_per_thread), each thread packs a small wᵀ for
+    # itself at the start of the parts' region: its copy after its scratch.
+    cdef bint wt_per_thread = (threads > 1 and not direct and k > 0 and dxp != NULL
+                               and plan.dx_kernel == DX_PACKED and wt_size * <Py_ssize_t>sizeof(floating)
+                               <= _l2_bytes // B_PER_THREAD_L2_PART)
+    if wt_per_thread:
+        thread_size += wt_size
     cdef size_t base_size
-    cdef void* base = scratch_take((wt_size + partials_size + threads * thread_size)
-                                     * sizeof(floating) + ALIGN, &base_size)
+    cdef void* base = scratch_take(((0 if wt_per_thread else wt_size) + partials_size
+                                    + threads * thread_size) * sizeof(floating) + ALIGN,
+                                   &base_size)
     if base == NULL:
         raise MemoryError("fastsig: cannot allocate the backward's scratch buffers")
     cdef floating* wt_packed = <floating*>_aligned(base)
-    cdef floating* partials = wt_packed + wt_size
+    cdef floating* partials = wt_packed + (0 if wt_per_thread else wt_size)
     cdef const floating* wt = wt_packed if plan.dx_kernel == DX_PACKED else NULL
     cdef floating* scratch = partials + partials_size
     cdef floating* th
@@ -252,7 +260,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     if k == 0:
         dxp = NULL
     with nogil:
-        if dxp != NULL and wt != NULL:
+        if dxp != NULL and wt != NULL and not wt_per_thread:
             # wᵀ (m×k): element (j, p) is w[p, j] = w[p*m + j]; its panels shared out.
             if threads == 1:
                 _pack_b(wp, 1, m, m, k, wt_packed, 0, wt_panels, wt_nr)
@@ -272,6 +280,18 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
                                k, m, dw_kernel, plan.dx_kernel,
                                scratch, scratch + dy_size, scratch + dy_size + dy_packed_size)
+        elif wt_per_thread:
+            # Thread t's parts those the static schedule would deal it.
+            for t in prange(threads, schedule='static', num_threads=threads):
+                th = scratch + t * thread_size
+                _pack_b(wp, 1, m, m, k, th + thread_size - wt_size, 0, wt_panels, wt_nr)
+                for part in range(t * parts // threads, (t + 1) * parts // threads):
+                    _backward_part(gp, sp, xp, wp, th + thread_size - wt_size, dxp,
+                                   partials + part * partial_size,
+                                   partials + part * partial_size + k * m,
+                                   part * part_rows, min(n, (part + 1) * part_rows),
+                                   block_rows, k, m, dw_kernel, plan.dx_kernel,
+                                   th, th + dy_size, th + dy_size + dy_packed_size)
         else:
             for part in prange(parts, schedule='static', num_threads=threads):
                 th = scratch + threadid() * thread_size
