@@ -23,7 +23,8 @@
 #    time, into its thread's scratch (_b_block_task).
 # 2. C is cut into tasks (_plan_product): whole rows, or rows × NC columns where rows
 #    are too few to give every thread work (all the rows × columns, where B is read in
-#    place or packed per task); prange hands them out statically.
+#    place or packed per task, or a thread's rows: _block_row_tasks); prange hands them
+#    out statically.
 # 3. The register tile's task walks the depth in blocks of KC: it packs its block of A
 #    into MR-row panels in its thread's scratch, or reads A where it lies
 #    (_reads_a_in_place), then for each block of NC columns (whose packed B stays in L2)
@@ -707,8 +708,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     b_panels = b if plan.b_as_packed else b_packed
     with nogil:
         if b_per_thread:
-            # Thread t's copy of B, then its scratch; its tasks those the static schedule
-            # would deal it.
+            # Thread t's copy of B, then its scratch; its tasks a contiguous run of them
+            # (which thread runs a task changes no sum).
             for t in prange(threads, schedule='static', num_threads=threads):
                 th = b_packed + t * (b_size + scratch_size)
                 _pack_b(b, b_rs, b_cs, k, m, th, 0, panels, nr)

@@ -12,7 +12,8 @@
 # Backward, with dy = grad ⊙ s ⊙ (1 − s), block by block (_plan_backward: blocks of dy
 # and parts of consecutive blocks, fixed by n, k and m). For each of its blocks a part
 # forms dy in a scratch buffer, then
-#   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call (for a few rows,
+#   dx[block] = dy @ wᵀ           the matmul, wᵀ packed once for the call (or once by
+#                                 each thread, where small: _backward; for a few rows,
 #                                 w read where it lies: few_rows.h's kernel, or the
 #                                 product (w @ dyᵀ)ᵀ; for one column of w, few_rows.h's
 #                                 outer product; _dx_kernel);
@@ -20,9 +21,10 @@
 #                                 plain loops (_dw_kernel); for a batch of a few rows,
 #                                 few_rows.h's outer product (_dw_few_rows);
 #   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
-# Parts are parallel tasks, and dw and db the sums of their partials in part order; a
-# backward of one part (one block, or a wide dw) writes dw and db itself, its steps
-# shared by the threads (_backward_shared_block). Every sum runs in an order fixed by n,
+# Parts are parallel tasks, and dw and db the sums of their partials in part order (the
+# elements shared by the threads: _sum_partials); a backward of one part (one block, or
+# a wide dw) writes dw and db itself, its steps shared by the threads
+# (_backward_shared_block). Every sum runs in an order fixed by n,
 # k and m alone, so the results are bitwise identical for any thread count; no n×m
 # temporary is ever formed.
 
@@ -208,11 +210,12 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t wt_nr = _panel_width(dbp, k)   # panels of wᵀ, which is m×k
     cdef Py_ssize_t block_rows = plan.block_rows, part_rows = plan.part_rows
     cdef Py_ssize_t parts = plan.parts
-    cdef Py_ssize_t part, i, j
+    cdef Py_ssize_t part
     cdef int dw_kernel = plan.dw_kernel
     cdef int threads = plan.threads
     # Scratch, per thread: a block of dy (of at most n rows), its packed copy, one packed
-    # block of A; shared: wᵀ packed, and the parts' partial sums. One part writes dw and
+    # block of A (and wᵀ packed, where wt_per_thread); shared: wᵀ packed (else), and the
+    # parts' partial sums. One part writes dw and
     # db itself: they are its partials (zeroed first, so the bits of 0 + the partial, or
     # where dw's first block is stored, _dw_stores_first_block, the same bits).
     cdef Py_ssize_t dy_rows = min(block_rows, n)
@@ -239,7 +242,8 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     # As gemm() does a small B (_packs_b_per_thread), each thread packs a small wᵀ for
     # itself at the start of the parts' region: its copy after its scratch.
     cdef bint wt_per_thread = (threads > 1 and not direct and k > 0 and dxp != NULL
-                               and plan.dx_kernel == DX_PACKED and wt_size * <Py_ssize_t>sizeof(floating)
+                               and plan.dx_kernel == DX_PACKED
+                               and wt_size * <Py_ssize_t>sizeof(floating)
                                <= _l2_bytes // B_PER_THREAD_L2_PART)
     if wt_per_thread:
         thread_size += wt_size
@@ -281,7 +285,8 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                k, m, dw_kernel, plan.dx_kernel,
                                scratch, scratch + dy_size, scratch + dy_size + dy_packed_size)
         elif wt_per_thread:
-            # Thread t's parts those the static schedule would deal it.
+            # Thread t's parts a contiguous run of them (which thread runs a part changes
+            # no sum).
             for t in prange(threads, schedule='static', num_threads=threads):
                 th = scratch + t * thread_size
                 _pack_b(wp, 1, m, m, k, th + thread_size - wt_size, 0, wt_panels, wt_nr)

@@ -640,13 +640,15 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
       then A's rows, read again for each column block of NC, cost less than B's blocks
       read again for each row task of MC rows (BLIS's loops: B a block at a time, for
       all the rows).
-    - Its cost: a task is all the rows, so its packed A (n × KC) must fit in L2 beside
-      the block of B, and A is packed once per column block; the columns shared out
-      among the threads leave narrow layers unevenly split.
-    - Where the threads share the rows, a task a thread, each packs all of B into its
-      own L2 within the product's one parallel region, instead of the threads packing
-      it together first (a region more) and each then reading the other's part from the
-      other core: a few µs a call, a quarter of a product of a few hundred rows."""
+    - Its cost: a task is all the rows (or a thread's share of them), so its A (its rows
+      × KC, packed or read where it lies) must fit in L2 beside the block of B, and A is
+      packed or read once per column block; the columns shared out among the threads
+      leave narrow layers unevenly split.
+    - Where the threads share the rows, a task a thread, each packs its blocks of all of
+      B into its own L2 within the product's one parallel region, instead of the threads
+      packing B together first (a region more) and each then reading the other's part
+      from the other core: a few µs a call, a quarter of a product of a few hundred
+      rows."""
     cdef Py_ssize_t width, row_tasks
     cdef bint in_place
     if (_reads_b_in_place(dtype, n, k, m, num_threads) or k == 0
@@ -707,7 +709,7 @@ cdef struct ProductPlan:
                             # from beyond L2 (_b_streams)
     bint dots               # one column of C, a dot product a row (_takes_dots)
     bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
-    bint b_per_thread       # each thread packs all of B, in the tasks' region (_packs_b_per_thread)
+    bint b_per_thread       # each thread packs all of B itself (_packs_b_per_thread)
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
     Py_ssize_t row_grain    # rows shared out whole (_row_grain)
     Py_ssize_t row_tasks    # tasks along the rows of C
@@ -798,10 +800,9 @@ cdef inline bint _packs_b_per_thread(floating* dtype, Py_ssize_t k, Py_ssize_t m
     region of their own first and each then reading the other threads' panels from their
     cores: where the threads would share all of B packed at once and it takes at most
     1/B_PER_THREAD_L2_PART of L2 (beside a task's A and C). A region fewer and no panel
-    from another core cost a few µs a call (docs/performance.md, "Each thread packs a
-    small W itself"); the copy costs little at that size. The tasks are dealt to the
-    threads in the order prange's static schedule deals them; which thread runs a task
-    changes none of its sums."""
+    from another core cost a few µs a call (docs/performance.md, "One parallel region a
+    product"); the copy costs little at that size. Each thread runs a contiguous run of
+    the tasks; which thread runs a task changes none of its sums."""
     cdef Py_ssize_t nr = plan.panel_width
     return (plan.threads > 1 and k > 0 and not plan.b_in_place and not plan.b_per_task
             and not plan.b_as_packed and not plan.dots and plan.depth_chunks == 1

@@ -21,7 +21,7 @@
  * 3. A whole tile is stored (or added) a vector a row, the bias added after the sum;
  *    an edge tile (rows < MR or cols < NR; A's rows past `rows` zero or readable)
  *    element by element, so nothing outside C[rows, cols] is written (a whole panel of
- *    rows read in place, float32, by masked stores where the ISA has them:
+ *    rows read in place, float32, by masked loads and stores where the ISA has them:
  *    FASTSIG_MASKED_EDGE).
  *    A last panel of B narrower than NR takes only the vectors it has.
  * 4. Whole tiles prefetch C's lines for writing, and a tile reading A in place

@@ -14,8 +14,9 @@
 /* The tile over its first mr rows and nv vectors of columns (constants once inlined;
    mr < MR for a panel of fewer rows: RT(_rows)); `masked`: each vector of C is read
    and written by masked loads and stores of its lanes among the `cols` columns, nothing
-   past them, and where `masked` is FASTSIG_MASKED_B (not FASTSIG_MASKED_C) too each of B (B in place, no padding: its
-   lanes past them 0; else B is packed, its lanes past them 0 already); `fetch`: B is in
+   past them, and, where `masked` is FASTSIG_MASKED_B, each vector of B too (B in place,
+   no padding: its lanes past them 0; with FASTSIG_MASKED_C B is packed, those lanes 0
+   already); `fetch`: B is in
    place and streams from beyond L2, and each step fetches into L2 the same row of the
    next strip (the nv vectors past these), the lines the next call reads (a prefetch
    never faults, past B's row or its end included). A tile reads a few lines of each row
@@ -61,8 +62,9 @@ static inline __attribute__((always_inline)) void RT(_body)(
             for (v = 0; v <= nv; v++)
                 __builtin_prefetch((const char*)(b + p * ldb + nv * LANES) + v * 64, 0, 2);
         for (v = 0; v < nv; v++)
-            brow[v] = masked == FASTSIG_MASKED_B ? RT(_load_first)(b + p * ldb + v * LANES, lanes[v])
-                             : RT(_load)(b + p * ldb + v * LANES);
+            brow[v] = masked == FASTSIG_MASKED_B
+                ? RT(_load_first)(b + p * ldb + v * LANES, lanes[v])
+                : RT(_load)(b + p * ldb + v * LANES);
         _Pragma("GCC unroll 16")
         for (i = 0; i < mr; i++) {
             ai = a[i * a_rs + p * a_cs];
