@@ -79,7 +79,7 @@ SHAPES = [
     (260, 2100, 1100),  # w large: each column task packs its block (slabs on a small L2)
     (250, 2200, 240),  # ... on 2 threads a task a thread, each packing its blocks of w
                        # (rows at least w's columns: _block_row_tasks)
-    (300, 100, 130),   # ... and so a small w, in the product's one parallel region
+    (250, 100, 130),   # ... and so a small w, in the product's one parallel region
     (2100, 50, 200),   # ... for any rows where x is read in place and w is one block
     (130, 20, 500),    # w packed whole, a copy by each thread (within a quarter of L2)
     (9, 1100, 1000),   # w streamed from beyond L2 (a thread's share more than 3/4 of it):
@@ -110,7 +110,7 @@ LABELLED = {
     (4100, 2100, 1100): lambda p: p["kernel"] == "register_tile" and p["slabs"] >= 4,
     (250, 2200, 240): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
     (250, 2200, 260): lambda p: p["b_per_task"] and p["tasks"] == 2,  # the columns shared
-    (300, 100, 130): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
+    (250, 100, 130): lambda p: p["b_per_task"] and p["tasks"] == 2 and p["threads"] == 2,
     (130, 20, 500): lambda p: (p["kernel"] == "register_tile" and p["b_per_thread"]
                                and not p["b_per_task"] and p["threads"] == 2),
     (2100, 50, 200): lambda p: p["b_per_task"] == p["a_in_place"] and (
@@ -174,8 +174,8 @@ def test_the_shapes_cover_every_path(dtype, helpers):
     # beyond the bound where x is read in place and w is one depth block and one NC block.
     blocking = _dispatch.kernels.blocking()
     depth, width = blocking["kc"][np.dtype(dtype).name], blocking["nc"][np.dtype(dtype).name]
-    assert _plan(dtype, 300, 100, 130, 2)["b_per_task"]
-    assert not _plan(dtype, 300, 100, 130, 1)["b_per_task"]
+    assert _plan(dtype, 250, 100, 130, 2)["b_per_task"]
+    assert not _plan(dtype, 250, 100, 130, 1)["b_per_task"]
     p = _plan(dtype, bound + 1, depth, 130, 2)
     assert p["b_per_task"] == p["a_in_place"], p
     assert not _plan(dtype, bound + 1, depth + 1, 130, 2)["b_per_task"]
