@@ -198,7 +198,7 @@ def dense_forward_full_path(x, w, b, out, num_threads, fast):
     n, k = x_in.shape
     result = _output("dense_forward", out, dtype, (n, m), arrays)
     threads = _resolve_num_threads(num_threads, _kernels.product_work(n, max(k, 1), m),
-                                   _kernels.product_min_work(dtype, n, k, m))
+                                   _kernels.product_min_work(dtype, n, k, m, epilogue=True))
     bias = _as_kernel_input(b_in, dtype) if b is not None else np.empty(0, dtype)
     _kernels.dense_forward(_as_kernel_input(x_in, dtype), _as_kernel_input(w_in, dtype),
                          bias, b is not None, result, threads, fast)

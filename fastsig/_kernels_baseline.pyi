@@ -130,17 +130,20 @@ MIN_MULADDS_FOR_THREADS: dict[str, int]
 MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS: int
 MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS: int
 MIN_PRODUCT_ELEMENTS_FOR_THREADS: int
+EPILOGUE_MULADDS_FOR_THREADS: int
 MIN_ROWS_FOR_THREADS_W_IN_L2: int
 
 # A product's work against product_min_work and backward_min_work: n·k·m, fewer than 8 rows
 # counted as 8.
 def product_work(n: int, k: int, m: int) -> int: ...
 
-# The least product_work(n, k, m) at which num_threads=None runs matmul or dense_forward
-# threaded: MIN_MULADDS_FOR_THREADS[dtype], or 1 from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements
-# of x and the result, n·(k + m); sys.maxsize (never) for fewer than
-# MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a w of at most 5/4 of one core's L2.
-def product_min_work(dtype: Any, n: int, k: int, m: int) -> int: ...
+# The least product_work(n, k, m) at which num_threads=None runs matmul or (`epilogue`)
+# dense_forward threaded: MIN_MULADDS_FOR_THREADS[dtype], for dense_forward less
+# EPILOGUE_MULADDS_FOR_THREADS an element of the result (at least 1), or 1 from
+# MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and the result, n·(k + m); sys.maxsize
+# (never) for fewer than MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a w of at most 5/4 of one
+# core's L2.
+def product_min_work(dtype: Any, n: int, k: int, m: int, *, epilogue: bool = False) -> int: ...
 
 # The least product_work(n, k, m) at which num_threads=None runs dense_backward threaded:
 # MIN_MULADDS_FOR_THREADS[dtype]; MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS where its threads

@@ -231,6 +231,14 @@ def test_the_plan_answers_for_every_operation(dtype):
         # num_threads=None runs a product on one thread below a threshold per dtype, of
         # multiply-adds, a product of fewer rows counted as FEW_ROWS_WORK rows.
         limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
+        # dense_forward's epilogue counts EPILOGUE_MULADDS_FOR_THREADS a result element.
+        epilogue = operation == "dense_forward"
+
+        def own_limit(n, m):
+            if not epilogue:
+                return limit
+            return max(1, limit - kernels.EPILOGUE_MULADDS_FOR_THREADS * n * m)
+
         few = kernels.product_work(1, 1, 1)
         assert few > 1 and kernels.product_work(few, 3, 5) == few * 15
         assert kernels.product_work(0, 300, 300) == 0
@@ -253,13 +261,14 @@ def test_the_plan_answers_for_every_operation(dtype):
                       widest_in_l2 + 1):
                 in_l2 = m <= widest_in_l2
                 by_elements = n * (256 + m) >= kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS
-                least = sys.maxsize if in_l2 else 1 if by_elements else limit
-                assert kernels.product_min_work(name, n, 256, m) == least, (n, m)
+                least = sys.maxsize if in_l2 else 1 if by_elements else own_limit(n, m)
+                assert (kernels.product_min_work(name, n, 256, m, epilogue=epilogue)
+                        == least), (n, m)
                 assert (kernels.plan(dtype, operation, n, 256, m)["one_thread"]
                         == (kernels.product_work(n, 256, m) < least)), (n, m)
         for m in (limit // (rows * 256) - 1, limit // (rows * 256), widest_in_l2):
             assert (kernels.plan(dtype, operation, rows, 256, m)["one_thread"]
-                    == (kernels.product_work(rows, 256, m) < limit)), m
+                    == (kernels.product_work(rows, 256, m) < own_limit(rows, m))), m
         # And from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and the result, n·(k + m),
         # at any work: a narrow layer's product is more reading and writing than arithmetic.
         elements = kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS
@@ -267,11 +276,21 @@ def test_the_plan_answers_for_every_operation(dtype):
         for at, below in (((32768, 1, 1), (32767, 1, 1)), ((13108, 2, 3), (13107, 2, 3)),
                           ((4096, 8, 8), (4095, 8, 8)), ((64, 1, 1023), (64, 1, 1022))):
             assert at[0] * (at[1] + at[2]) >= elements > below[0] * (below[1] + below[2])
-            assert kernels.product_min_work(name, *at) == 1, at
+            assert kernels.product_min_work(name, *at, epilogue=epilogue) == 1, at
             assert not kernels.plan(dtype, operation, *at)["one_thread"], at
-            assert kernels.product_min_work(name, *below) == limit, below
+            below_limit = own_limit(below[0], below[2])
+            assert (kernels.product_min_work(name, *below, epilogue=epilogue)
+                    == below_limit), below
             assert (kernels.plan(dtype, operation, *below)["one_thread"]
-                    == (kernels.product_work(*below) < limit)), below
+                    == (kernels.product_work(*below) < below_limit)), below
+        # A product whose multiply-adds alone fall short of the threshold: matmul on one
+        # thread, dense_forward threaded where its epilogue's elements make up the rest.
+        n = limit // 512
+        k, m = 16, 20
+        assert n * (k + m) < kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS
+        work = kernels.product_work(n, k, m)
+        assert work < limit <= work + kernels.EPILOGUE_MULADDS_FOR_THREADS * n * m
+        assert kernels.plan(dtype, operation, n, k, m)["one_thread"] is not epilogue
         assert kernels.plan(dtype, operation, 0, 2, 3)["kernel"] == "none"
         assert kernels.plan(dtype, operation, 5, 0, 3)["kernel"] == "zeros"
     # The backward threads from kernels.backward_min_work: where its threads would share
@@ -1017,14 +1036,19 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
               lambda: kernels.sigmoid_backward_native(g, s, None, threads_of),
               fastsig.sigmoid_backward(g, s, num_threads=FULL_PATH_ONE), may_thread)
     limit = kernels.MIN_MULADDS_FOR_THREADS[name]
+    w = rng.standard_normal((64, 64)).astype(dtype)
+    b = rng.standard_normal(64).astype(dtype)
     for n, may_thread in ((limit // (64 * 64) - 1, False), (limit // (64 * 64), True)):
         x = rng.standard_normal((n, 64)).astype(dtype)
-        w = rng.standard_normal((64, 64)).astype(dtype)
-        b = rng.standard_normal(64).astype(dtype)
-        g = rng.standard_normal((n, 64)).astype(dtype)
-        s = rng.uniform(0, 1, (n, 64)).astype(dtype)
         check(f"matmul of {n} rows", lambda: kernels.matmul_native(x, w, None, threads_of),
               fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
+    # dense_forward's epilogue counts EPILOGUE_MULADDS_FOR_THREADS a result element.
+    rows = -(-limit // (64 * (64 + kernels.EPILOGUE_MULADDS_FOR_THREADS)))
+    assert rows * 128 < kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS
+    for n, may_thread in ((rows - 1, False), (rows, True)):
+        assert (kernels.product_work(n, 64, 64)
+                >= kernels.product_min_work(name, n, 64, 64, epilogue=True)) == may_thread
+        x = rng.standard_normal((n, 64)).astype(dtype)
         check(f"dense_forward of {n} rows",
               lambda: kernels.dense_forward_native(x, w, b, None, False, threads_of),
               fastsig.dense_forward(x, w, b, num_threads=FULL_PATH_ONE, accuracy="high"),
@@ -1073,14 +1097,19 @@ def test_the_native_paths_ask_for_the_thread_count_only_where_they_may_thread(dt
               lambda: kernels.dense_backward_native(g, x, w, s, True, None, threads_of),
               fastsig.dense_backward(g, x, w, s, num_threads=FULL_PATH_ONE), may_thread)
     # A narrow layer's product from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and
-    # the result, at any work.
+    # the result, at any work; dense_forward's also from its multiply-adds and its
+    # epilogue's EPILOGUE_MULADDS_FOR_THREADS an element, where that comes first.
     rows = kernels.MIN_PRODUCT_ELEMENTS_FOR_THREADS // 2
-    for n, may_thread in ((rows - 1, False), (rows, True)):
+    epilogue_rows = -(-limit // (1 + kernels.EPILOGUE_MULADDS_FOR_THREADS))
+    w = rng.standard_normal((1, 1)).astype(dtype)
+    for n, may_thread in ((rows - 1, False), (rows, True), (epilogue_rows - 1, False),
+                          (epilogue_rows, True)):
         x = rng.standard_normal((n, 1)).astype(dtype)
-        w = rng.standard_normal((1, 1)).astype(dtype)
-        check(f"matmul of {n} rows of a 1x1 layer",
-              lambda: kernels.matmul_native(x, w, None, threads_of),
-              fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
+        if n in (rows - 1, rows):
+            check(f"matmul of {n} rows of a 1x1 layer",
+                  lambda: kernels.matmul_native(x, w, None, threads_of),
+                  fastsig.matmul(x, w, num_threads=FULL_PATH_ONE), may_thread)
+        may_thread = n >= min(rows, epilogue_rows)
         check(f"dense_forward of {n} rows of a 1x1 layer",
               lambda: kernels.dense_forward_native(x, w, w[0], None, False, threads_of),
               fastsig.dense_forward(x, w, w[0], num_threads=FULL_PATH_ONE, accuracy="high"),

@@ -133,8 +133,10 @@ cdef object _native_product(object x, object w, object b, bint with_bias, int ep
     cdef void* bias = cnp.PyArray_DATA(<cnp.ndarray>b) if with_bias else NULL
     cdef int threads = _threads_for(
         _product_work(n, k, m),
-        _product_one_thread_max_work(<float*>NULL, n, k, m) if typenum == cnp.NPY_FLOAT
-        else _product_one_thread_max_work(<double*>NULL, n, k, m), threads_of)
+        _product_one_thread_max_work(<float*>NULL, n, k, m, epilogue != EPILOGUE_NONE)
+        if typenum == cnp.NPY_FLOAT
+        else _product_one_thread_max_work(<double*>NULL, n, k, m, epilogue != EPILOGUE_NONE),
+        threads_of)
     # The dtype picks the specialization through the type of the output pointer.
     if typenum == cnp.NPY_FLOAT:
         _native_gemm(<float*>cnp.PyArray_DATA(out), xa, wa, bias, n, k, m, epilogue, threads)

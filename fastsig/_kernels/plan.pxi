@@ -73,8 +73,9 @@ cdef enum:
 # float64 multiply-add costs about two float32 ones); the native fast paths (native.pxi)
 # follow the same thresholds. Measured per shape class, one thread against two, on Zen 3
 # and Zen 4 (docs/performance.md, "Threads for the products", "The products' thresholds
-# after the faster tiles"): below these, a second thread made some call slower by more
-# than 10 % on one of them.
+# after the faster tiles"; float32's 524288 again from Zen 4 and an Intel Xeon, "The
+# products' float32 threshold at 524288"): below these, a second thread made some call
+# slower by more than 10 % on one of them.
 # The thresholds assume the caller may have just written the inputs: a worker then reads
 # its share from the caller's core's cache, at a fraction of the speed of its own.
 # sigmoid threads from SIGMOID_BYTES_FOR_THREADS of input (_sigmoid_elements_for_threads:
@@ -95,6 +96,12 @@ cdef enum:
 # elements of x and C (n·(k + m)): a narrow layer's product is more reading and writing
 # than multiply-adds, which _product_work does not count (_product_one_thread_max_work;
 # measured on an Intel Xeon: docs/performance.md, "The narrow products' threads").
+# dense_forward's epilogue is work its threads share with no exchange (each applies σ to
+# the rows of C it wrote, in its own cache): an element of it counts as
+# EPILOGUE_MULADDS multiply-adds against the products' thresholds (σ of an element took
+# the time of 18-20 multiply-adds of the narrow tiles on Zen 4, both dtypes; the big
+# tile's are faster, so the figure errs toward one thread: docs/performance.md,
+# "dense_forward's epilogue in its threads' work").
 # The layer's backward (_backward_one_thread_max_work; measured on an Intel Xeon, where a
 # line passed between cores costs most: docs/performance.md, "The backward's threads"):
 # - where its threads would share one block with dw the matmul on dy's packed panels, it
@@ -107,8 +114,9 @@ cdef enum:
 #   of x and dy (n·(k + m)), whichever comes first.
 cdef enum:
     SIGMOID_BYTES_FOR_THREADS = 196608
-    MULADDS_FOR_THREADS_F32 = 1048576
+    MULADDS_FOR_THREADS_F32 = 524288
     MULADDS_FOR_THREADS_F64 = 262144
+    EPILOGUE_MULADDS = 16
     BACKWARD_SHARED_MULADDS_FOR_THREADS = 2097152
     BACKWARD_PARTS_ELEMENTS_FOR_THREADS = 65536
     PRODUCT_ELEMENTS_FOR_THREADS = 65536
@@ -125,6 +133,7 @@ MIN_MULADDS_FOR_THREADS = {"float32": MULADDS_FOR_THREADS_F32,
 MIN_BACKWARD_SHARED_MULADDS_FOR_THREADS = BACKWARD_SHARED_MULADDS_FOR_THREADS
 MIN_BACKWARD_PARTS_ELEMENTS_FOR_THREADS = BACKWARD_PARTS_ELEMENTS_FOR_THREADS
 MIN_PRODUCT_ELEMENTS_FOR_THREADS = PRODUCT_ELEMENTS_FOR_THREADS
+EPILOGUE_MULADDS_FOR_THREADS = EPILOGUE_MULADDS     # (_product_one_thread_max_work)
 MIN_ROWS_FOR_THREADS_W_IN_L2 = FEW_ROWS + 1    # (_w_from_the_callers_cache)
 
 
@@ -238,17 +247,21 @@ cdef inline bint _w_from_the_callers_cache(floating* dtype, Py_ssize_t n, Py_ssi
 
 
 cdef inline Py_ssize_t _product_one_thread_max_work(floating* dtype, Py_ssize_t n,
-                                                    Py_ssize_t k,
-                                                    Py_ssize_t m) noexcept nogil:
+                                                    Py_ssize_t k, Py_ssize_t m,
+                                                    bint epilogue) noexcept nogil:
     """The most work (_product_work(n, k, m)) of a product of x (n×k) and w (k×m) that
-    num_threads=None runs on one thread: all (ONE_THREAD_ALWAYS) where w comes from the
-    caller's cache (_w_from_the_callers_cache), 0 (threaded at any work) from
-    PRODUCT_ELEMENTS_FOR_THREADS elements of x and C, else _one_thread_max_work."""
+    num_threads=None runs on one thread (`epilogue`: dense_forward's, σ over C): all
+    (ONE_THREAD_ALWAYS) where w comes from the caller's cache
+    (_w_from_the_callers_cache), 0 (threaded at any work) from
+    PRODUCT_ELEMENTS_FOR_THREADS elements of x and C, else _one_thread_max_work, less
+    EPILOGUE_MULADDS a C element for the epilogue (at least 0)."""
     if _w_from_the_callers_cache(dtype, n, k, m):
         return ONE_THREAD_ALWAYS
     if n * (k + m) >= PRODUCT_ELEMENTS_FOR_THREADS:
         return 0
-    return _one_thread_max_work(dtype)
+    if not epilogue:
+        return _one_thread_max_work(dtype)
+    return max(0, _one_thread_max_work(dtype) - <Py_ssize_t>EPILOGUE_MULADDS * n * m)
 
 
 cdef str _float_dtype_name(object dtype, str func):
@@ -260,16 +273,19 @@ cdef str _float_dtype_name(object dtype, str func):
     return name
 
 
-def product_min_work(dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m):
-    """The least work (product_work(n, k, m)) at which num_threads=None runs matmul or
-    dense_forward of x (n×k) and w (k×m) of `dtype` threaded: MIN_MULADDS_FOR_THREADS[dtype],
-    or 1 (any) from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements of x and the result,
-    n·(k + m); sys.maxsize (never) for fewer than MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a
-    w of at most 5/4 of one core's L2, blocking()["l2_bytes"] (the rule _api.py, the
-    native paths and plan()'s "one_thread" apply, for k >= 1)."""
+def product_min_work(dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, *,
+                     bint epilogue=False):
+    """The least work (product_work(n, k, m)) at which num_threads=None runs matmul or,
+    with `epilogue`, dense_forward of x (n×k) and w (k×m) of `dtype` threaded:
+    MIN_MULADDS_FOR_THREADS[dtype], for dense_forward less EPILOGUE_MULADDS an element of
+    the result (at least 1), or 1 (any) from MIN_PRODUCT_ELEMENTS_FOR_THREADS elements
+    of x and the result, n·(k + m); sys.maxsize (never) for fewer than
+    MIN_ROWS_FOR_THREADS_W_IN_L2 rows of a w of at most 5/4 of one core's L2,
+    blocking()["l2_bytes"] (the rule _api.py, the native paths and plan()'s "one_thread"
+    apply, for k >= 1)."""
     if _float_dtype_name(dtype, "product_min_work") == "float32":
-        return _product_one_thread_max_work(<float*>NULL, n, k, m) + 1
-    return _product_one_thread_max_work(<double*>NULL, n, k, m) + 1
+        return _product_one_thread_max_work(<float*>NULL, n, k, m, epilogue) + 1
+    return _product_one_thread_max_work(<double*>NULL, n, k, m, epilogue) + 1
 
 
 cdef enum Kernel:
@@ -1021,8 +1037,9 @@ _DW_NAMES = {DW_COLUMN_SUMS: "column_sums", DW_GEMM: "matmul", DW_LOOPS: "loops"
 
 
 cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
-                             int num_threads):
-    """def plan()'s answer for matmul and dense_forward: A = x, row-major."""
+                             int num_threads, bint epilogue):
+    """def plan()'s answer for matmul and, with `epilogue`, dense_forward: A = x,
+    row-major."""
     cdef ProductPlan p = _plan_product(dtype, n, k, m, num_threads)
     kernel = _KERNEL_NAMES[p.kernel]
     if p.kernel == KERNEL_VECTOR_TILE and k > 0 and _takes_row_kernel(dtype, k, m, False):
@@ -1054,7 +1071,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
                   if k > 0 and m > 0 else 1),
         "one_thread": (1 <= n and 1 <= k and 1 <= m and _product_work(n, k, m)
-                       <= _product_one_thread_max_work(dtype, n, k, m)),
+                       <= _product_one_thread_max_work(dtype, n, k, m, epilogue)),
     }
 
 
@@ -1067,7 +1084,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
                 "threads": 1, "one_thread": False}
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
-    dx = _product_plan_dict(dtype, p.block_rows, m, k, 1)["kernel"] if k > 0 else "none"
+    dx = _product_plan_dict(dtype, p.block_rows, m, k, 1, False)["kernel"] if k > 0 else "none"
     if p.dx_kernel == DX_FEW_ROWS and k > 0:
         dx = "few_rows_transposed"
     elif p.dx_kernel == DX_SWAPPED and k > 0:
@@ -1121,8 +1138,10 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     dt = _float_dtype_name(dtype, "plan")
     if operation in ("matmul", "dense_forward"):
         if dt == "float32":
-            return _product_plan_dict(<float*>NULL, n, k, m, num_threads)
-        return _product_plan_dict(<double*>NULL, n, k, m, num_threads)
+            return _product_plan_dict(<float*>NULL, n, k, m, num_threads,
+                                      <bint>(operation == "dense_forward"))
+        return _product_plan_dict(<double*>NULL, n, k, m, num_threads,
+                                  <bint>(operation == "dense_forward"))
     if operation == "dense_backward":
         if dt == "float32":
             return _backward_plan_dict(<float*>NULL, n, k, m, num_threads)
