@@ -8,7 +8,7 @@ build's thread count rule for num_threads=None, for both).
 
     python tests/kernel_ab.py OLD_FASTSIG_DIR NEW_FASTSIG_DIR [--isa avx2] [--dtype float32]
         [--shapes 262144x16x16,5000x1000x16] [--ops matmul,dense_forward,dense_backward]
-        [--fast] [--rounds 7]
+        [--fast] [--rounds 7] [--c-offsets 0,16,32,48]
 
 `--ops sigmoid_backward` times the elementwise kernel over n*m elements (k is not used:
 a shape 100003x1x1 is 100003 elements), threaded from the new build's threshold.
@@ -56,12 +56,23 @@ def median_seconds(call, budget):
     return float(np.median(times))
 
 
-def cases(op, n, k, m, dtype, fast, threads):
+def at_offset(shape, dtype, offset):
+    """An uninitialized C-contiguous array whose data starts `offset` bytes past a 64-byte
+    line (None: as numpy allocates it)."""
+    if offset is None:
+        return np.empty(shape, dtype)
+    size = int(np.prod(shape))
+    buffer = np.empty(size + 128 // dtype.itemsize, dtype)
+    start = ((-buffer.ctypes.data) % 64 + offset) // dtype.itemsize
+    return buffer[start:start + size].reshape(shape)
+
+
+def cases(op, n, k, m, dtype, fast, threads, offset=None):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, k)).astype(dtype)
     w = rng.standard_normal((k, m)).astype(dtype)
     b = rng.standard_normal(m).astype(dtype)
-    out = np.empty((n, m), dtype)
+    out = at_offset((n, m), dtype, offset)
     if op == "sigmoid_backward":
         g, s = rng.standard_normal(n * m).astype(dtype), rng.random(n * m).astype(dtype)
         flat = out.reshape(-1)
@@ -87,7 +98,14 @@ def main():
     parser.add_argument("--fast", action="store_true", help="dense_forward in the fast mode")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--c-offsets", default=None,
+                        help="e.g. 0,16,32,48: time each case with its result C starting at "
+                             "each of these byte offsets past a 64-byte line, and compare the "
+                             "sums (threads that share C's lines cost by where C starts, "
+                             "which numpy leaves to malloc)")
     args = parser.parse_args()
+    offsets = ([None] if args.c_offsets is None
+               else [int(v) for v in args.c_offsets.split(",")])
     old, new = load("fastsig_old", args.old, args.isa), load("fastsig_new", args.new, args.isa)
     # The new build's rule for num_threads=None, for both builds (older builds had one
     # threshold for both dtypes, newer ones one per dtype, the newest one per shape:
@@ -108,16 +126,23 @@ def main():
                 minimum = new.backward_min_work(args.dtype, n, k, m)
                 threads = args.threads if work >= minimum else 1
             elif hasattr(new, "product_min_work"):
-                minimum = new.product_min_work(args.dtype, n, k, m)
+                try:    # dense_forward's epilogue counted, in builds that count it
+                    minimum = new.product_min_work(args.dtype, n, k, m,
+                                                   epilogue=op == "dense_forward")
+                except TypeError:
+                    minimum = new.product_min_work(args.dtype, n, k, m)
                 threads = args.threads if work >= minimum else 1
             else:
                 threads = args.threads if work >= threshold else 1
-            call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads)
-            t_old, t_new = [], []
-            for _ in range(args.rounds):
-                t_old.append(median_seconds(lambda: call(old), budget))
-                t_new.append(median_seconds(lambda: call(new), budget))
-            o, w = float(np.median(t_old)), float(np.median(t_new))
+            o = w = 0.0
+            for offset in offsets:
+                call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads, offset)
+                t_old, t_new = [], []
+                for _ in range(args.rounds):
+                    t_old.append(median_seconds(lambda: call(old), budget))
+                    t_new.append(median_seconds(lambda: call(new), budget))
+                o += float(np.median(t_old)) / len(offsets)
+                w += float(np.median(t_new)) / len(offsets)
             rows.append((o / w, f"{op} {n}x{k} @ {k}x{m}", o, w, threads))
     for ratio, label, o, w, threads in sorted(rows):
         print(f"{ratio:5.2f}x  {label:<32} threads {threads}  old {o * 1e6:10.1f} us"

@@ -82,6 +82,8 @@ SHAPES = [
     (250, 100, 130),   # ... and so a small w, in the product's one parallel region
     (2100, 50, 200),   # ... for any rows where x is read in place and w is one block
     (130, 20, 500),    # w packed whole, a copy by each thread (within a quarter of L2)
+    (64, 4, 512),      # few rows of a small, shallow w: a thread's rows (2-3 threads),
+    (72, 96, 256),     # ... and deeper where the rows are as even a share as the columns
     (9, 1100, 1000),   # w streamed from beyond L2 (a thread's share more than 3/4 of it):
                        # the few-rows kernel, 5-32 rows in passes of its eight-row tile
                        # fetching w ahead (AVX-512), else 5-16 in passes of four rows
@@ -180,6 +182,23 @@ def test_the_shapes_cover_every_path(dtype, helpers):
     assert p["b_per_task"] == p["a_in_place"], p
     assert not _plan(dtype, bound + 1, depth + 1, 130, 2)["b_per_task"]
     assert not _plan(dtype, bound + 1, 100, width + 1, 2)["b_per_task"]
+    # Up to 96 rows (BLOCK_TASK_ROWS) of a small w that tasks pack per block: a thread's
+    # rows where w is shallow, or, up to 128 deep, where the rows give as even shares as
+    # the columns would (here 72 rows: whole panels of MR, three a thread where MR is 12);
+    # deeper, the threads share the columns; one thread, one row task; rows fewer than a
+    # panel a thread, the columns.
+    mr = blocking["mr"][np.dtype(dtype).name]
+    small = blocking["l2_bytes"] // 4 // np.dtype(dtype).itemsize
+    for n, k, m, rows in ((64, 4, 512, True), (96, 16, 1000, True), (72, 96, 256, True),
+                          (64, 256, 256, False), (64, 129, 96, False)):
+        p = _plan(dtype, n, k, m, 2)
+        if p["b_per_task"]:
+            assert p["row_tasks"] == (2 if rows and k * m <= small else 1), (n, k, m, p)
+        assert _plan(dtype, n, k, m, 1)["row_tasks"] == 1, (n, k, m)
+    p = _plan(dtype, 64, 4, 512, 3)
+    assert not p["b_per_task"] or p["row_tasks"] == (3 if 64 >= 3 * mr else 1), p
+    p = _plan(dtype, 64, 4, 512, 7)
+    assert not p["b_per_task"] or p["row_tasks"] == (7 if 64 >= 7 * mr else 1), p
     # 9-32 rows of a wide w: the register tile reading it in place where a thread's share
     # of w stays within 3/4 of L2; where it streams from beyond, the few-rows kernel reads
     # it once from there, 9-32 rows where the variant has the eight-row tile (which then

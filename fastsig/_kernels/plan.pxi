@@ -49,6 +49,9 @@ cdef enum:
                             # _block_task_rows_big_b (_packs_b_per_task)
     B_PER_THREAD_L2_PART = 4    # a B packed whole in at most this part of L2: each thread
                                 # packs its own copy (_packs_b_per_thread)
+    ROWS_A_THREAD_DEPTH = 128   # up to BLOCK_TASK_ROWS rows of a small B of at most this
+    STORE_BOUND_DEPTH = 32      # depth: a thread's rows where as even as its columns,
+                                # and up to this depth whatever (_block_row_tasks)
     DX_IN_PLACE_ROWS = 2    # a backward of at most this many rows reads w in place for dx
     DX_SWAPPED_ROWS = 64    # and of at most this many, dx as (w @ dyᵀ)ᵀ (_dx_kernel)
     DX_OUTER_MIN_BYTES = 32 # one column of w, rows of dx of at least this: DX_OUTER
@@ -672,7 +675,7 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
         return False
     if n <= BLOCK_TASK_ROWS:
         return True
-    row_tasks = _block_row_tasks(dtype, n, m, num_threads)
+    row_tasks = _block_row_tasks(dtype, n, k, m, num_threads)
     width = _block_task_width(dtype, m, row_tasks, num_threads)
     in_place = _reads_a_in_place(dtype, k, 1, width)
     if (row_tasks > 1 and in_place and k <= _depth_block(dtype)
@@ -685,14 +688,51 @@ cdef inline bint _packs_b_per_task(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     return in_place or n <= 2 * width
 
 
-cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_t m,
-                                       int num_threads) noexcept nogil:
+cdef inline Py_ssize_t _largest_share(Py_ssize_t total, Py_ssize_t grain,
+                                     Py_ssize_t parts) noexcept nogil:
+    """The most of `total` that one of `parts` gets where runs of `grain` are dealt out
+    as _task_start deals them."""
+    cdef Py_ssize_t t, largest = 0
+    for t in range(parts):
+        largest = max(largest, _task_start(t + 1, parts, grain, total)
+                      - _task_start(t, parts, grain, total))
+    return largest
+
+
+cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                       Py_ssize_t m, int num_threads) noexcept nogil:
     """The row tasks of a product whose tasks each pack their block of B: one (the
     threads share the columns: each reads all of A), or one a thread (each packs all of
-    B) where A's rows are at least B's columns, more than a few dozen, and the columns
-    fewer than an NC block a thread."""
-    if (num_threads > 1 and n > BLOCK_TASK_ROWS and n >= m
+    B):
+    - where A's rows are at least B's columns, more than a few dozen, and the columns
+      fewer than an NC block a thread;
+    - for at most BLOCK_TASK_ROWS rows, a whole row panel a thread or more, of a B within
+      1/B_PER_THREAD_L2_PART of L2 and at most ROWS_A_THREAD_DEPTH deep, where a thread's
+      rows are as even a share of C as its columns would be (in MR-row panels against
+      NR-column ones), or whatever the shares up to STORE_BOUND_DEPTH. Threads that share
+      the columns write parts of the same rows of C, and where C's stores weigh (few
+      multiply-adds a result) the lines they share and the lines the hardware fetches
+      ahead across into the other thread's part cost more than the product: `matmul`
+      float32 64×4 @ 4×512 took 2.3 times one thread's time on two, 0.9 with a thread's
+      rows; deeper, the columns' even shares won (docs/performance.md, "A thread's rows
+      for a few rows of a small W")."""
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t width
+    if num_threads <= 1:
+        return 1
+    if (n > BLOCK_TASK_ROWS and n >= m
             and m < num_threads * _register_block_width(dtype)):
+        return num_threads
+    if (n > BLOCK_TASK_ROWS or n < num_threads * mr or k > ROWS_A_THREAD_DEPTH
+            or k * m * <Py_ssize_t>sizeof(floating) > _l2_bytes // B_PER_THREAD_L2_PART):
+        return 1
+    if k <= STORE_BOUND_DEPTH:
+        return num_threads
+    # The column tasks: _block_task_width's columns each, dealt to the threads in order.
+    width = _block_task_width(dtype, m, 1, num_threads)
+    if (_largest_share(n, mr, num_threads) * m
+            <= n * _largest_share(m, width, num_threads)):
         return num_threads
     return 1
 
@@ -754,7 +794,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
     plan.panel_width = _panel_width(dtype, m)
     plan.row_grain = _row_grain(dtype, m)
     plan.row_tasks = (1 if plan.b_in_place
-                      else _block_row_tasks(dtype, n, m, num_threads) if plan.b_per_task
+                      else _block_row_tasks(dtype, n, k, m, num_threads) if plan.b_per_task
                       else _row_task_count(dtype, n, m, num_threads))
     plan.block_width = (m if plan.kernel != KERNEL_REGISTER_TILE
                         or plan.row_tasks >= 4 * num_threads
@@ -1066,6 +1106,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "b_per_thread": bool(p.b_per_thread) and n > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
+        "row_tasks": p.row_tasks if p.depth_chunks == 1 else 1,
         "threads": p.threads,
         "depth_chunks": p.depth_chunks,
         "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
@@ -1125,6 +1166,7 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     "b_as_packed" (w is one whole panel
     wide, its own packed form: read where it lies, not copied), "b_per_thread" (each
     thread packs all of w itself: _packs_b_per_thread), "panel_width", "tasks"
+    and "row_tasks" (of them, along the rows of C: the rest are blocks of its columns)
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread:
     product_min_work).
