@@ -99,13 +99,16 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--c-offsets", default=None,
-                        help="e.g. 0,16,32,48: time each case with its result C starting at "
-                             "each of these byte offsets past a 64-byte line, and compare the "
-                             "sums (threads that share C's lines cost by where C starts, "
-                             "which numpy leaves to malloc)")
+                        help="e.g. 0,16,32,48: time matmul and dense_forward with their "
+                             "result C starting at each of these byte offsets past a 64-byte "
+                             "line, and compare the means (threads that share C's lines cost "
+                             "by where C starts, which numpy leaves to malloc)")
     args = parser.parse_args()
     offsets = ([None] if args.c_offsets is None
                else [int(v) for v in args.c_offsets.split(",")])
+    itemsize = np.dtype(args.dtype).itemsize
+    if any(v is not None and not (0 <= v < 64 and v % itemsize == 0) for v in offsets):
+        parser.error(f"--c-offsets: each offset in [0, 64) and a multiple of {itemsize}")
     old, new = load("fastsig_old", args.old, args.isa), load("fastsig_new", args.new, args.isa)
     # The new build's rule for num_threads=None, for both builds (older builds had one
     # threshold for both dtypes, newer ones one per dtype, the newest one per shape:
@@ -134,15 +137,16 @@ def main():
                 threads = args.threads if work >= minimum else 1
             else:
                 threads = args.threads if work >= threshold else 1
-            o = w = 0.0
-            for offset in offsets:
+            o = w = 0.0     # the means over the offsets
+            placements = offsets if op != "dense_backward" else [None]   # (no C given)
+            for offset in placements:
                 call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads, offset)
                 t_old, t_new = [], []
                 for _ in range(args.rounds):
                     t_old.append(median_seconds(lambda: call(old), budget))
                     t_new.append(median_seconds(lambda: call(new), budget))
-                o += float(np.median(t_old)) / len(offsets)
-                w += float(np.median(t_new)) / len(offsets)
+                o += float(np.median(t_old)) / len(placements)
+                w += float(np.median(t_new)) / len(placements)
             rows.append((o / w, f"{op} {n}x{k} @ {k}x{m}", o, w, threads))
     for ratio, label, o, w, threads in sorted(rows):
         print(f"{ratio:5.2f}x  {label:<32} threads {threads}  old {o * 1e6:10.1f} us"

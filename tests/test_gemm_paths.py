@@ -189,8 +189,9 @@ def test_the_shapes_cover_every_path(dtype, helpers):
     # panel a thread, the columns.
     mr = blocking["mr"][np.dtype(dtype).name]
     small = blocking["l2_bytes"] // 4 // np.dtype(dtype).itemsize
+    # (38 rows split unevenly for MR 12, 6 and 4, and 192 columns evenly.)
     for n, k, m, rows in ((64, 4, 512, True), (96, 16, 1000, True), (72, 96, 256, True),
-                          (64, 256, 256, False), (64, 129, 96, False)):
+                          (38, 64, 192, False), (64, 256, 256, False), (64, 129, 96, False)):
         p = _plan(dtype, n, k, m, 2)
         if p["b_per_task"]:
             assert p["row_tasks"] == (2 if rows and k * m <= small else 1), (n, k, m, p)
@@ -1163,6 +1164,61 @@ def test_the_full_path_counts_a_few_rows_as_the_plan_does(dtype, rng, helpers, m
         y = fastsig.matmul(x, w)
         assert passed == [threads], (m, passed)
         helpers.gemm_bound_check(y, x, w, what="matmul")
+
+
+@pytest.mark.quick
+def test_the_full_path_counts_dense_forwards_epilogue_as_the_plan_does(dtype, rng, helpers,
+                                                                     monkeypatch,
+                                                                     thread_setting):
+    """_api.py's full path (here for a strided x) counts dense_forward's epilogue,
+    EPILOGUE_MULADDS_FOR_THREADS a result element, as the native path and plan() do: a
+    product whose multiply-adds alone fall short of the threshold runs matmul on one
+    thread and dense_forward on two."""
+    kernels = _dispatch.kernels
+    limit = kernels.MIN_MULADDS_FOR_THREADS[np.dtype(dtype).name]
+    n, k, m = limit // 512, 16, 20
+    passed = []
+    # The thread count's place: matmul(x, w, out, threads), dense_forward(x, w, b,
+    # has_bias, out, threads, fast).
+    for name, place in (("matmul", -1), ("dense_forward", -2)):
+        kernel = getattr(kernels, name)
+
+        def spy(*args, kernel=kernel, place=place):
+            passed.append(args[place])
+            return kernel(*args)
+
+        monkeypatch.setattr(kernels, name, spy)
+    thread_setting(2)
+    x = rng.standard_normal((n, 2 * k)).astype(dtype)[:, ::2]
+    w = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    y = fastsig.matmul(x, w)
+    s = fastsig.dense_forward(x, w, b)
+    assert passed == [1, 2], passed
+    assert kernels.plan(dtype, "matmul", n, k, m)["one_thread"]
+    assert not kernels.plan(dtype, "dense_forward", n, k, m)["one_thread"]
+    helpers.gemm_bound_check(y, x, w, what="matmul")
+    helpers.assert_bitwise_equal(s, fastsig.dense_forward(x, w, b, num_threads=1),
+                                 "dense_forward")
+
+
+@pytest.mark.quick
+def test_a_threads_rows_give_the_bits_of_one_thread(dtype, rng, helpers):
+    """Up to 96 rows of a small w whose threads take their own rows, or share the columns
+    (too few rows a thread, or uneven rows): the bits of one thread on 2, 3, 4 and 7."""
+    for n, k, m in ((64, 4, 512), (72, 96, 256), (38, 64, 192), (96, 16, 1000)):
+        x = rng.standard_normal((n, k)).astype(dtype)
+        w = rng.standard_normal((k, m)).astype(dtype)
+        b = rng.standard_normal(m).astype(dtype)
+        y = fastsig.matmul(x, w, num_threads=1)
+        s = fastsig.dense_forward(x, w, b, num_threads=1)
+        helpers.gemm_bound_check(y, x, w, what="matmul")
+        for threads in (2, 3, 4, 7):
+            label = f"{n}x{k} @ {k}x{m} on {threads} threads"
+            helpers.assert_bitwise_equal(fastsig.matmul(x, w, num_threads=threads), y,
+                                         f"matmul {label}")
+            helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, b, num_threads=threads),
+                                         s, f"dense_forward {label}")
 
 
 @pytest.mark.quick

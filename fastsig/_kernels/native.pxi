@@ -19,7 +19,8 @@
 # raises the errors. The arithmetic is the same
 # gemm() (or _backward()), on the thread count the full path gives (_threads_for): a
 # num_threads the caller gave, as given; for None, get_num_threads() (asked only then)
-# from the dtype's MULADDS_FOR_THREADS of work (_product_work) or the elements of
+# from the dtype's MULADDS_FOR_THREADS of work (_product_work; dense_forward's epilogue
+# counting EPILOGUE_MULADDS a result element) or the elements of
 # _product_one_thread_max_work (dense_backward: _backward_one_thread_max_work), one thread
 # below (and always for a few rows of a w in L2: _w_from_the_callers_cache); the bits do
 # not depend on it.

@@ -708,8 +708,9 @@ cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_
       fewer than an NC block a thread;
     - for at most BLOCK_TASK_ROWS rows, a whole row panel a thread or more, of a B within
       1/B_PER_THREAD_L2_PART of L2 and at most ROWS_A_THREAD_DEPTH deep, where a thread's
-      rows are as even a share of C as its columns would be (in MR-row panels against
-      NR-column ones), or whatever the shares up to STORE_BOUND_DEPTH. Threads that share
+      rows are as even a share of C as its columns would be (MR-row panels against
+      column tasks of _block_task_width columns), or whatever the shares up to
+      STORE_BOUND_DEPTH. Threads that share
       the columns write parts of the same rows of C, and where C's stores weigh (few
       multiply-adds a result) the lines they share and the lines the hardware fetches
       ahead across into the other thread's part cost more than the product: `matmul`
@@ -717,7 +718,6 @@ cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_
       rows; deeper, the columns' even shares won (docs/performance.md, "A thread's rows
       for a few rows of a small W")."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
-    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef Py_ssize_t width
     if num_threads <= 1:
         return 1
@@ -729,7 +729,9 @@ cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_
         return 1
     if k <= STORE_BOUND_DEPTH:
         return num_threads
-    # The column tasks: _block_task_width's columns each, dealt to the threads in order.
+    # The column tasks: _block_task_width's columns each, dealt out as rows are (where
+    # they outnumber the threads the static schedule gives the earlier threads the extra
+    # task: the estimate decides a split, never a bound).
     width = _block_task_width(dtype, m, 1, num_threads)
     if (_largest_share(n, mr, num_threads) * m
             <= n * _largest_share(m, width, num_threads)):
@@ -1106,7 +1108,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
         "b_per_thread": bool(p.b_per_thread) and n > 0,
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
-        "row_tasks": p.row_tasks if p.depth_chunks == 1 else 1,
+        "row_tasks": p.tasks if p.dots else p.row_tasks if p.depth_chunks == 1 else 1,
         "threads": p.threads,
         "depth_chunks": p.depth_chunks,
         "slabs": ((k + p.slab_depth - 1) // p.slab_depth * ((m + p.slab_width - 1) // p.slab_width)
