@@ -101,10 +101,10 @@ cdef enum:
 # measured on an Intel Xeon: docs/performance.md, "The narrow products' threads").
 # dense_forward's epilogue is work its threads share with no exchange (each applies σ to
 # the rows of C it wrote, in its own cache): an element of it counts as
-# EPILOGUE_MULADDS multiply-adds against the products' thresholds (σ of an element took
-# the time of 18-20 multiply-adds of the narrow tiles on Zen 4, both dtypes; the big
-# tile's are faster, so the figure errs toward one thread: docs/performance.md,
-# "dense_forward's epilogue in its threads' work").
+# EPILOGUE_MULADDS multiply-adds against the products' thresholds: somewhat less than σ
+# of an element costs against the narrow tiles' multiply-adds, so that it errs toward
+# one thread where the big tile's cheaper multiply-adds make σ weigh more
+# (docs/performance.md, "dense_forward's epilogue in its threads' work").
 # The layer's backward (_backward_one_thread_max_work; measured on an Intel Xeon, where a
 # line passed between cores costs most: docs/performance.md, "The backward's threads"):
 # - where its threads would share one block with dw the matmul on dy's packed panels, it
@@ -710,13 +710,12 @@ cdef inline Py_ssize_t _block_row_tasks(floating* dtype, Py_ssize_t n, Py_ssize_
       1/B_PER_THREAD_L2_PART of L2 and at most ROWS_A_THREAD_DEPTH deep, where a thread's
       rows are as even a share of C as its columns would be (MR-row panels against
       column tasks of _block_task_width columns), or whatever the shares up to
-      STORE_BOUND_DEPTH. Threads that share
-      the columns write parts of the same rows of C, and where C's stores weigh (few
-      multiply-adds a result) the lines they share and the lines the hardware fetches
-      ahead across into the other thread's part cost more than the product: `matmul`
-      float32 64×4 @ 4×512 took 2.3 times one thread's time on two, 0.9 with a thread's
-      rows; deeper, the columns' even shares won (docs/performance.md, "A thread's rows
-      for a few rows of a small W")."""
+      STORE_BOUND_DEPTH. Threads that share the columns write parts of the same rows of
+      C, and where C's stores weigh (few multiply-adds a result) the lines they share and
+      the lines the hardware fetches ahead across into the other thread's part can cost
+      more than the product; deeper, each thread's copy of all of B and uneven row panels
+      cost more than that (docs/performance.md, "A thread's rows for a few rows of a
+      small W")."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t width
     if num_threads <= 1:
