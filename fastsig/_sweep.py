@@ -2,8 +2,9 @@
 shapes users run, not only the benchmark table's.
 
 The grid crosses batches from one row to a hundred thousand with layers from 1×1 to a thousand
-wide (odd and prime sizes, narrow outputs), for every public function and a training step, in
-both dtypes; the elementwise functions get flat arrays from 1 to 10⁷ elements. A case whose
+wide (odd and prime sizes, narrow outputs, two logits of a deep layer), for every public
+function and a training step, in both dtypes; the elementwise functions get flat arrays from 1
+to 10⁷ elements. A case whose
 product would take more than MAX_MULADDS multiply-adds is left out (a batch of 10⁵ rows through
 a 1000-wide layer is GEMM-bound, and the vendor BLAS peers are measured there by the table's
 1024³ rows). Each case is timed as the table's are (_bench.measure: the same data, agreement
@@ -23,8 +24,8 @@ import numpy as np
 from . import _bench
 
 BATCHES = (1, 7, 64, 500, 4099, 100_003)
-LAYERS = ((1, 1), (100, 1), (2, 3), (13, 7), (64, 10), (100, 16), (31, 200), (256, 256),
-          (1000, 1000))
+LAYERS = ((1, 1), (100, 1), (300, 2), (2, 3), (13, 7), (64, 10), (100, 16), (31, 200),
+          (256, 256), (1000, 1000))
 ELEMENTWISE_SIZES = (1, 10, 1000, 16_384, 100_003, 10**6, 10**7)
 MAX_MULADDS = 2 * 10**9
 QUICK_BATCHES = (1, 64, 4099)

@@ -32,10 +32,13 @@ SHAPES = [
     (777, 8, 1),       # one column: a dot product a row (the dots kernel)
     (1000, 600, 1),    # ... deep (the baseline: three depth blocks), threads' runs of 32 rows
     (37, 5, 1),        # ... the least depth it takes, a ragged group of rows
+    (777, 16, 2),      # two to four columns (avx2, avx512): dot products, rows in pairs
+    (1000, 600, 3),    # ... deep, three columns (a row at a time on avx2)
+    (37, 16, 4),       # ... the least float32 depth, four columns (float64: the vector tile)
     (1000, 20, 16),    # narrow: whole transposed tiles and a ragged row edge
     (515, 9, 12),      # narrow, a ragged column panel
     (300, 300, 7),     # narrow, a depth block and a ragged one
-    (1001, 16, 4),     # vector tile (float32 AVX2, float64): a quarter of a vector
+    (1001, 12, 4),     # vector tile (float32 AVX2, float64): a quarter of a vector
     (997, 300, 16),    # vector tile, whole vectors, added into C over depth blocks
     (997, 300, 12),    # vector tile, a partial vector added into C lane by lane
     (997, 300, 20),    # ... a vector and a half (float32 AVX-512)
@@ -50,7 +53,8 @@ SHAPES = [
     (403, 4, 16),      # row kernel, whole vectors
     (130, 3, 9),       # row kernel one vector wide (float32), the tile 1.5 (float64 AVX-512)
     (16, 9000, 16),    # few rows, great depth (xᵀ @ y): the depth split into chunks
-    (3, 4500, 2),      # depth split, the narrowest output, a ragged last chunk
+    (3, 4500, 5),      # depth split, a narrow output (wider than the dots kernel takes),
+                       # a ragged last chunk
     (40, 8192, 130),   # depth split over the register tile
     (93, 513, 130),    # the tile: several depth blocks, ragged rows and columns
     (5, 40, 1000),     # few rows, many column tasks: the eight-row tile (AVX-512); the
@@ -70,7 +74,7 @@ SHAPES = [
     (6, 100, 256),     # ... 6 rows: a tile of 6 (float64: one whole panel); the
                        # eight-row tile (float32 AVX-512)
     (8, 300, 45),      # the eight-row tile (AVX-512), a ragged last vector (a masked load)
-    (5, 513, 3),       # ... fewer columns than a vector, several depth blocks
+    (5, 513, 5),       # ... fewer columns than a vector, several depth blocks
     (100, 256, 77),    # packed, a ragged last row panel of 4 rows (MR 12 or 6)
     (16, 40, 1000),    # w read in place, many column tasks
     (32, 300, 1000),   # the most rows that read w in place (where w stays in L2)
@@ -96,7 +100,7 @@ LABELLED = {
     (777, 8, 1): lambda p: p["kernel"] == "dots",
     (1000, 600, 1): lambda p: p["kernel"] == "dots" and p["tasks"] >= 2 and p["threads"] == 2,
     (16, 9000, 16): lambda p: p["depth_chunks"] > 1,
-    (3, 4500, 2): lambda p: p["depth_chunks"] > 1,
+    (3, 4500, 5): lambda p: p["depth_chunks"] > 1,
     (40, 8192, 130): lambda p: p["depth_chunks"] > 1 and p["kernel"] == "register_tile",
     (11, 40, 2200): lambda p: p["kernel"] == "register_tile" and p["tasks"] > 2,
     (300, 1024, 100): lambda p: p["kernel"] == "register_tile" and not p["a_in_place"],
@@ -660,17 +664,73 @@ def test_one_column_sums_each_row_in_vector_lanes(dtype, rng, helpers, n, k):
         helpers.assert_bitwise_equal(y[:, 0], lanes, "column_dots.h's order")
 
 
+def _dots_widest(dtype):
+    """The widest C the dots kernel takes in this build (0 in a variant without it)."""
+    lanes = 16 if np.dtype(dtype) == np.float32 else 8
+    return max([m for m in range(2, 9) if _plan(dtype, 100, 4 * lanes, m)["kernel"] == "dots"],
+               default=0)
+
+
 @pytest.mark.quick
-@pytest.mark.parametrize("n,k", [(777, 8), (1000, 600), (37, 5), (1, 1000), (300, 256)],
-                         ids=str)
-def test_one_column_rows_keep_their_bits_in_any_batch_and_thread_count(dtype, rng, helpers,
-                                                                      n, k):
-    """One column's rows (the dots kernel): the same bits alone, in any slice of the batch
-    and on any thread count; dense_forward is σ(x @ w + b) of those sums (fastsig's own
-    σ); each within the products' bound of the float64 product."""
+def test_the_dots_kernel_takes_one_column_and_in_the_vector_variants_up_to_four(dtype):
+    """plan(): a C of one column and depth >= 5 is the dots kernel's in every variant; in the
+    avx2 and avx512 variants also two to four columns in float32, two or three in float64,
+    from a depth of one step of its lanes (16 float32, 8 float64), whatever the rows or the
+    threads; never a wider C, nor a shallower one, nor in the baseline variant."""
+    lanes = 16 if dtype == np.float32 else 8
+    widest = {"baseline": 1}.get(fastsig.show_config()["isa"],
+                                 4 if dtype == np.float32 else 3)
+    for k in (1, 4, 5, lanes - 1, lanes, lanes + 1, 300):
+        for m in range(1, 7):
+            expected = k >= 5 and (m == 1 or (m <= widest and k >= lanes))
+            for n, threads in ((1, 1), (7, 1), (777, 1), (777, 2), (100003, 2)):
+                p = _plan(dtype, n, k, m, threads)
+                assert (p["kernel"] == "dots") == expected, (n, k, m, threads, p)
+    assert _dots_widest(dtype) == (0 if widest == 1 else widest)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k,m", [(9, 16, 2), (4, 29, 3), (6, 40, 4), (5, 45, 2), (3, 33, 3),
+                                   (7, 17, 4), (2, 71, 3), (8, 8, 2)], ids=str)
+def test_a_few_columns_sum_each_row_in_vector_lanes(dtype, rng, helpers, n, k, m):
+    """A C of two to four columns that the dots kernel takes (the avx2 and avx512 variants)
+    has each column in column_dots.h's documented order, the bits of that column alone;
+    dense_forward adds the bias to each sum, then σ. Where the plan takes a tile (the
+    baseline, float64's four columns, float32's depth below 16), the tiles' order: each
+    column the bits of the same column of a wider w."""
     x = rng.uniform(-2, 2, (n, k)).astype(dtype)
-    w = rng.uniform(-2, 2, (k, 1)).astype(dtype)
-    b = rng.uniform(-1, 1, 1).astype(dtype)
+    w = rng.uniform(-2, 2, (k, m)).astype(dtype)
+    b = rng.uniform(-1, 1, m).astype(dtype)
+    y = fastsig.matmul(x, w)
+    s = fastsig.dense_forward(x, w, b)
+    if _plan(dtype, n, k, m)["kernel"] == "dots":
+        lanes = np.array([[_column_dot_in_lanes(x[i], w[:, j]) for j in range(m)]
+                          for i in range(n)])
+        helpers.assert_bitwise_equal(y, lanes, "column_dots.h's order")
+        for j in range(m):
+            helpers.assert_bitwise_equal(
+                fastsig.matmul(x, np.ascontiguousarray(w[:, j:j + 1]))[:, 0], y[:, j],
+                f"column {j} alone")
+    else:
+        wide_w = np.concatenate([w, rng.uniform(-2, 2, (k, 40 - m)).astype(dtype)], axis=1)
+        helpers.assert_bitwise_equal(fastsig.matmul(x, wide_w, num_threads=1)[:, :m], y,
+                                     "the same columns of a wider w")
+    helpers.assert_bitwise_equal(s, fastsig.sigmoid(y + b), "σ(x @ w + b)")
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k,m", [(777, 8, 1), (1000, 600, 1), (37, 5, 1), (1, 1000, 1),
+                                   (300, 256, 1), (777, 16, 2), (1000, 600, 3), (37, 16, 4),
+                                   (1, 1000, 2), (301, 256, 3), (33, 100, 4)], ids=str)
+def test_a_few_columns_rows_keep_their_bits_in_any_batch_and_thread_count(dtype, rng, helpers,
+                                                                          n, k, m):
+    """One to four columns' rows (the dots kernel where the plan takes it): the same bits
+    alone, in any slice of the batch and on any thread count; dense_forward is σ(x @ w + b)
+    of those sums (fastsig's own σ); each within the products' bound of the float64
+    product."""
+    x = rng.uniform(-2, 2, (n, k)).astype(dtype)
+    w = rng.uniform(-2, 2, (k, m)).astype(dtype)
+    b = rng.uniform(-1, 1, m).astype(dtype)
     whole = fastsig.matmul(x, w, num_threads=1)
     exact = x.astype(np.float64) @ w.astype(np.float64)
     bound = 2 * k * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64) @ np.abs(w))
@@ -734,7 +794,7 @@ def test_five_to_eight_rows_read_w_once_where_the_variant_has_the_eight_row_tile
     l2 = _blocking.choose()["l2_bytes"]
     # (2, 7): too shallow for the few-rows kernel, the vector tile's row kernel instead;
     # (1100, 1000): a w that streams from beyond L2 on the CPUs fastsig has met.
-    for k, m in ((256, 256), (300, 45), (513, 3), (31, 200), (100, 3 * lanes + 1),
+    for k, m in ((256, 256), (300, 45), (513, 5), (31, 200), (100, 3 * lanes + 1),
                  (100, 3 * lanes), (64, 2 * lanes), (2, 7), (300, 600), (1100, 1000)):
         streams = k * m * np.dtype(dtype).itemsize > l2 * 3 // 4
         x = rng.uniform(-1, 1, (64, k)).astype(dtype)

@@ -40,6 +40,7 @@ def test_the_grid_covers_the_shapes_users_run():
     assert {np.dtype(c[4]).name for c in cases} == {"float32", "float64"}
     assert all(n * k * m <= _sweep.MAX_MULADDS for _, n, k, m, _, _ in products)
     assert any(m <= 3 for *_, m, _, _ in products), "narrow outputs"
+    assert any(2 <= m <= 4 and k >= 100 for _, _, k, m, _, _ in products), "a few logits"
     quick = _sweep.grid(quick=True)
     assert 0 < len(quick) < len(cases) / 3
 

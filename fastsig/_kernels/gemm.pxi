@@ -410,19 +410,23 @@ cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
 
 cdef void _dots_rows(const floating* a, const floating* b, floating* c, Py_ssize_t i0,
-                     Py_ssize_t i1, Py_ssize_t k, const floating* bias,
+                     Py_ssize_t i1, Py_ssize_t k, Py_ssize_t m, const floating* bias,
                      int epilogue) noexcept nogil:
-    """C[i0:i1, 0] = A[i0:i1] @ B (k×1), then the epilogue: a dot product a row of A
-    (row-major, rows k apart) with B's column (column_dots.h; without it, few_rows.h's
-    transposed kernel, the tiles' order: _takes_dots)."""
+    """C[i0:i1] = A[i0:i1] @ B (k×m, m <= DOTS_MAX_COLUMNS), then the epilogue: a dot
+    product a row of A (row-major, rows k apart) and column of B, given as its columns
+    (b: m×k, row-major) (column_dots.h; without it, m = 1 and few_rows.h's transposed
+    kernel, the tiles' order: _takes_dots)."""
     if i1 <= i0:
         return
     if COLUMN_DOTS:
-        _column_dots(i1 - i0, k, a + i0 * k, b, c + i0)
+        # The bias added as each sum is stored (the epilogue's addition, in the kernel).
+        _column_dots(i1 - i0, k, m, a + i0 * k, b,
+                     bias if epilogue != EPILOGUE_NONE else NULL, c + i0 * m)
+        _epilogue_rows(c, m, i0, i1, 0, m, NULL, epilogue)
     else:
         # The transposed kernel's dx (1×rows) = dy (1×k) @ wᵀ, w = A's rows i0..i1.
         _dx_few_rows(1, k, i1 - i0, b, a + i0 * k, c + i0, 0)
-    _epilogue_rows(c, 1, i0, i1, 0, 1, bias, epilogue)
+        _epilogue_rows(c, 1, i0, i1, 0, 1, bias, epilogue)
 
 
 cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -620,6 +624,43 @@ cdef inline void _slab_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                         epilogue if last else EPILOGUE_NONE, p0 > 0)
 
 
+cdef int _gemm_dots(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
+                    const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                    floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
+                    const floating* bias, int epilogue, int threads) except -1:
+    """gemm() by the dots kernel (_takes_dots): B's columns, each contiguous (B itself for
+    one column read along its rows, else copied into scratch), then DOTS_ROWS rows a
+    task."""
+    cdef const floating* columns = b
+    cdef floating* copy
+    cdef void* base = NULL
+    cdef size_t base_size = 0
+    cdef Py_ssize_t p, j
+    cdef int t
+    if a_cs != 1 or a_rs != k:
+        raise ValueError("fastsig: the dots kernel reads a row-major A")
+    if m > 1 or b_rs != 1:
+        base = scratch_take(m * k * sizeof(floating) + ALIGN, &base_size)
+        if base == NULL:
+            raise MemoryError("fastsig: cannot allocate the matmul's packing buffers")
+        copy = <floating*>_aligned(base)
+        with nogil:
+            for p in range(k):
+                for j in range(m):
+                    copy[j * k + p] = b[p * b_rs + j * b_cs]
+        columns = copy
+    with nogil:
+        if threads == 1:
+            _dots_rows(a, columns, c, 0, n, k, m, bias, epilogue)
+        else:
+            for t in prange(threads, schedule='static', num_threads=threads):
+                _dots_rows(a, columns, c, _task_start(t, threads, DOTS_ROWS, n),
+                           _task_start(t + 1, threads, DOTS_ROWS, n), k, m, bias, epilogue)
+    if base != NULL:
+        scratch_give(base, base_size)
+    return 0
+
+
 cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
               const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
               floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
@@ -658,16 +699,7 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     # is packed.
     plan.b_as_packed = plan.b_as_packed and b_cs == 1 and b_rs == nr
     if plan.dots:
-        if a_cs != 1 or a_rs != k or b_rs != 1:
-            raise ValueError("fastsig: the dots kernel reads a row-major A and B")
-        with nogil:
-            if threads == 1:
-                _dots_rows(a, b, c, 0, n, k, bias, epilogue)
-            else:
-                for t in prange(threads, schedule='static', num_threads=threads):
-                    _dots_rows(a, b, c, _task_start(t, threads, DOTS_ROWS, n),
-                               _task_start(t + 1, threads, DOTS_ROWS, n), k, bias, epilogue)
-        return 0
+        return _gemm_dots(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue, threads)
     if b_in_place:
         b_size = (nr * k + per_line - 1) // per_line * per_line if ragged else 0
         # A task's rows are all n (one row task), packed a depth block at a time.

@@ -37,6 +37,8 @@ cdef enum:
     VECTOR_PANELS = 16  # MRV-row panels in a task of the vector tile
     ROW_KERNEL_DEPTH = 4    # depths up to this take the vector tile's row kernel
     DOTS_ROWS = 32      # rows of C a thread takes at a time in the dots kernel (_takes_dots)
+    DOTS_MAX_COLUMNS_F32 = 4    # the widest C the dots kernel takes, float32
+    DOTS_MAX_COLUMNS_F64 = 3    # and float64 (_takes_dots)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
     FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) and the
                             # variant has no eight-row tile, at most this many, by the
@@ -869,16 +871,23 @@ cdef inline bint _packs_b_per_thread(floating* dtype, Py_ssize_t k, Py_ssize_t m
 
 
 cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
-    """Whether C of one column (a logistic regression's layer) is one dot product a row
-    of A with B's column (column_dots.h: each row read once, along k, its sum in vector
-    lanes), rather than the vector tile, which would fill one lane of each vector
-    (docs/performance.md, "One column: vectors along each row"). Its sums are not in
-    the tiles' order, so such a column's bits are not those of the same column of a
-    wider B; they depend only on the row, B and the variant. A variant without that
-    kernel (COLUMN_DOTS 0: the baseline) runs few_rows.h's transposed kernel instead, in
-    the tiles' order. Depths up to ROW_KERNEL_DEPTH keep the row and column kernels,
-    which store whole vectors of rows."""
-    return m == 1 and k > ROW_KERNEL_DEPTH
+    """Whether C of one column (a logistic regression's layer), or in the avx2 and avx512
+    variants of up to DOTS_MAX_COLUMNS (a few logits), is one dot product a row of A and
+    column of B (column_dots.h: each row read once, along k, its sums in vector lanes),
+    rather than the vector tile, which would fill m lanes of each vector (docs/performance.md,
+    "One column: vectors along each row", "A few columns: dot products"). Its sums are not
+    in the tiles' order, so such a column's bits are those of that column alone, not of
+    the same column of a wider B; they depend only on the row, the column and the variant.
+    A variant without that kernel (COLUMN_DOTS 0: the baseline) runs few_rows.h's
+    transposed kernel for one column, in the tiles' order, and the tiles for more. Depths
+    up to ROW_KERNEL_DEPTH keep the row and column kernels, which store whole vectors of
+    rows."""
+    cdef Py_ssize_t widest = DOTS_MAX_COLUMNS_F32 if floating is float else DOTS_MAX_COLUMNS_F64
+    cdef Py_ssize_t lanes = 16 if floating is float else 8
+    if k <= ROW_KERNEL_DEPTH:
+        return False
+    return m == 1 or (COLUMN_DOTS and m <= min(widest, <Py_ssize_t>COLUMN_DOTS_MAX_COLUMNS)
+                      and k >= lanes)
 
 
 cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,

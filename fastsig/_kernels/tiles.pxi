@@ -4,8 +4,8 @@
 #   else the Cython tile below), _transposed_tile (MRT×NRT, Cython), _vector_tile and
 #   _vector_row_kernels (the vector tile, its row and column kernels: C), the few-rows
 #   kernel (few_rows.h: C, plain loops, in every build) with its transposed kernel and
-#   outer product (_dx_few_rows, _dw_few_rows), and one column's dot products
-#   (_column_dots: column_dots.h).
+#   outer product (_dx_few_rows, _dw_few_rows), and the dot products of a C of one to
+#   four columns (_column_dots: column_dots.h).
 # Uses: register_tile.h, vector_tile.h, few_rows.h and column_dots.h (the C kernels; their
 #   headers state how they work), isa.h's constants (declared in kernels.pxi), plan.pxi
 #   (the VectorShape enum, MAX_TILE, _takes_column_kernel).
@@ -13,9 +13,10 @@
 # Every tile sums each element of C from 0 over p increasing, one multiply-add a step,
 # then adds what C held (accumulate) and then the bias: whichever tile computes an
 # element, it gets the same bits. The one exception is column_dots.h, which takes a C of
-# one column of depth > ROW_KERNEL_DEPTH in the avx2 and avx512 variants (_takes_dots):
-# its sums run in vector lanes along each row of A, so such a column's bits are not those
-# of the same column in a wider C. The C tiles and the Cython tiles of a compiler without
+# one column, and in the avx2 and avx512 variants of up to DOTS_MAX_COLUMNS, of depth >
+# ROW_KERNEL_DEPTH (_takes_dots): its sums run in vector lanes along each row of A, so
+# such a column's bits are those of that column alone, not of the same column in a C
+# wider than DOTS_MAX_COLUMNS. The C tiles and the Cython tiles of a compiler without
 # vector extensions (MSVC, FASTSIG_PORTABLE) agree bit for bit.
 
 cdef extern from "_kernels/register_tile.h":
@@ -72,12 +73,13 @@ cdef extern from "_kernels/few_rows.h":
 cdef extern from "_kernels/column_dots.h":
     enum:
         COLUMN_DOTS "FASTSIG_COLUMN_DOTS"      # 1 where the variant has column_dots.h's kernel
+        COLUMN_DOTS_MAX_COLUMNS "FASTSIG_COLUMN_DOTS_MAX_COLUMNS"  # its widest C
     void _column_dots_f32 "fastsig_column_dots_F32"(
-        Py_ssize_t rows, Py_ssize_t k, const float* x, const float* w,
-        float* y) noexcept nogil
+        Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const float* x, const float* wt,
+        const float* bias, float* y) noexcept nogil
     void _column_dots_f64 "fastsig_column_dots_F64"(
-        Py_ssize_t rows, Py_ssize_t k, const double* x, const double* w,
-        double* y) noexcept nogil
+        Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const double* x, const double* wt,
+        const double* bias, double* y) noexcept nogil
 
 cdef extern from "_kernels/vector_tile.h":
     enum: MRV_SHORT "FASTSIG_MRV_SHORT"
@@ -404,11 +406,13 @@ cdef inline void _dw_few_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x,
         _few_rows_outer_f64(rows, k, x, ldx, dy, m, dw)
 
 
-cdef inline void _column_dots(Py_ssize_t rows, Py_ssize_t k, const floating* x,
-                              const floating* w, floating* y) noexcept nogil:
-    """y[:rows] = x (rows×k, row-major) @ w (k), a dot product a row in vector lanes
-    along k (column_dots.h states the order); only where COLUMN_DOTS."""
+cdef inline void _column_dots(Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m,
+                              const floating* x, const floating* wt, const floating* bias,
+                              floating* y) noexcept nogil:
+    """y (rows×m, row-major) = x (rows×k, row-major) @ wtᵀ (wt: m×k, w's columns) (+ bias,
+    where not NULL), a dot product a row and column in vector lanes along k (column_dots.h
+    states the order); only where COLUMN_DOTS, m <= COLUMN_DOTS_MAX_COLUMNS."""
     if floating is float:
-        _column_dots_f32(rows, k, x, w, y)
+        _column_dots_f32(rows, k, m, x, wt, bias, y)
     else:
-        _column_dots_f64(rows, k, x, w, y)
+        _column_dots_f64(rows, k, m, x, wt, bias, y)
