@@ -146,3 +146,75 @@ def test_the_dw_of_one_row_is_its_outer_product(dtype, rng, helpers, k, m):
     for threads in (1, 2, 3):
         dw = fastsig.dense_backward(g, x, w, s, num_threads=threads)[1]
         helpers.assert_bitwise_equal(dw, expected, f"dw on {threads} threads")
+
+
+def _dw_in_depth_blocks(x, dy, depth, fused):
+    """The matmul's order for dw = xᵀ @ dy, emulated exactly (mpmath): in blocks of `depth`
+    rows, each element's sum from +0 over the block's rows in order, one multiply-add a
+    step (`fused`: the exact product and sum, rounded once; else the product rounded, then
+    the sum), each block's sum then added to dw (zero before the first block)."""
+    mpmath = pytest.importorskip("mpmath")
+    dtype = x.dtype.type
+    prec = 24 if x.dtype == np.float32 else 53
+    n, k = x.shape
+    m = dy.shape[1]
+    dw = np.zeros((k, m), x.dtype)
+    for i0 in range(0, n, depth):
+        for p in range(k):
+            for j in range(m):
+                acc = dtype(0)
+                for i in range(i0, min(n, i0 + depth)):
+                    product = (mpmath.fmul(float(x[i, p]), float(dy[i, j]), exact=True)
+                               if fused else float(x[i, p] * dy[i, j]))
+                    acc = dtype(float(mpmath.fadd(product, float(acc), prec=prec,
+                                                  rounding="n")))
+                dw[p, j] = dw[p, j] + acc
+    return dw
+
+
+@pytest.mark.parametrize("n,k,m", [(300, 130, 2), (130, 259, 4), (9, 300, 3)], ids=str)
+def test_a_few_columns_of_dy_give_dw_in_the_matmuls_order(dtype, rng, helpers, n, k, m):
+    """dw of a dy of two to four columns where dw is the matmul: in the avx2 and avx512
+    variants dw_rows.h (plan: "dw_by_rows"), vectors along x's rows; its bits those of the
+    matmul's order (depth blocks of KC: 256 float32, 128 float64, so 300 and 130 rows make
+    two or three blocks), on any thread count."""
+    isa = fastsig.show_config()["isa"]
+    p = fastsig._dispatch.kernels.plan(dtype, "dense_backward", n, k, m, 2)
+    assert p["dw_kernel"] == "matmul" and p["dw_by_rows"] == (isa != "baseline"), p
+    one = fastsig._dispatch.kernels.plan(dtype, "dense_backward", n, k, 1, 2)
+    assert not one["dw_by_rows"], one
+    x = rng.uniform(-2, 2, (n, k)).astype(dtype)
+    w = rng.uniform(-1, 1, (k, m)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.uniform(-2, 2, (n, m)).astype(dtype)
+    dy = fastsig.sigmoid_backward(g, s)
+    _, dw, _ = fastsig.dense_backward(g, x, w, s, num_threads=1)
+    depth = 256 if dtype == np.float32 else 128
+    # FMA in the avx2 and avx512 variants; the baseline's tiles round the product first.
+    helpers.assert_bitwise_equal(dw, _dw_in_depth_blocks(x, dy, depth, isa != "baseline"),
+                                 "the matmul's order")
+    for threads in (2, 3):
+        helpers.assert_bitwise_equal(
+            fastsig.dense_backward(g, x, w, s, num_threads=threads)[1], dw, f"{threads} threads")
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("n,k,m", [(4099, 300, 2), (700, 1000, 4), (3000, 256, 1),
+                                   (500, 301, 3), (5, 300, 2)], ids=str)
+def test_a_few_columns_of_dy_keep_their_bits_in_any_thread_count(dtype, rng, helpers, n, k, m):
+    """dw by dw_rows.h in the backward's parts (4099 rows) and its one shared block (the
+    threads taking rows of dw), a ragged last strip of x's columns (301): dx, dw and db the
+    same bits on any thread count, dw within the products' bound of the float64 one."""
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.standard_normal((n, m)).astype(dtype)
+    ref = fastsig.dense_backward(g, x, w, s, num_threads=1)
+    dy = g.astype(np.float64) * s * (1 - s.astype(np.float64))
+    exact = x.astype(np.float64).T @ dy
+    bound = 2 * n * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64).T @ np.abs(dy))
+    assert (np.abs(ref[1] - exact) <= bound + 4 * np.finfo(dtype).eps * np.abs(exact)).all()
+    for threads in (2, 3, 4):
+        got = fastsig.dense_backward(g, x, w, s, num_threads=threads)
+        for r, e, name in zip(got, ref, ("dx", "dw", "db")):
+            helpers.assert_bitwise_equal(r, e, f"{name}, {threads} threads")

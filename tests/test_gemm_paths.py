@@ -687,6 +687,11 @@ def test_the_dots_kernel_takes_one_column_and_in_the_vector_variants_up_to_four(
                 p = _plan(dtype, n, k, m, threads)
                 assert (p["kernel"] == "dots") == expected, (n, k, m, threads, p)
     assert _dots_widest(dtype) == (0 if widest == 1 else widest)
+    # Two columns or more copy w's columns: not past the slabs' ceiling (8 MB).
+    deep = 8 * 2**20 // np.dtype(dtype).itemsize // 2
+    assert (_plan(dtype, 64, deep, 2)["kernel"] == "dots") == (widest > 1)
+    assert _plan(dtype, 64, deep + 1, 2)["kernel"] != "dots"
+    assert _plan(dtype, 64, deep + 1, 1)["kernel"] == "dots"
 
 
 @pytest.mark.quick

@@ -11,9 +11,11 @@
  *     expand to nothing: gemm.pxi then takes few_rows.h's transposed kernel for one
  *     column, the tiles' order, and the tiles for more)
  *   FASTSIG_COLUMN_DOTS_MAX_COLUMNS   4: R rows at once share each step's vectors of w,
- *     with R * m <= 4 pairs, 2 R m sums in flight
+ *     with R * m <= FASTSIG_COLUMN_DOTS_PAIRS pairs (8 with AVX-512VL, else 4), 2 R m
+ *     sums in flight
  * Uses: AVX2 and FMA intrinsics, where the variant has them (the avx2 and avx512
- *   variants: the same code, so the same bits, in both). The baseline variant keeps the
+ *   variants: the same code but for how many rows share a step, so the same bits, in
+ *   both), isa.h (FASTSIG_MIN). The baseline variant keeps the
  *   tiles' order (docs/performance.md, "One column: vectors along each row", says why).
  *
  * The order of the sum of row i and column j, LANES = 16 (float32) or 8 (float64):
@@ -31,8 +33,8 @@
  * as vectors, 32 rows read at once and transposed, which the memory serves far slower
  * than one stream a row (docs/performance.md, "One column: vectors along each row"), and
  * fills m of each vector's lanes.
- * Accuracy: each sum is of at most ceil(k / LANES) + log2(LANES) roundings, within the
- * products' bound 2 k u (|x| . |w|). */
+ * Accuracy: each sum is of at most ceil(k / LANES) + log2(LANES) roundings (and one more
+ * for the bias), within the products' bound 2 k u (|x| . |w|). */
 #ifndef FASTSIG_COLUMN_DOTS_H
 #define FASTSIG_COLUMN_DOTS_H
 
@@ -167,9 +169,9 @@ FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_rows_##SUFFIX(              
             }                                                                              \
         }                                                                                  \
     }                                                                                      \
-    /* Pair q's bias, or -0 (x + -0 = x for every x, -0 included); four of them made into  \
-       a vector from the scalars (a vector load of just-stored scalars would wait on the   \
-       stores). */                                                                         \
+    /* Pair q's bias, or -0 (x + -0 = x for every x, -0 included, rounding to nearest      \
+       without DAZ, as fastsig runs); four of them made into a vector from the scalars     \
+       (a vector load of just-stored scalars would wait on the stores). */                 \
     for (r = 0; r < R * M; r++)                                                            \
         add[r] = bias != NULL ? bias[r % M] : (T)-0.0;                                     \
     for (r = 0; r + 4 <= R * M; r += 4)                                                    \

@@ -33,10 +33,11 @@
 # 4. A narrow B (at most half the register tile's width) takes a narrow tile instead,
 #    in tasks of whole rows: the vector tile (A read where it lies; a ragged last panel
 #    by its short tile of MRV_SHORT rows; its row and column kernels for depths up to
-#    ROW_KERNEL_DEPTH) or the transposed tile; a B of one column
-#    and greater depth, a dot product a row of A (_dots_rows: in the avx2 and avx512
-#    variants column_dots.h, whose sums run in vector lanes along the row, the one
-#    exception to the order below).
+#    ROW_KERNEL_DEPTH) or the transposed tile; a B of one column and greater depth, and in
+#    the avx2 and avx512 variants of up to DOTS_MAX_COLUMNS and a depth of a step of its
+#    lanes, a dot product a row of A and column of B (_dots_rows: column_dots.h, whose
+#    sums run in vector lanes along the row, the one exception to the order below; in the
+#    baseline few_rows.h's transposed kernel for one column, in the tiles' order).
 # 5. The epilogue: the register and vector tiles of the last depth block add the bias as
 #    they store, and σ runs over each panel's rows (the vector tile's: every SIGMOID_SPAN
 #    elements) while they are in L1, in C itself, so Y is never stored on its own; the
@@ -45,8 +46,8 @@
 #    chunks of whole depth blocks, each into a partial C, summed in chunk order.
 # Each C element sums its products in increasing p within a depth block and adds the
 # blocks (and chunks) in order: the result depends on the shapes and KC alone, not on
-# the task split, the kernel or the threads. The exception: a C of one column and depth
-# > ROW_KERNEL_DEPTH in the avx2 and avx512 variants, column_dots.h's order.
+# the task split, the kernel or the threads. The exception: a C that the dots kernel takes
+# in the avx2 and avx512 variants (_takes_dots), column_dots.h's order.
 
 cdef enum Epilogue:
     EPILOGUE_NONE = 0

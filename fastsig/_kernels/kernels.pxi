@@ -29,9 +29,10 @@
 #   tiles.pxi               the micro-kernels: register, transposed and vector tiles
 #                           (C: register_tile.h, vector_tile.h; Cython where C lacks
 #                           vector extensions), the few-rows kernel (C: few_rows.h),
-#                           one column's dot products (C: column_dots.h)
+#                           dot products for one to four columns (C: column_dots.h)
 #   gemm.pxi                the matmul's loops and tasks, with the fused epilogue
-#   layer.pxi               dense_forward and dense_backward (C: column_sums.h)
+#   layer.pxi               dense_forward and dense_backward (C: column_sums.h,
+#                           dw_rows.h)
 #   native.pxi              the native fast paths (the contract checked in C)
 #   probe.pxi               the FMA peak probe (C: fma_peak.h)
 

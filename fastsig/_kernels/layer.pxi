@@ -4,7 +4,7 @@
 #   buffers, also the native fast path's).
 # Uses: gemm.pxi (gemm, gemm_serial, gemm_share), plan.pxi (_plan_backward and its
 #   kernels' choice), packing.pxi, tiles.pxi (_dx_few_rows, _dw_few_rows), column_sums.h
-#   (C), elementwise.pxi (_sigmoid_backward_span), scratch.h (scratch_take, scratch_give:
+#   and dw_rows.h (C), elementwise.pxi (_sigmoid_backward_span), scratch.h (scratch_take, scratch_give:
 #   kernels.pxi).
 #
 # Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue (gemm.pxi, step 5).
@@ -19,7 +19,9 @@
 #                                 outer product; _dx_kernel);
 #   dw_part  += x[block]ᵀ @ dy    the column-sum kernel, the matmul on the packed dy, or
 #                                 plain loops (_dw_kernel); for a batch of a few rows,
-#                                 few_rows.h's outer product (_dw_few_rows);
+#                                 few_rows.h's outer product (_dw_few_rows); for a dy of
+#                                 a few columns, dw_rows.h in the matmul's order
+#                                 (_dw_by_rows);
 #   db_part  += Σ_rows dy          the column-sum kernel where it applies, else loops.
 # Parts are parallel tasks, and dw and db the sums of their partials in part order (the
 # elements shared by the threads: _sum_partials); a backward of one part (one block, or
@@ -35,6 +37,17 @@ cdef extern from "_kernels/column_sums.h":
     void _column_sums_f64 "fastsig_column_sums_F64"(
         Py_ssize_t rows, Py_ssize_t k, const double* x, Py_ssize_t ldx, const double* dy,
         Py_ssize_t m, double* dw, double* db) noexcept nogil
+
+cdef extern from "_kernels/dw_rows.h":
+    enum:
+        DW_BY_ROWS "FASTSIG_DW_ROWS"      # 1 where the variant has dw_rows.h's kernel
+        DW_ROWS_MAX_COLUMNS "FASTSIG_DW_ROWS_MAX_COLUMNS"   # its widest dy
+    void _dw_rows_f32 "fastsig_dw_rows_F32"(
+        Py_ssize_t rows, Py_ssize_t k, const float* x, Py_ssize_t ldx, const float* dy,
+        Py_ssize_t m, float* dw, Py_ssize_t depth) noexcept nogil
+    void _dw_rows_f64 "fastsig_dw_rows_F64"(
+        Py_ssize_t rows, Py_ssize_t k, const double* x, Py_ssize_t ldx, const double* dy,
+        Py_ssize_t m, double* dw, Py_ssize_t depth) noexcept nogil
 
 cdef enum:
     DY_PAD = 16     # zeros after a block of dy: >= lanes of a vector, both dtypes
@@ -61,6 +74,16 @@ cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
             a = x[i * k + p]
             for j in range(m):
                 dw[p * m + j] += a * dyrow[j]
+
+
+cdef inline void _dw_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x, Py_ssize_t ldx,
+                          const floating* dy, Py_ssize_t m, floating* dw) noexcept nogil:
+    """dw (k×m) += x[:rows]ᵀ @ dy (rows×m, m <= DW_ROWS_MAX_COLUMNS) by dw_rows.h, in
+    depth blocks of KC (the matmul's order); x's rows ldx apart. Only where DW_BY_ROWS."""
+    if floating is float:
+        _dw_rows_f32(rows, k, x, ldx, dy, m, dw, _depth_block(dw))
+    else:
+        _dw_rows_f64(rows, k, x, ldx, dy, m, dw, _depth_block(dw))
 
 
 cdef inline void _column_sums(Py_ssize_t rows, Py_ssize_t k, const floating* x,
@@ -111,6 +134,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
     cdef bint sums = _db_by_column_sums(dy, m)
     cdef Py_ssize_t sums_k = k if dw_kernel == DW_COLUMN_SUMS else 0
     cdef bint dw_stores = _dw_stores_first_block(dy, dw_kernel, m)
+    cdef bint dw_by_rows = _dw_by_rows(dy, dw_kernel, m)
     if not dw_stores:
         for j in range(k * m):
             dw_part[j] = 0
@@ -149,6 +173,10 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         if _dw_by_outer_product(dw_stores and blk == 0, rows):
             # dw_part (k×m) = x[b0:b0+rows]ᵀ @ dy, a row of dw at a time
             _dw_few_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
+        elif dw_by_rows:
+            # dw_part (k×m) += x[b0:b0+rows]ᵀ @ dy, in the matmul's order (dw_part zeroed:
+            # a narrow tile never stores its first block)
+            _dw_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
         elif dw_kernel == DW_GEMM:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
@@ -424,6 +452,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
     cdef Py_ssize_t dyt_panels = (rows + dyt_nr - 1) // dyt_nr
     cdef bint dw_stores = first and _dw_stores_first_block(dy, DW_GEMM, m)
     cdef bint dw_outer = _dw_by_outer_product(dw_stores, rows)
+    cdef bint dw_by_rows = _dw_by_rows(dy, DW_GEMM, m)
     cdef Py_ssize_t t, i, j, p0, p1
     cdef Py_ssize_t* rect
     cdef floating* a_packed
@@ -436,7 +465,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
             _pack_b(wp, 1, m, m, k, wt, t * wt_panels // threads,
                     (t + 1) * wt_panels // threads, wt_nr)
     for t in prange(threads, schedule='static', num_threads=threads):
-        if not dw_outer:
+        if not (dw_outer or dw_by_rows):
             _pack_b(dy, m, 1, rows, m, dy_packed, t * dy_panels // threads,
                     (t + 1) * dy_panels // threads, dy_nr)
         if swapped:
@@ -484,6 +513,12 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
             p1 = (t + 1) * k // threads
             if p1 > p0:
                 _dw_few_rows(rows, p1 - p0, xp + b0 * k + p0, k, dy, m, dwp + p0 * m)
+        elif dw_by_rows:
+            # Its rows of dw (dw zeroed with the first block: a narrow tile's dw)
+            p0 = t * k // threads
+            p1 = (t + 1) * k // threads
+            if p1 > p0:
+                _dw_rows(rows, p1 - p0, xp + b0 * k + p0, k, dy, m, dwp + p0 * m)
         else:
             gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed,
                        not dw_stores, True, rect)

@@ -19,7 +19,7 @@
 # The bits depend on the shapes and the dtype alone, never on the threads: a product's on
 # the depth block KC and the depth split (every kernel sums each output's products in
 # increasing p within a depth block and adds the blocks in order, except column_dots.h's
-# for a C of one column: _takes_dots); the backward's dw and db also on its cut into
+# for a C of one to four columns: _takes_dots); the backward's dw and db also on its cut into
 # blocks and parts (fixed by n and m) and on the dw kernel (fixed by k and m).
 #
 # The functions here take `floating* dtype`, a pointer that is never read: Cython
@@ -766,7 +766,7 @@ cdef struct ProductPlan:
                             # the register tile
     bint few_rows_fetch     # its eight-row tile fetches B's next strip ahead: B streams
                             # from beyond L2 (_b_streams)
-    bint dots               # one column of C, a dot product a row (_takes_dots)
+    bint dots               # a C of one to four columns, dot products (_takes_dots)
     bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
     bint b_per_thread       # each thread packs all of B itself (_packs_b_per_thread)
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
@@ -881,13 +881,16 @@ cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexce
     A variant without that kernel (COLUMN_DOTS 0: the baseline) runs few_rows.h's
     transposed kernel for one column, in the tiles' order, and the tiles for more. Depths
     up to ROW_KERNEL_DEPTH keep the row and column kernels, which store whole vectors of
-    rows."""
+    rows; for more than one column, depths below a step of the lanes (16, 8) keep the
+    vector tile, and a B over B_SLAB_BYTES the tiles, which pack it a slab at a time."""
     cdef Py_ssize_t widest = DOTS_MAX_COLUMNS_F32 if floating is float else DOTS_MAX_COLUMNS_F64
     cdef Py_ssize_t lanes = 16 if floating is float else 8
     if k <= ROW_KERNEL_DEPTH:
         return False
+    # (More than one column: gemm() copies B's columns, within B_SLAB_BYTES, as it packs.)
     return m == 1 or (COLUMN_DOTS and m <= min(widest, <Py_ssize_t>COLUMN_DOTS_MAX_COLUMNS)
-                      and k >= lanes)
+                      and k >= lanes
+                      and m * k * <Py_ssize_t>sizeof(floating) <= B_SLAB_BYTES)
 
 
 cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,
@@ -946,6 +949,19 @@ cdef inline bint _dw_by_outer_product(bint block_stores, Py_ssize_t rows) noexce
     (_dw_stores_first_block, and it is the first) of at most FEW_ROWS_MAX rows. The outer
     product's sums start at +0 and run in the tile's order: the same bits."""
     return block_stores and rows <= FEW_ROWS_MAX
+
+
+cdef inline bint _dw_by_rows(floating* dtype, int dw_kernel, Py_ssize_t m) noexcept nogil:
+    """Whether dw's matmul (DW_GEMM) over a dy of two to DW_ROWS_MAX_COLUMNS columns runs
+    as dw_rows.h's kernel: vectors along x's rows, every lane work, where the narrow tile
+    it replaces fills m of a vector's lanes and reads xᵀ through strides. Its sums run in
+    the matmul's order (depth blocks of KC from +0, each added to dw), so the same bits.
+    Where the variant has it (DW_BY_ROWS: AVX2 and FMA). Not for one column: reading a
+    line of each row a pass, rows a multiple of 2-4 KB apart (float64 k = 256, 512;
+    float32 k = 1024) ran at 0.57-0.97 of the transposed tile's speed, where other depths
+    ran 1.4-2.8 times as fast (docs/performance.md, "dw of a few outputs along x's rows")."""
+    return (DW_BY_ROWS and dw_kernel == DW_GEMM and 2 <= m <= DW_ROWS_MAX_COLUMNS
+            and _kernel_for(dtype, m, True) != KERNEL_REGISTER_TILE)
 
 
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
@@ -1132,7 +1148,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
     cdef BackwardPlan p
     if n == 0 or m == 0:   # zeros, or nothing at all
         return {"dw_kernel": "none", "db_kernel": "none", "dx_kernel": "none", "parts": 0,
-                "threads": 1, "one_thread": False}
+                "threads": 1, "one_thread": False, "dw_by_rows": False}
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
     dx = _product_plan_dict(dtype, p.block_rows, m, k, 1, False)["kernel"] if k > 0 else "none"
@@ -1144,6 +1160,8 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         dx = "outer"
     return {
         "dw_kernel": _DW_NAMES[p.dw_kernel] if k > 0 else "none",
+        # the matmul's dw by dw_rows.h (the same order, so the same bits)
+        "dw_by_rows": bool(k > 0 and _dw_by_rows(dtype, p.dw_kernel, m)),
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
         "dx_kernel": dx,
         "parts": p.parts,
@@ -1162,8 +1180,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
 
     Products: "kernel" (register_tile, few_rows, transposed_tile, vector_tile, or the
     vector tile's row_kernel or column_kernel -- the column kernel takes whole groups of a
-    vector's lanes of rows, the row kernel the rest; dots for one column of C, a dot
-    product a row; "zeros" for k = 0, "none" for an
+    vector's lanes of rows, the row kernel the rest; dots for a C of one column, or of up
+    to four, a dot product a row and column; "zeros" for k = 0, "none" for an
     empty result), "a_in_place" (the register tile's first task reads x where it lies),
     "b_in_place" (w is read where it lies, by the register tile or the few-rows kernel:
     few rows), "few_rows_pass" (the few-rows kernel's rows of x a pass over w: 8 where the
@@ -1180,8 +1198,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread:
     product_min_work).
-    The backward: "dw_kernel",
-    "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
+    The backward: "dw_kernel", "dw_by_rows" (the matmul's dw by dw_rows.h, vectors
+    along x's rows, the same bits), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
     lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
     "one_thread"."""

@@ -12,11 +12,12 @@
 #
 # Every tile sums each element of C from 0 over p increasing, one multiply-add a step,
 # then adds what C held (accumulate) and then the bias: whichever tile computes an
-# element, it gets the same bits. The one exception is column_dots.h, which takes a C of
-# one column, and in the avx2 and avx512 variants of up to DOTS_MAX_COLUMNS, of depth >
-# ROW_KERNEL_DEPTH (_takes_dots): its sums run in vector lanes along each row of A, so
-# such a column's bits are those of that column alone, not of the same column in a C
-# wider than DOTS_MAX_COLUMNS. The C tiles and the Cython tiles of a compiler without
+# element, it gets the same bits. The one exception is column_dots.h, which in the avx2
+# and avx512 variants takes a C of one column of depth > ROW_KERNEL_DEPTH, and of up to
+# DOTS_MAX_COLUMNS of a depth of a step of its lanes (_takes_dots; the baseline takes one
+# column by few_rows.h's transposed kernel, in the tiles' order): its sums run in vector
+# lanes along each row of A, so such a column's bits are those of that column alone, not
+# of the same column in a C the tiles take. The C tiles and the Cython tiles of a compiler without
 # vector extensions (MSVC, FASTSIG_PORTABLE) agree bit for bit.
 
 cdef extern from "_kernels/register_tile.h":
