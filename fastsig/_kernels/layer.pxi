@@ -4,8 +4,8 @@
 #   buffers, also the native fast path's).
 # Uses: gemm.pxi (gemm, gemm_serial, gemm_share), plan.pxi (_plan_backward and its
 #   kernels' choice), packing.pxi, tiles.pxi (_dx_few_rows, _dw_few_rows), column_sums.h
-#   and dw_rows.h (C), elementwise.pxi (_sigmoid_backward_span), scratch.h (scratch_take, scratch_give:
-#   kernels.pxi).
+#   and dw_rows.h (C), elementwise.pxi (_sigmoid_backward_span), scratch.h (scratch_take,
+#   scratch_give: kernels.pxi).
 #
 # Forward: σ(x @ w + b) is the matmul with the sigmoid epilogue (gemm.pxi, step 5).
 #
@@ -174,8 +174,8 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             # dw_part (k×m) = x[b0:b0+rows]ᵀ @ dy, a row of dw at a time
             _dw_few_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
         elif dw_by_rows:
-            # dw_part (k×m) += x[b0:b0+rows]ᵀ @ dy, in the matmul's order (dw_part zeroed:
-            # a narrow tile never stores its first block)
+            # dw_part (k×m) += x[b0:b0+rows]ᵀ @ dy, in the matmul's order (dw_part
+            # zeroed: a narrow tile never stores its first block)
             _dw_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
         elif dw_kernel == DW_GEMM:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)

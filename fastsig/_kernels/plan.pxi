@@ -19,8 +19,8 @@
 # The bits depend on the shapes and the dtype alone, never on the threads: a product's on
 # the depth block KC and the depth split (every kernel sums each output's products in
 # increasing p within a depth block and adds the blocks in order, except column_dots.h's
-# for a C of one to four columns: _takes_dots); the backward's dw and db also on its cut into
-# blocks and parts (fixed by n and m) and on the dw kernel (fixed by k and m).
+# for a C of one to four columns: _takes_dots); the backward's dw and db also on its cut
+# into blocks and parts (fixed by n and m) and on the dw kernel (fixed by k and m).
 #
 # The functions here take `floating* dtype`, a pointer that is never read: Cython
 # specializes a fused function by the types of its arguments, and this one selects the
@@ -39,6 +39,8 @@ cdef enum:
     DOTS_ROWS = 32      # rows of C a thread takes at a time in the dots kernel (_takes_dots)
     DOTS_MAX_COLUMNS_F32 = 4    # the widest C the dots kernel takes, float32
     DOTS_MAX_COLUMNS_F64 = 3    # and float64 (_takes_dots)
+    DOTS_LANES_F32 = 16     # column_dots.h's LANES: a step of its sums along k, float32
+    DOTS_LANES_F64 = 8      # and float64
     FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
     FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) and the
                             # variant has no eight-row tile, at most this many, by the
@@ -874,8 +876,9 @@ cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexce
     """Whether C of one column (a logistic regression's layer), or in the avx2 and avx512
     variants of up to DOTS_MAX_COLUMNS (a few logits), is one dot product a row of A and
     column of B (column_dots.h: each row read once, along k, its sums in vector lanes),
-    rather than the vector tile, which would fill m lanes of each vector (docs/performance.md,
-    "One column: vectors along each row", "A few columns: dot products"). Its sums are not
+    rather than the vector tile, which would fill m lanes of each vector
+    (docs/performance.md, "One column: vectors along each row", "A few columns: dot
+    products along each row"). Its sums are not
     in the tiles' order, so such a column's bits are those of that column alone, not of
     the same column of a wider B; they depend only on the row, the column and the variant.
     A variant without that kernel (COLUMN_DOTS 0: the baseline) runs few_rows.h's
@@ -883,8 +886,9 @@ cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexce
     up to ROW_KERNEL_DEPTH keep the row and column kernels, which store whole vectors of
     rows; for more than one column, depths below a step of the lanes (16, 8) keep the
     vector tile, and a B over B_SLAB_BYTES the tiles, which pack it a slab at a time."""
-    cdef Py_ssize_t widest = DOTS_MAX_COLUMNS_F32 if floating is float else DOTS_MAX_COLUMNS_F64
-    cdef Py_ssize_t lanes = 16 if floating is float else 8
+    cdef Py_ssize_t widest = (DOTS_MAX_COLUMNS_F32 if floating is float
+                              else DOTS_MAX_COLUMNS_F64)
+    cdef Py_ssize_t lanes = DOTS_LANES_F32 if floating is float else DOTS_LANES_F64
     if k <= ROW_KERNEL_DEPTH:
         return False
     # (More than one column: gemm() copies B's columns, within B_SLAB_BYTES, as it packs.)
@@ -956,10 +960,10 @@ cdef inline bint _dw_by_rows(floating* dtype, int dw_kernel, Py_ssize_t m) noexc
     as dw_rows.h's kernel: vectors along x's rows, every lane work, where the narrow tile
     it replaces fills m of a vector's lanes and reads xᵀ through strides. Its sums run in
     the matmul's order (depth blocks of KC from +0, each added to dw), so the same bits.
-    Where the variant has it (DW_BY_ROWS: AVX2 and FMA). Not for one column: reading a
-    line of each row a pass, rows a multiple of 2-4 KB apart (float64 k = 256, 512;
-    float32 k = 1024) ran at 0.57-0.97 of the transposed tile's speed, where other depths
-    ran 1.4-2.8 times as fast (docs/performance.md, "dw of a few outputs along x's rows")."""
+    Where the variant has it (DW_BY_ROWS: AVX2 and FMA). Not for one column: a pass then
+    reads one line of each row, and rows a multiple of a few KB apart share L1's sets, so
+    the transposed tile stays faster there (docs/performance.md, "dw of a few outputs
+    along x's rows")."""
     return (DW_BY_ROWS and dw_kernel == DW_GEMM and 2 <= m <= DW_ROWS_MAX_COLUMNS
             and _kernel_for(dtype, m, True) != KERNEL_REGISTER_TILE)
 
@@ -1199,8 +1203,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread:
     product_min_work).
     The backward: "dw_kernel", "dw_by_rows" (the matmul's dw by dw_rows.h, vectors
-    along x's rows, the same bits), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ; few_rows_transposed: w read where it
-    lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),
+    along x's rows, the same bits), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ;
+    few_rows_transposed: w read where it lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies;
+    outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
     "one_thread"."""
     if n < 0 or k < 0 or m < 0 or num_threads < 1:

@@ -17,8 +17,8 @@
 # DOTS_MAX_COLUMNS of a depth of a step of its lanes (_takes_dots; the baseline takes one
 # column by few_rows.h's transposed kernel, in the tiles' order): its sums run in vector
 # lanes along each row of A, so such a column's bits are those of that column alone, not
-# of the same column in a C the tiles take. The C tiles and the Cython tiles of a compiler without
-# vector extensions (MSVC, FASTSIG_PORTABLE) agree bit for bit.
+# of the same column in a C the tiles take. The C tiles and the Cython tiles of a
+# compiler without vector extensions (MSVC, FASTSIG_PORTABLE) agree bit for bit.
 
 cdef extern from "_kernels/register_tile.h":
     void _register_tile_f32 "fastsig_register_tile_F32"(
