@@ -9,14 +9,17 @@
  *     /tmp/column_dots_bench N K double   # float64
  *
  * Prints the best of 200 calls for each m, x and w's columns already in place (gemm.pxi
- * copies w's columns first): the kernel alone, for comparing how it keeps its vectors in
- * registers and how many rows share a step (docs/performance.md, "A few columns: dot
- * products along each row"). Each result is checked against plain loops in double within
- * the products' bound; exit status 1 when one is outside it, 2 when the flags give no
+ * copies w's columns first), with several rows a step and with one (one_row: N x K large
+ * enough to leave the caches shows the difference): the kernel alone, for comparing how
+ * it keeps its vectors in registers and how many rows share a step (docs/performance.md,
+ * "A few columns: dot products along each row", "An x from memory: one row a step"). Each
+ * result is checked against plain loops in double within the products' bound, and the
+ * two forms for the same bits; exit status 1 when one fails, 2 when the flags give no
  * AVX2 and FMA (there is no kernel then). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "column_dots.h"
@@ -36,7 +39,8 @@ static int bench_##SUFFIX(long n, long k) {                                     
         T* x = malloc(sizeof(T) * n * k);                                                  \
         T* wt = malloc(sizeof(T) * m * k);                                                 \
         T* y = malloc(sizeof(T) * n * m);                                                  \
-        double best = 1e30;                                                                \
+        T* y1 = malloc(sizeof(T) * n * m);                                                 \
+        double best = 1e30, best1 = 1e30;                                                  \
         long i, p;                                                                         \
         int j, r;                                                                          \
         for (i = 0; i < n * k; i++)                                                        \
@@ -45,11 +49,18 @@ static int bench_##SUFFIX(long n, long k) {                                     
             wt[i] = (T)((i * 104729 % 2001) - 1000) / 1000;                                \
         for (r = 0; r < 200; r++) {                                                        \
             double t = now();                                                              \
-            fastsig_column_dots_##SUFFIX(n, k, m, x, wt, NULL, y);                         \
+            fastsig_column_dots_##SUFFIX(n, k, m, x, wt, NULL, y, 0);                      \
             t = now() - t;                                                                 \
             if (t < best)                                                                  \
                 best = t;                                                                  \
+            t = now();                                                                     \
+            fastsig_column_dots_##SUFFIX(n, k, m, x, wt, NULL, y1, 1);                     \
+            t = now() - t;                                                                 \
+            if (t < best1)                                                                 \
+                best1 = t;                                                                 \
         }                                                                                  \
+        if (memcmp(y, y1, sizeof(T) * n * m) != 0)  /* one_row: the same sums */           \
+            bad = 1;                                                                       \
         for (i = 0; i < n; i++)                                                            \
             for (j = 0; j < m; j++) {                                                      \
                 double exact = 0, size = 0;                                                \
@@ -60,9 +71,10 @@ static int bench_##SUFFIX(long n, long k) {                                     
                 if (fabs(y[i * m + j] - exact) > 2 * k * (EPS) * size + 1e-300)            \
                     bad = 1;                                                               \
             }                                                                              \
-        printf("%s %ldx%ldx%d: %.2f us, %.1f GFLOP/s\n", #T, n, k, m, best * 1e6,         \
-               2.0 * n * k * m / best * 1e-9);                                             \
+        printf("%s %ldx%ldx%d: %.2f us, %.1f GFLOP/s; one row a step %.2f us\n", #T, n,  \
+               k, m, best * 1e6, 2.0 * n * k * m / best * 1e-9, best1 * 1e6);             \
         free(x);                                                                           \
+        free(y1);                                                                          \
         free(wt);                                                                          \
         free(y);                                                                           \
     }                                                                                      \

@@ -750,6 +750,41 @@ def test_a_few_columns_rows_keep_their_bits_in_any_batch_and_thread_count(dtype,
                                      f"rows {lo}:{hi}")
 
 
+@pytest.mark.quick
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_an_x_from_memory_takes_the_dots_kernel_one_row_a_step_with_the_same_bits(
+        dtype, rng, helpers, m):
+    """plan(): the dots kernel reads x one row a step where x is larger than 8 MB (an x
+    from memory: _dots_one_row), several rows a step below (column_dots.h: the avx2 and
+    avx512 variants; the baseline's one-column kernel has no such choice); which rows
+    share a step changes no sum, so the rows of such an x have the bits they have in a
+    small batch, on any thread count, and dense_forward is σ of them."""
+    itemsize = np.dtype(dtype).itemsize
+    k = 301
+    n = 8 * 2**20 // (k * itemsize) + 1        # just over 8 MB of x
+    widest = 1 if fastsig.show_config()["isa"] == "baseline" else 3
+    if m > widest:
+        assert _plan(dtype, n, k, m)["kernel"] != "dots"
+        return
+    assert _plan(dtype, n, k, m)["kernel"] == "dots"
+    assert _plan(dtype, n, k, m)["dots_one_row"] == (widest > 1)
+    assert not _plan(dtype, n - 1, k, m)["dots_one_row"]
+    assert not _plan(dtype, 777, k, m)["dots_one_row"]
+    assert _plan(dtype, n, k, m, 2)["dots_one_row"] == (widest > 1)
+    x = rng.uniform(-2, 2, (n, k)).astype(dtype)
+    w = rng.uniform(-2, 2, (k, m)).astype(dtype)
+    b = rng.uniform(-1, 1, m).astype(dtype)
+    whole = fastsig.matmul(x, w, num_threads=1)
+    rows = np.r_[0:5, n // 2 - 3:n // 2 + 70, n - 9:n]
+    helpers.assert_bitwise_equal(whole[rows], fastsig.matmul(x[rows], w, num_threads=1),
+                                 "the same rows in a small batch")
+    for threads in (2, 3):
+        helpers.assert_bitwise_equal(fastsig.matmul(x, w, num_threads=threads), whole,
+                                     f"{threads} threads")
+    helpers.assert_bitwise_equal(fastsig.dense_forward(x, w, b, num_threads=2),
+                                 fastsig.sigmoid(whole + b), "σ(x @ w + b)")
+
+
 def test_row_results_do_not_depend_on_the_batch(dtype, rng, helpers):
     """A row's result is the same alone or inside any batch (as fastsig.dask relies on)."""
     # (16, 12), (100, 16) and (513, 10): narrow layers, whose few rows take the few-rows

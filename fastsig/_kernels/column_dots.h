@@ -2,17 +2,22 @@
  * regression's layer, a few logits).
  *
  * Provides, per dtype (F32, F64):
- *   fastsig_column_dots_F32(rows, k, m, x, wt, bias, y)
+ *   fastsig_column_dots_F32(rows, k, m, x, wt, bias, y, one_row)
  *     y[i*m + j] = sum_p x[i*k + p] * wt[j*k + p] (+ bias[j] where bias is not NULL: the
  *     sum rounded, then the bias added), i < rows, j < m, 1 <= m <=
  *     FASTSIG_COLUMN_DOTS_MAX_COLUMNS (wt: w's columns, each contiguous; for one column,
- *     w itself)
+ *     w itself); one_row nonzero: one row a step (for an x that comes from memory, not
+ *     from a cache: below)
  *   FASTSIG_COLUMN_DOTS   1 where the variant has the kernel, else 0 (and the functions
  *     expand to nothing: gemm.pxi then takes few_rows.h's transposed kernel for one
  *     column, the tiles' order, and the tiles for more)
  *   FASTSIG_COLUMN_DOTS_MAX_COLUMNS   4: R rows at once share each step's vectors of w,
  *     with R * m <= FASTSIG_COLUMN_DOTS_PAIRS pairs (8 with AVX-512VL, else 4), 2 R m
- *     sums in flight
+ *     sums in flight. With one_row, R = 1: x read as one sequential stream, the pattern
+ *     the hardware prefetchers follow at the memory's speed; R rows a step are R streams
+ *     k elements apart, which they follow at a fraction of it (Zen 4: half to a third)
+ *     and which pay only while x is in a cache (docs/performance.md, "An x from memory:
+ *     one row a step").
  * Uses: AVX2 and FMA intrinsics, where the variant has them (the avx2 and avx512
  *   variants: the same code but for how many rows share a step, so the same bits, in
  *   both), isa.h (FASTSIG_MIN). The baseline variant keeps the
@@ -182,13 +187,13 @@ FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_rows_##SUFFIX(              
 }                                                                                          \
                                                                                            \
 /* Rows of M columns, R at a time (four of one column, else two where PAIRS pairs hold     \
-   them), then one at a time. */                                                           \
+   them; with one_row none), then one at a time. */                                        \
 FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_m_##SUFFIX(                            \
         ptrdiff_t rows, ptrdiff_t k, const T* x, const T* wt, const T* bias, T* y,         \
-        const int M) {                                                                     \
+        int one_row, const int M) {                                                        \
     const int R = FASTSIG_MIN(M == 1 ? 4 : 2, FASTSIG_COLUMN_DOTS_PAIRS / M);              \
     ptrdiff_t i = 0;                                                                       \
-    if (R > 1)                                                                             \
+    if (R > 1 && !one_row)                                                                 \
         for (; i + R <= rows; i += R)                                                      \
             fastsig_column_dots_rows_##SUFFIX(x + i * k, k, wt, bias, y + i * M, R, M);    \
     for (; i < rows; i++)                                                                  \
@@ -196,12 +201,13 @@ FASTSIG_COLUMN_DOTS_INLINE void fastsig_column_dots_m_##SUFFIX(                 
 }                                                                                          \
                                                                                            \
 static void fastsig_column_dots_##SUFFIX(ptrdiff_t rows, ptrdiff_t k, ptrdiff_t m,        \
-                                         const T* x, const T* wt, const T* bias, T* y) {  \
+                                         const T* x, const T* wt, const T* bias, T* y,    \
+                                         int one_row) {                                   \
     switch (m) {                                                                           \
-    case 1: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, 1); break;             \
-    case 2: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, 2); break;             \
-    case 3: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, 3); break;             \
-    case 4: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, 4); break;             \
+    case 1: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, one_row, 1); break;    \
+    case 2: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, one_row, 2); break;    \
+    case 3: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, one_row, 3); break;    \
+    case 4: fastsig_column_dots_m_##SUFFIX(rows, k, x, wt, bias, y, one_row, 4); break;    \
     default: break;                                                                        \
     }                                                                                      \
 }
@@ -230,8 +236,8 @@ FASTSIG_COLUMN_DOTS_ROWS(double, F64, __m256d, 4, _mm256_setzero_pd, _mm256_load
 #else
 #define FASTSIG_COLUMN_DOTS 0
 #define FASTSIG_COLUMN_DOTS_MAX_COLUMNS 0
-#define fastsig_column_dots_F32(rows, k, m, x, wt, bias, y) ((void)0)
-#define fastsig_column_dots_F64(rows, k, m, x, wt, bias, y) ((void)0)
+#define fastsig_column_dots_F32(rows, k, m, x, wt, bias, y, one_row) ((void)0)
+#define fastsig_column_dots_F64(rows, k, m, x, wt, bias, y, one_row) ((void)0)
 #endif
 
 #endif /* FASTSIG_COLUMN_DOTS_H */

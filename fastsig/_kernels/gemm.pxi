@@ -412,17 +412,18 @@ cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 
 cdef void _dots_rows(const floating* a, const floating* b, floating* c, Py_ssize_t i0,
                      Py_ssize_t i1, Py_ssize_t k, Py_ssize_t m, const floating* bias,
-                     int epilogue) noexcept nogil:
+                     int epilogue, bint one_row) noexcept nogil:
     """C[i0:i1] = A[i0:i1] @ B (k×m, m <= DOTS_MAX_COLUMNS), then the epilogue: a dot
     product a row of A (row-major, rows k apart) and column of B, given as its columns
     (b: m×k, row-major) (column_dots.h; without it, m = 1 and few_rows.h's transposed
-    kernel, the tiles' order: _takes_dots)."""
+    kernel, the tiles' order: _takes_dots); one_row: one row of A a step
+    (_dots_one_row)."""
     if i1 <= i0:
         return
     if COLUMN_DOTS:
         # The bias added as each sum is stored (the epilogue's addition, in the kernel).
         _column_dots(i1 - i0, k, m, a + i0 * k, b,
-                     bias if epilogue != EPILOGUE_NONE else NULL, c + i0 * m)
+                     bias if epilogue != EPILOGUE_NONE else NULL, c + i0 * m, one_row)
         _epilogue_rows(c, m, i0, i1, 0, m, NULL, epilogue)
     else:
         # The transposed kernel's dx (1×rows) = dy (1×k) @ wᵀ, w = A's rows i0..i1.
@@ -628,10 +629,10 @@ cdef inline void _slab_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
 cdef int _gemm_dots(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                     const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
                     floating* c, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
-                    const floating* bias, int epilogue, int threads) except -1:
+                    const floating* bias, int epilogue, int threads, bint one_row) except -1:
     """gemm() by the dots kernel (_takes_dots): B's columns, each contiguous (B itself for
     one column read along its rows, else copied into scratch), then DOTS_ROWS rows a
-    task."""
+    task; one_row: one row of A a step (_dots_one_row)."""
     cdef const floating* columns = b
     cdef floating* copy
     cdef void* base = NULL
@@ -652,11 +653,12 @@ cdef int _gemm_dots(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         columns = copy
     with nogil:
         if threads == 1:
-            _dots_rows(a, columns, c, 0, n, k, m, bias, epilogue)
+            _dots_rows(a, columns, c, 0, n, k, m, bias, epilogue, one_row)
         else:
             for t in prange(threads, schedule='static', num_threads=threads):
                 _dots_rows(a, columns, c, _task_start(t, threads, DOTS_ROWS, n),
-                           _task_start(t + 1, threads, DOTS_ROWS, n), k, m, bias, epilogue)
+                           _task_start(t + 1, threads, DOTS_ROWS, n), k, m, bias, epilogue,
+                           one_row)
     if base != NULL:
         scratch_give(base, base_size)
     return 0
@@ -700,7 +702,8 @@ cdef int gemm(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     # is packed.
     plan.b_as_packed = plan.b_as_packed and b_cs == 1 and b_rs == nr
     if plan.dots:
-        return _gemm_dots(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue, threads)
+        return _gemm_dots(a, a_rs, a_cs, b, b_rs, b_cs, c, n, k, m, bias, epilogue, threads,
+                          plan.dots_one_row)
     if b_in_place:
         b_size = (nr * k + per_line - 1) // per_line * per_line if ragged else 0
         # A task's rows are all n (one row task), packed a depth block at a time.

@@ -41,6 +41,8 @@ cdef enum:
     DOTS_MAX_COLUMNS_F64 = 3    # and float64 (_takes_dots)
     DOTS_LANES_F32 = 16     # column_dots.h's LANES: a step of its sums along k, float32
     DOTS_LANES_F64 = 8      # and float64
+    DOTS_ONE_ROW_BYTES = 8388608    # an x larger than this: the dots kernel reads one row a
+                                    # step (_dots_one_row)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
     FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) and the
                             # variant has no eight-row tile, at most this many, by the
@@ -769,6 +771,7 @@ cdef struct ProductPlan:
     bint few_rows_fetch     # its eight-row tile fetches B's next strip ahead: B streams
                             # from beyond L2 (_b_streams)
     bint dots               # a C of one to four columns, dot products (_takes_dots)
+    bint dots_one_row       # and one row of x a step (_dots_one_row)
     bint b_as_packed        # B one whole panel wide: a row-major B is its own packed form
     bint b_per_thread       # each thread packs all of B itself (_packs_b_per_thread)
     Py_ssize_t panel_width  # NR, NRT or NRV: columns of a packed panel of B
@@ -839,6 +842,7 @@ cdef inline ProductPlan _plan_product(floating* dtype, Py_ssize_t n, Py_ssize_t 
         plan.block_width = m
         plan.few_rows_fetch = _few_rows_fetch(dtype, k, m, 1)
     plan.dots = _takes_dots(dtype, k, m)
+    plan.dots_one_row = plan.dots and COLUMN_DOTS and _dots_one_row(dtype, n, k)
     if plan.dots:
         plan.b_in_place = plan.b_per_task = plan.few_rows = False
         plan.depth_chunks = 1
@@ -895,6 +899,19 @@ cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexce
     return m == 1 or (COLUMN_DOTS and m <= min(widest, <Py_ssize_t>COLUMN_DOTS_MAX_COLUMNS)
                       and k >= lanes
                       and m * k * <Py_ssize_t>sizeof(floating) <= B_SLAB_BYTES)
+
+
+cdef inline bint _dots_one_row(floating* dtype, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Whether the dots kernel reads x one row a step (column_dots.h's one_row) rather
+    than several rows a step that share each step's vectors of w: where x is larger than
+    DOTS_ONE_ROW_BYTES, so that it comes from memory rather than from a cache. One row a
+    step is one sequential stream, which the hardware prefetchers follow at the memory's
+    speed; several rows a step are as many streams k elements apart, which they follow at
+    a fraction of it, and which pay only while x is in a cache (Zen 4: 2-3x faster from
+    memory, level at 6-10 MB, 10-25 % slower within L2; docs/performance.md, "An x from
+    memory: one row a step"). The same sums either way: which rows share a step changes
+    none."""
+    return n * k * <Py_ssize_t>sizeof(floating) > DOTS_ONE_ROW_BYTES
 
 
 cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,
@@ -1134,6 +1151,7 @@ cdef dict _product_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ssi
                            and n > FEW_ROWS_MAX),
         "b_as_packed": bool(p.b_as_packed) and n > 0,
         "b_per_thread": bool(p.b_per_thread) and n > 0,
+        "dots_one_row": bool(p.dots_one_row) and kernel == "dots",
         "panel_width": p.panel_width,
         "tasks": p.tasks if p.depth_chunks == 1 else p.depth_chunks,
         "row_tasks": p.tasks if p.dots else p.row_tasks if p.depth_chunks == 1 else 1,
@@ -1197,7 +1215,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     variant has no eight-row tile or w's rows crowd L2's sets: _b_rows_crowd_l2_sets),
     "b_as_packed" (w is one whole panel
     wide, its own packed form: read where it lies, not copied), "b_per_thread" (each
-    thread packs all of w itself: _packs_b_per_thread), "panel_width", "tasks"
+    thread packs all of w itself: _packs_b_per_thread), "dots_one_row" (the dots kernel
+    reads x one row a step: an x from memory; only column_dots.h has the choice),
+    "panel_width", "tasks"
     and "row_tasks" (of them, along the rows of C: the rest are blocks of its columns)
     and "threads" (that get work), "depth_chunks" (> 1: the depth is split), "slabs" (> 1:
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread:

@@ -77,10 +77,10 @@ cdef extern from "_kernels/column_dots.h":
         COLUMN_DOTS_MAX_COLUMNS "FASTSIG_COLUMN_DOTS_MAX_COLUMNS"  # its widest C
     void _column_dots_f32 "fastsig_column_dots_F32"(
         Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const float* x, const float* wt,
-        const float* bias, float* y) noexcept nogil
+        const float* bias, float* y, int one_row) noexcept nogil
     void _column_dots_f64 "fastsig_column_dots_F64"(
         Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m, const double* x, const double* wt,
-        const double* bias, double* y) noexcept nogil
+        const double* bias, double* y, int one_row) noexcept nogil
 
 cdef extern from "_kernels/vector_tile.h":
     enum: MRV_SHORT "FASTSIG_MRV_SHORT"
@@ -409,11 +409,12 @@ cdef inline void _dw_few_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x,
 
 cdef inline void _column_dots(Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m,
                               const floating* x, const floating* wt, const floating* bias,
-                              floating* y) noexcept nogil:
+                              floating* y, bint one_row) noexcept nogil:
     """y (rows×m, row-major) = x (rows×k, row-major) @ wtᵀ (wt: m×k, w's columns) (+ bias,
     where not NULL), a dot product a row and column in vector lanes along k (column_dots.h
-    states the order); only where COLUMN_DOTS, m <= COLUMN_DOTS_MAX_COLUMNS."""
+    states the order; one_row: one row a step, for an x from memory, the same sums); only
+    where COLUMN_DOTS, m <= COLUMN_DOTS_MAX_COLUMNS."""
     if floating is float:
-        _column_dots_f32(rows, k, m, x, wt, bias, y)
+        _column_dots_f32(rows, k, m, x, wt, bias, y, one_row)
     else:
-        _column_dots_f64(rows, k, m, x, wt, bias, y)
+        _column_dots_f64(rows, k, m, x, wt, bias, y, one_row)
