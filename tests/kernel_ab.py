@@ -10,6 +10,8 @@ build's thread count rule for num_threads=None, for both).
         [--shapes 262144x16x16,5000x1000x16] [--ops matmul,dense_forward,dense_backward]
         [--fast] [--rounds 7] [--c-offsets 0,16,32,48]
 
+`--ops dense_backward_nodx` times the backward with compute_dx=False (dw and db only).
+
 `--ops sigmoid_backward` times the elementwise kernel over n*m elements (k is not used:
 a shape 100003x1x1 is 100003 elements), threaded from the new build's threshold.
 
@@ -84,7 +86,8 @@ def cases(op, n, k, m, dtype, fast, threads, offset=None):
     g = rng.standard_normal((n, m)).astype(dtype)
     s = rng.random((n, m)).astype(dtype)
     dx, dw, db = np.empty((n, k), dtype), np.empty((k, m), dtype), np.empty(m, dtype)
-    return lambda K: K.dense_backward(g, x, w, s, dx, True, dw, db, threads)
+    compute_dx = op != "dense_backward_nodx"
+    return lambda K: K.dense_backward(g, x, w, s, dx, compute_dx, dw, db, threads)
 
 
 def main():
@@ -125,7 +128,7 @@ def main():
             if op == "sigmoid_backward":
                 elements = new.MIN_BACKWARD_ELEMENTS_FOR_THREADS[np.dtype(args.dtype).name]
                 threads = args.threads if n * m >= elements else 1
-            elif op == "dense_backward" and hasattr(new, "backward_min_work"):
+            elif op.startswith("dense_backward") and hasattr(new, "backward_min_work"):
                 minimum = new.backward_min_work(args.dtype, n, k, m)
                 threads = args.threads if work >= minimum else 1
             elif hasattr(new, "product_min_work"):
@@ -138,7 +141,8 @@ def main():
             else:
                 threads = args.threads if work >= threshold else 1
             o = w = 0.0     # the means over the offsets
-            placements = offsets if op != "dense_backward" else [None]   # (no C given)
+            placements = (offsets if not op.startswith("dense_backward")
+                          else [None])   # (no C given)
             for offset in placements:
                 call = cases(op, n, k, m, np.dtype(args.dtype), args.fast, threads, offset)
                 t_old, t_new = [], []

@@ -199,6 +199,48 @@ def test_a_few_columns_of_dy_give_dw_in_the_matmuls_order(dtype, rng, helpers, n
 
 
 @pytest.mark.quick
+@pytest.mark.parametrize("m", [2, 3])
+def test_an_x_from_memory_fetches_dws_next_block_with_the_same_bits(dtype, rng, helpers, m):
+    """plan(): where dw_rows.h takes dw and x is larger than 8 MB (from memory), each depth
+    block fetches the next into L2 ("dw_rows_fetch"; not where two blocks of x's rows
+    exceed L2, nor for a smaller x); a fetch changes no sum: dw the same bits on any
+    thread count, in the parts and in the shared block (the order itself:
+    test_a_few_columns_of_dy_give_dw_in_the_matmuls_order)."""
+    isa = fastsig.show_config()["isa"]
+    plan = fastsig._dispatch.kernels.plan
+    itemsize = np.dtype(dtype).itemsize
+    k = 301
+    n = 8 * 2**20 // (k * itemsize) + 1
+    assert plan(dtype, "dense_backward", n, k, m, 1)["dw_rows_fetch"] == (isa != "baseline")
+    assert not plan(dtype, "dense_backward", n - 1, k, m, 1)["dw_rows_fetch"]
+    l2 = fastsig.show_config()["blocking"]["l2_bytes"]
+    depth = 256 if dtype == np.float32 else 128
+    too_wide = l2 // (2 * depth * itemsize) + 1     # two blocks of x's rows exceed L2
+    assert not plan(dtype, "dense_backward", 8 * 2**20 // (too_wide * itemsize) + 1,
+                    too_wide, m, 1)["dw_rows_fetch"]
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.standard_normal((n, m)).astype(dtype)
+    ref = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=1)
+    dy = g.astype(np.float64) * s * (1 - s.astype(np.float64))
+    exact = x.astype(np.float64).T @ dy
+    bound = 2 * n * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64).T @ np.abs(dy))
+    assert (np.abs(ref[1] - exact) <= bound + 4 * np.finfo(dtype).eps * np.abs(exact)).all()
+    for threads in (2, 3):
+        got = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=threads)
+        helpers.assert_bitwise_equal(got[1], ref[1], f"dw, {threads} threads")
+        helpers.assert_bitwise_equal(got[2], ref[2], f"db, {threads} threads")
+    # The shared block (the threads take rows of dw) of a batch of one block's rows.
+    rows = 3 * depth
+    one_block = fastsig.dense_backward(g[:rows], x[:rows], w, s[:rows], compute_dx=False,
+                                       num_threads=1)[1]
+    helpers.assert_bitwise_equal(
+        fastsig.dense_backward(g[:rows], x[:rows], w, s[:rows], compute_dx=False,
+                               num_threads=2)[1], one_block, "a small batch, 2 threads")
+
+
+@pytest.mark.quick
 @pytest.mark.parametrize("n,k,m", [(4099, 300, 2), (700, 1000, 4), (3000, 256, 1),
                                    (500, 301, 3), (5, 300, 2)], ids=str)
 def test_a_few_columns_of_dy_keep_their_bits_in_any_thread_count(dtype, rng, helpers, n, k, m):

@@ -1,9 +1,10 @@
 /* fastsig: dw = xᵀ @ dy of a layer of one to four outputs, in vectors along x's rows.
  *
  * Provides, per dtype (F32, F64):
- *   fastsig_dw_rows_F32(rows, k, x, ldx, dy, m, dw, depth)
+ *   fastsig_dw_rows_F32(rows, k, x, ldx, dy, m, dw, depth, fetch)
  *     dw[p*m + j] += sum over i < rows of x[i*ldx + p] * dy[i*m + j], p < k, j < m,
- *     1 <= m <= FASTSIG_DW_ROWS_MAX_COLUMNS
+ *     1 <= m <= FASTSIG_DW_ROWS_MAX_COLUMNS; fetch nonzero: each step also fetches into
+ *     L2 the line it reads one depth block later (below)
  *   FASTSIG_DW_ROWS   1 where the variant has the kernel (AVX2 and FMA), else 0 (and the
  *     function expands to nothing: plan.pxi then leaves dw to the matmul)
  *   FASTSIG_DW_ROWS_MAX_COLUMNS   4
@@ -21,7 +22,13 @@
  * column of dy a broadcast: every lane is work. A block's sums are in registers for 16
  * (float32) or 8 (float64) columns of x at a time (two vectors a column of dy), then
  * added into dw's rows through a small buffer (dw is k×m: its rows interleave the
- * columns). */
+ * columns).
+ * A strip reads one line of each of the block's rows, rows ldx apart: for an x from
+ * memory the first strip of a block waits on the memory for every row (a stride the
+ * hardware prefetchers follow at a fraction of the memory's speed). With fetch, each
+ * step fetches the same place `depth` rows on, so that the strips fetch the next block
+ * into L2, a line a step, while they work on this one: the caller's choice, where x
+ * comes from memory and two blocks fit in L2 (plan.pxi, _dw_rows_fetch). */
 #ifndef FASTSIG_DW_ROWS_H
 #define FASTSIG_DW_ROWS_H
 
@@ -45,7 +52,7 @@
                                MASK)                                                       \
 FASTSIG_DW_ROWS_INLINE void fastsig_dw_rows_strip_##SUFFIX(                                 \
         ptrdiff_t rows, ptrdiff_t width, const T* x, ptrdiff_t ldx, const T* dy, T* dw,    \
-        const int M, const int full) {                                                     \
+        ptrdiff_t ahead, const int M, const int full) {                                    \
     VEC a[FASTSIG_DW_ROWS_MAX_COLUMNS], b[FASTSIG_DW_ROWS_MAX_COLUMNS];                    \
     T sums[FASTSIG_DW_ROWS_MAX_COLUMNS][2 * W];                                            \
     const __m256i m0 = MASK(width), m1 = MASK(width - W);                                  \
@@ -55,6 +62,8 @@ FASTSIG_DW_ROWS_INLINE void fastsig_dw_rows_strip_##SUFFIX(                     
         a[j] = b[j] = ZERO();                                                              \
     for (i = 0; i < rows; i++) {                                                           \
         const T* row = x + i * ldx;                                                        \
+        if (ahead != 0) /* (a fetch past x's end is a hint, never a read) */               \
+            _mm_prefetch((const char*)(row + ahead), _MM_HINT_T1);                         \
         const VEC x0 = full ? LOAD(row) : MASKLOAD(row, m0);                               \
         const VEC x1 = full ? LOAD(row + W) : MASKLOAD(row + W, m1);                       \
         for (j = 0; j < M; j++) {                                                          \
@@ -74,27 +83,30 @@ FASTSIG_DW_ROWS_INLINE void fastsig_dw_rows_strip_##SUFFIX(                     
                                                                                            \
 FASTSIG_DW_ROWS_INLINE void fastsig_dw_rows_m_##SUFFIX(                                     \
         ptrdiff_t rows, ptrdiff_t k, const T* x, ptrdiff_t ldx, const T* dy, T* dw,        \
-        ptrdiff_t depth, const int M) {                                                    \
+        ptrdiff_t depth, int fetch, const int M) {                                         \
+    const ptrdiff_t ahead = fetch ? depth * ldx : 0;                                       \
     ptrdiff_t i0, p;                                                                       \
     for (i0 = 0; i0 < rows; i0 += depth) {                                                 \
         const ptrdiff_t block = rows - i0 < depth ? rows - i0 : depth;                     \
         const T* xb = x + i0 * ldx;                                                        \
         const T* dyb = dy + i0 * M;                                                        \
         for (p = 0; p + 2 * W <= k; p += 2 * W)                                            \
-            fastsig_dw_rows_strip_##SUFFIX(block, 2 * W, xb + p, ldx, dyb, dw + p * M, M, 1); \
+            fastsig_dw_rows_strip_##SUFFIX(block, 2 * W, xb + p, ldx, dyb, dw + p * M,     \
+                                           ahead, M, 1);                                   \
         if (p < k)                                                                         \
-            fastsig_dw_rows_strip_##SUFFIX(block, k - p, xb + p, ldx, dyb, dw + p * M, M, 0); \
+            fastsig_dw_rows_strip_##SUFFIX(block, k - p, xb + p, ldx, dyb, dw + p * M,     \
+                                           ahead, M, 0);                                   \
     }                                                                                      \
 }                                                                                          \
                                                                                            \
 static void fastsig_dw_rows_##SUFFIX(ptrdiff_t rows, ptrdiff_t k, const T* x,             \
                                      ptrdiff_t ldx, const T* dy, ptrdiff_t m, T* dw,       \
-                                     ptrdiff_t depth) {                                    \
+                                     ptrdiff_t depth, int fetch) {                         \
     switch (m) {                                                                           \
-    case 1: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, 1); break;          \
-    case 2: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, 2); break;          \
-    case 3: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, 3); break;          \
-    case 4: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, 4); break;          \
+    case 1: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, fetch, 1); break;   \
+    case 2: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, fetch, 2); break;   \
+    case 3: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, fetch, 3); break;   \
+    case 4: fastsig_dw_rows_m_##SUFFIX(rows, k, x, ldx, dy, dw, depth, fetch, 4); break;   \
     default: break;                                                                        \
     }                                                                                      \
 }
@@ -111,8 +123,8 @@ FASTSIG_DW_ROWS_KERNEL(double, F64, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_
 #else
 #define FASTSIG_DW_ROWS 0
 #define FASTSIG_DW_ROWS_MAX_COLUMNS 0
-#define fastsig_dw_rows_F32(rows, k, x, ldx, dy, m, dw, depth) ((void)0)
-#define fastsig_dw_rows_F64(rows, k, x, ldx, dy, m, dw, depth) ((void)0)
+#define fastsig_dw_rows_F32(rows, k, x, ldx, dy, m, dw, depth, fetch) ((void)0)
+#define fastsig_dw_rows_F64(rows, k, x, ldx, dy, m, dw, depth, fetch) ((void)0)
 #endif
 
 #endif /* FASTSIG_DW_ROWS_H */

@@ -44,10 +44,10 @@ cdef extern from "_kernels/dw_rows.h":
         DW_ROWS_MAX_COLUMNS "FASTSIG_DW_ROWS_MAX_COLUMNS"   # its widest dy
     void _dw_rows_f32 "fastsig_dw_rows_F32"(
         Py_ssize_t rows, Py_ssize_t k, const float* x, Py_ssize_t ldx, const float* dy,
-        Py_ssize_t m, float* dw, Py_ssize_t depth) noexcept nogil
+        Py_ssize_t m, float* dw, Py_ssize_t depth, int fetch) noexcept nogil
     void _dw_rows_f64 "fastsig_dw_rows_F64"(
         Py_ssize_t rows, Py_ssize_t k, const double* x, Py_ssize_t ldx, const double* dy,
-        Py_ssize_t m, double* dw, Py_ssize_t depth) noexcept nogil
+        Py_ssize_t m, double* dw, Py_ssize_t depth, int fetch) noexcept nogil
 
 cdef enum:
     DY_PAD = 16     # zeros after a block of dy: >= lanes of a vector, both dtypes
@@ -77,13 +77,15 @@ cdef void _dw_direct(const floating* x, const floating* dy, floating* dw,
 
 
 cdef inline void _dw_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x, Py_ssize_t ldx,
-                          const floating* dy, Py_ssize_t m, floating* dw) noexcept nogil:
+                          const floating* dy, Py_ssize_t m, floating* dw,
+                          bint fetch) noexcept nogil:
     """dw (k×m) += x[:rows]ᵀ @ dy (rows×m, m <= DW_ROWS_MAX_COLUMNS) by dw_rows.h, in
-    depth blocks of KC (the matmul's order); x's rows ldx apart. Only where DW_BY_ROWS."""
+    depth blocks of KC (the matmul's order); x's rows ldx apart; fetch: each block fetches
+    the next into L2 (_dw_rows_fetch). Only where DW_BY_ROWS."""
     if floating is float:
-        _dw_rows_f32(rows, k, x, ldx, dy, m, dw, _depth_block(dw))
+        _dw_rows_f32(rows, k, x, ldx, dy, m, dw, _depth_block(dw), fetch)
     else:
-        _dw_rows_f64(rows, k, x, ldx, dy, m, dw, _depth_block(dw))
+        _dw_rows_f64(rows, k, x, ldx, dy, m, dw, _depth_block(dw), fetch)
 
 
 cdef inline void _column_sums(Py_ssize_t rows, Py_ssize_t k, const floating* x,
@@ -123,7 +125,8 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          floating* dw_part, floating* db_part,
                          Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t block_rows,
                          Py_ssize_t k, Py_ssize_t m, int dw_kernel, int dx_kernel,
-                         floating* dy, floating* dy_packed, floating* a_packed) noexcept nogil:
+                         bint dw_fetch, floating* dy, floating* dy_packed,
+                         floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials. dx
     by dx_kernel (_dx_kernel): from the packed wᵀ, or from w where it lies; for
     DX_SWAPPED `dy_packed` holds dyᵀ packed and then dxᵀ (see _backward's scratch)."""
@@ -176,7 +179,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
         elif dw_by_rows:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ @ dy, in the matmul's order (dw_part
             # zeroed: a narrow tile never stores its first block)
-            _dw_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
+            _dw_rows(rows, k, x + b0 * k, k, dy, m, dw_part, dw_fetch)
         elif dw_kernel == DW_GEMM:
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
@@ -240,6 +243,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t parts = plan.parts
     cdef Py_ssize_t part
     cdef int dw_kernel = plan.dw_kernel
+    cdef bint dw_fetch = _dw_rows_fetch(dbp, n, k, dw_kernel, m)
     cdef int threads = plan.threads
     # Scratch, per thread: a block of dy (of at most n rows), its packed copy, one packed
     # block of A (and wᵀ packed, where wt_per_thread); shared: wᵀ packed (else), and the
@@ -302,7 +306,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                             (t + 1) * wt_panels // threads, wt_nr)
         if direct:
             _backward_part(gp, sp, xp, wp, wt, dxp, dwp, dbp, 0, n, block_rows, k, m,
-                           dw_kernel, plan.dx_kernel, scratch, scratch + dy_size,
+                           dw_kernel, plan.dx_kernel, dw_fetch, scratch, scratch + dy_size,
                            scratch + dy_size + dy_packed_size)
         elif threads == 1:
             for part in range(parts):
@@ -310,7 +314,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
-                               k, m, dw_kernel, plan.dx_kernel,
+                               k, m, dw_kernel, plan.dx_kernel, dw_fetch,
                                scratch, scratch + dy_size, scratch + dy_size + dy_packed_size)
         elif wt_per_thread:
             # Thread t's parts a contiguous run of them (which thread runs a part changes
@@ -323,7 +327,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                    partials + part * partial_size,
                                    partials + part * partial_size + k * m,
                                    part * part_rows, min(n, (part + 1) * part_rows),
-                                   block_rows, k, m, dw_kernel, plan.dx_kernel,
+                                   block_rows, k, m, dw_kernel, plan.dx_kernel, dw_fetch,
                                    th, th + dy_size, th + dy_size + dy_packed_size)
         else:
             for part in prange(parts, schedule='static', num_threads=threads):
@@ -332,7 +336,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
                                partials + part * partial_size,
                                partials + part * partial_size + k * m,
                                part * part_rows, min(n, (part + 1) * part_rows), block_rows,
-                               k, m, dw_kernel, plan.dx_kernel,
+                               k, m, dw_kernel, plan.dx_kernel, dw_fetch,
                                th, th + dy_size, th + dy_size + dy_packed_size)
         # dw and db: the parts' partials summed in part order, the elements shared out.
         if direct:
@@ -395,6 +399,7 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
     cdef bint packed = dxp != NULL and dx_kernel == DX_PACKED
     cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
     cdef bint sums = _db_by_column_sums(dbp, m)
+    cdef bint dw_fetch = _dw_rows_fetch(dbp, n, k, DW_GEMM, m)
     cdef Py_ssize_t dy_size = (rows_max * m + DY_PAD + per_line - 1) // per_line * per_line
     cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, rows_max, m, True) + per_line - 1)
                                       // per_line * per_line)
@@ -430,7 +435,8 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
             for i in range(rows * m, rows * m + DY_PAD):
                 dy[i] = 0
             _shared_block_step(gp, sp, xp, wp, dxp, dwp, dbp, b0, rows, k, m, blk == 0,
-                               threads, dx_kernel, sums, dy, dy_packed, wt, wt_nr, wt_panels,
+                               threads, dx_kernel, sums, dw_fetch, dy, dy_packed, wt, wt_nr,
+                               wt_panels,
                                dyt, dyt_nr, dxt, dy_nr, dy_panels, a_scratch, a_size, rects)
     free(rects)
     scratch_give(base, base_size)
@@ -441,7 +447,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
                              const floating* wp, floating* dxp, floating* dwp, floating* dbp,
                              Py_ssize_t b0, Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m,
                              bint first, int threads, int dx_kernel, bint sums,
-                             floating* dy, floating* dy_packed, floating* wt,
+                             bint dw_fetch, floating* dy, floating* dy_packed, floating* wt,
                              Py_ssize_t wt_nr, Py_ssize_t wt_panels, floating* dyt,
                              Py_ssize_t dyt_nr, floating* dxt, Py_ssize_t dy_nr,
                              Py_ssize_t dy_panels, floating* a_scratch, Py_ssize_t a_size,
@@ -518,7 +524,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
             p0 = t * k // threads
             p1 = (t + 1) * k // threads
             if p1 > p0:
-                _dw_rows(rows, p1 - p0, xp + b0 * k + p0, k, dy, m, dwp + p0 * m)
+                _dw_rows(rows, p1 - p0, xp + b0 * k + p0, k, dy, m, dwp + p0 * m, dw_fetch)
         else:
             gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed,
                        not dw_stores, True, rect)

@@ -41,8 +41,9 @@ cdef enum:
     DOTS_MAX_COLUMNS_F64 = 3    # and float64 (_takes_dots)
     DOTS_LANES_F32 = 16     # column_dots.h's LANES: a step of its sums along k, float32
     DOTS_LANES_F64 = 8      # and float64
-    DOTS_ONE_ROW_BYTES = 8388608    # an x larger than this: the dots kernel reads one row a
-                                    # step (_dots_one_row)
+    X_FROM_MEMORY_BYTES = 8388608   # an x larger than this comes from memory: the dots
+                                    # kernel reads it one row a step (_dots_one_row), dw's
+                                    # rows kernel fetches it ahead (_dw_rows_fetch)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
     FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) and the
                             # variant has no eight-row tile, at most this many, by the
@@ -904,14 +905,14 @@ cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexce
 cdef inline bint _dots_one_row(floating* dtype, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     """Whether the dots kernel reads x one row a step (column_dots.h's one_row) rather
     than several rows a step that share each step's vectors of w: where x is larger than
-    DOTS_ONE_ROW_BYTES, so that it comes from memory rather than from a cache. One row a
+    X_FROM_MEMORY_BYTES, so that it comes from memory rather than from a cache. One row a
     step is one sequential stream, which the hardware prefetchers follow at the memory's
     speed; several rows a step are as many streams k elements apart, which they follow at
     a fraction of it, and which pay only while x is in a cache (Zen 4: 2-3x faster from
     memory, level at 6-10 MB, 10-25 % slower within L2; docs/performance.md, "An x from
     memory: one row a step"). The same sums either way: which rows share a step changes
     none."""
-    return n * k * <Py_ssize_t>sizeof(floating) > DOTS_ONE_ROW_BYTES
+    return n * k * <Py_ssize_t>sizeof(floating) > X_FROM_MEMORY_BYTES
 
 
 cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,
@@ -983,6 +984,20 @@ cdef inline bint _dw_by_rows(floating* dtype, int dw_kernel, Py_ssize_t m) noexc
     along x's rows")."""
     return (DW_BY_ROWS and dw_kernel == DW_GEMM and 2 <= m <= DW_ROWS_MAX_COLUMNS
             and _kernel_for(dtype, m, True) != KERNEL_REGISTER_TILE)
+
+
+cdef inline bint _dw_rows_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k, int dw_kernel,
+                                Py_ssize_t m) noexcept nogil:
+    """Whether dw_rows.h's kernel (_dw_by_rows) fetches each next depth block of x into
+    L2 as it works on one (its `fetch`): where x is larger than X_FROM_MEMORY_BYTES (from
+    memory, not from a cache) and two depth blocks of x's rows (KC × k) fit in one core's
+    L2. Its strips read one line of each row, rows k apart, a stride the prefetchers follow
+    at a fraction of the memory's speed (Zen 4: float64 100003×300 @ 300×2's dw 32 → 11
+    ms; docs/performance.md, "An x from memory: dw's next block fetched"). A fetch changes
+    no sum."""
+    return (_dw_by_rows(dtype, dw_kernel, m)
+            and n * k * <Py_ssize_t>sizeof(floating) > X_FROM_MEMORY_BYTES
+            and 2 * _depth_block(dtype) * k * <Py_ssize_t>sizeof(floating) <= _l2_bytes)
 
 
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
@@ -1170,7 +1185,8 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
     cdef BackwardPlan p
     if n == 0 or m == 0:   # zeros, or nothing at all
         return {"dw_kernel": "none", "db_kernel": "none", "dx_kernel": "none", "parts": 0,
-                "threads": 1, "one_thread": False, "dw_by_rows": False}
+                "threads": 1, "one_thread": False, "dw_by_rows": False,
+                "dw_rows_fetch": False}
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
     dx = _product_plan_dict(dtype, p.block_rows, m, k, 1, False)["kernel"] if k > 0 else "none"
@@ -1184,6 +1200,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         "dw_kernel": _DW_NAMES[p.dw_kernel] if k > 0 else "none",
         # the matmul's dw by dw_rows.h (the same order, so the same bits)
         "dw_by_rows": bool(k > 0 and _dw_by_rows(dtype, p.dw_kernel, m)),
+        "dw_rows_fetch": bool(k > 0 and _dw_rows_fetch(dtype, n, k, p.dw_kernel, m)),
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
         "dx_kernel": dx,
         "parts": p.parts,
@@ -1223,7 +1240,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     w is packed a slab at a time), "one_thread" (num_threads=None runs it on one thread:
     product_min_work).
     The backward: "dw_kernel", "dw_by_rows" (the matmul's dw by dw_rows.h, vectors
-    along x's rows, the same bits), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ;
+    along x's rows, the same bits), "dw_rows_fetch" (and it fetches each next depth block
+    of x into L2: an x from memory), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ;
     few_rows_transposed: w read where it lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies;
     outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
