@@ -199,6 +199,33 @@ def test_a_few_columns_of_dy_give_dw_in_the_matmuls_order(dtype, rng, helpers, n
 
 
 @pytest.mark.quick
+@pytest.mark.parametrize("n,k", [(50, 20), (40, 31), (30, 300), (9, 1000)], ids=str)
+def test_one_column_of_dy_gives_dw_by_plain_loops_in_row_order(dtype, rng, helpers, n, k):
+    """dw of one column of dy from a depth of 20 (a logistic regression's layer; below it
+    the column-sum kernel): plain loops along x's rows, each element a running sum over
+    the rows in order from +0 (fused multiply-adds in the avx2 and avx512 variants, whose
+    flags allow the compiler to fuse; the baseline rounds the product first), one part for
+    a small batch; the same bits on any thread count."""
+    isa = fastsig.show_config()["isa"]
+    plan = fastsig._dispatch.kernels.plan
+    assert plan(dtype, "dense_backward", n, k, 1, 1)["dw_kernel"] == "loops"
+    assert plan(dtype, "dense_backward", n, 19, 1, 1)["dw_kernel"] == "column_sums"
+    assert plan(dtype, "dense_backward", n, k, 2, 1)["dw_kernel"] != "loops" or k * 2 < 256
+    x = rng.uniform(-2, 2, (n, k)).astype(dtype)
+    w = rng.uniform(-1, 1, (k, 1)).astype(dtype)
+    s = rng.uniform(0, 1, (n, 1)).astype(dtype)
+    g = rng.uniform(-2, 2, (n, 1)).astype(dtype)
+    dy = fastsig.sigmoid_backward(g, s)
+    _, dw, db = fastsig.dense_backward(g, x, w, s, num_threads=1)
+    helpers.assert_bitwise_equal(dw, _dw_in_depth_blocks(x, dy, n, isa != "baseline"),
+                                 "a running sum over the rows")
+    for threads in (2, 3):
+        got = fastsig.dense_backward(g, x, w, s, num_threads=threads)
+        helpers.assert_bitwise_equal(got[1], dw, f"dw, {threads} threads")
+        helpers.assert_bitwise_equal(got[2], db, f"db, {threads} threads")
+
+
+@pytest.mark.quick
 @pytest.mark.parametrize("m", [2, 3])
 def test_an_x_from_memory_fetches_dws_next_block_with_the_same_bits(dtype, rng, helpers, m):
     """plan(): where dw_rows.h takes dw and x is larger than 8 MB (from memory), each depth

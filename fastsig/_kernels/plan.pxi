@@ -76,6 +76,8 @@ cdef enum:
     MIN_BLOCKS = 8          # and a batch is cut into at least this many blocks,
     DW_GEMM_BLOCK_ROWS = 256    # of at least this many rows where dw is a matmul
     COLUMN_SUMS_ROW_BYTES = 1024    # dw by the column-sum kernel for rows of x up to this
+    DW_LOOPS_ONE_COLUMN_DEPTH = 20  # and for one column of dy, by plain loops from this
+                                    # depth (_dw_kernel)
 
 # Below this much work a call with num_threads=None runs on one thread (_api.py): waking
 # threads costs more than the work. Elements for the elementwise kernels, multiply-adds
@@ -942,15 +944,22 @@ cdef inline bint _db_by_column_sums(floating* dtype, Py_ssize_t m) noexcept nogi
 
 
 cdef inline int _dw_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept nogil:
-    """What takes dw = xᵀ @ dy: the column-sum kernel where it takes db and a row of x is
-    at most COLUMN_SUMS_ROW_BYTES (a quarter of that when dy is two vectors wide), unless
-    dy fills few lanes for a long row of x (k > 64 m: the plain loops run along x's rows);
-    else the matmul when k·m is large; else plain loops.
+    """What takes dw = xᵀ @ dy: for one column of dy (a logistic regression's layer) of
+    depth DW_LOOPS_ONE_COLUMN_DEPTH or more, the plain loops, which run along x's rows (dw
+    += x[i] · dy[i], a running sum a row at a time: the column-sum kernel's bits, where it
+    took them; the matmul's tile filled one lane in eight with dy and read xᵀ through
+    strides: 1.4-4.7x slower, docs/performance.md, "One column's dw along x's rows");
+    else the column-sum kernel where it takes db and a row of x is at most
+    COLUMN_SUMS_ROW_BYTES (a quarter of that when dy is two vectors wide), unless dy fills
+    few lanes for a long row of x (k > 64 m: the plain loops run along x's rows); else the
+    matmul when k·m is large; else plain loops.
 
     The column-sum kernel reads x a chunk of rows at a time, COLUMN_GROUP / nv columns a
     pass, so a long row of x makes every pass a stride through memory."""
     cdef Py_ssize_t lanes = LANES_F32 if floating is float else LANES_F64
     cdef Py_ssize_t row_bytes = k * <Py_ssize_t>sizeof(floating) * (1 if m <= lanes else 4)
+    if m == 1 and k >= DW_LOOPS_ONE_COLUMN_DEPTH:
+        return DW_LOOPS
     if _db_by_column_sums(dtype, m) and k <= 64 * m and row_bytes <= COLUMN_SUMS_ROW_BYTES:
         return DW_COLUMN_SUMS
     return DW_GEMM if k * m >= 256 else DW_LOOPS
