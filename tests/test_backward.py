@@ -226,6 +226,39 @@ def test_one_column_of_dy_gives_dw_by_plain_loops_in_row_order(dtype, rng, helpe
 
 
 @pytest.mark.quick
+@pytest.mark.parametrize("m", [4, 6])
+def test_an_x_from_memory_fetches_the_column_sums_next_chunk_with_the_same_bits(
+        dtype, rng, helpers, m):
+    """plan(): where the column-sum kernel takes dw (rows of x of at most 1 KB) and x is
+    larger than 8 MB, each chunk of rows fetches the next into L2 ("column_sums_fetch";
+    not for a smaller x, nor where another kernel takes dw); a fetch changes no sum: dw
+    and db the same bits on any thread count, dw within the products' bound."""
+    plan = fastsig._dispatch.kernels.plan
+    itemsize = np.dtype(dtype).itemsize
+    k = 40
+    n = 8 * 2**20 // (k * itemsize) + 1
+    p = plan(dtype, "dense_backward", n, k, m, 1)
+    assert p["column_sums_fetch"] == (p["dw_kernel"] == "column_sums"), p
+    if p["dw_kernel"] != "column_sums":     # (dy two of this variant's vectors wide)
+        return
+    assert not plan(dtype, "dense_backward", n - 1, k, m, 1)["column_sums_fetch"]
+    assert not plan(dtype, "dense_backward", n, k, 1, 1)["column_sums_fetch"]  # the loops
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.standard_normal((n, m)).astype(dtype)
+    ref = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=1)
+    dy = g.astype(np.float64) * s * (1 - s.astype(np.float64))
+    exact = x.astype(np.float64).T @ dy
+    bound = 2 * n * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64).T @ np.abs(dy))
+    assert (np.abs(ref[1] - exact) <= bound + 4 * np.finfo(dtype).eps * np.abs(exact)).all()
+    for threads in (2, 3):
+        got = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=threads)
+        helpers.assert_bitwise_equal(got[1], ref[1], f"dw, {threads} threads")
+        helpers.assert_bitwise_equal(got[2], ref[2], f"db, {threads} threads")
+
+
+@pytest.mark.quick
 @pytest.mark.parametrize("m", [2, 3])
 def test_an_x_from_memory_fetches_dws_next_block_with_the_same_bits(dtype, rng, helpers, m):
     """plan(): where dw_rows.h takes dw and x is larger than 8 MB (from memory), each depth

@@ -111,9 +111,9 @@ static void vector_tile(void) {
     KERNEL(fastsig_vector_tile_one_)(KC, a, KC, 1, b, c, LANES, MRV1, LANES, 0, NULL, 0);
 }
 
-/* db and dw of a layer of 8 inputs and LANES outputs over 512 rows. */
+/* db and dw of a layer of 8 inputs and LANES outputs over 512 rows (in cache: no fetch). */
 static void column_sums(void) {
-    KERNEL(fastsig_column_sums_)(MAX_ROWS, 8, a, 8, b, LANES, c, c + 8 * LANES);
+    KERNEL(fastsig_column_sums_)(MAX_ROWS, 8, a, 8, b, LANES, c, c + 8 * LANES, 0);
 }
 
 /* Memory for `count` values of T, 64-byte aligned (its size a multiple of 64, as

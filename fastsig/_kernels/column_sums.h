@@ -1,9 +1,10 @@
 /* fastsig: the column-sum kernel of dense_backward (db, and dw for narrow layers).
  *
  * Provides, per dtype (F32, F64):
- *   fastsig_column_sums_F32(rows, k, x, ldx, dy, m, dw, db)
- * Uses: vector_tile.h (the one-vector tile's vector type), isa.h; without vector
- *   extensions an empty stub that is never called (plan.pxi never chooses it).
+ *   fastsig_column_sums_F32(rows, k, x, ldx, dy, m, dw, db, fetch)
+ * Uses: vector_tile.h (the one-vector tile's vector type), isa.h, __builtin_prefetch
+ *   (GCC, Clang; nothing elsewhere); without vector extensions an empty stub that is
+ *   never called (plan.pxi never chooses it).
  *
  * db[j] += sum_i dy[i, j] (when db is not NULL) and dw[p, j] += sum_i x[i, p] dy[i, j]
  * for p < k, over `rows` rows of dy, which is at most two vectors (2 NRV) wide and
@@ -13,7 +14,11 @@
  * 2. The rows of x go in chunks of about COLUMN_CHUNK bytes, so that a chunk of x and
  *    dy stays in L1 for the groups after the first.
  * 3. Each lane is a running sum over the rows in order, from what dw and db held: the
- *    bits of plain loops, whatever the chunks and groups. */
+ *    bits of plain loops, whatever the chunks and groups.
+ * With fetch (an x from memory: plan.pxi, _column_sums_fetch), each row of a chunk also
+ *    fetches into L2 the same place a chunk on: the first group of a chunk otherwise
+ *    waits on the memory for each row, a stride the prefetchers follow slowly. A fetch
+ *    changes no sum. */
 #ifndef FASTSIG_COLUMN_SUMS_H
 #define FASTSIG_COLUMN_SUMS_H
 
@@ -25,6 +30,12 @@
 
 #define FASTSIG_COLUMN_GROUP 8          /* rows of dw in registers, for one vector of dy */
 #define FASTSIG_COLUMN_CHUNK 16384      /* bytes of x in a chunk, about */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTSIG_FETCH_L2(p) __builtin_prefetch((p), 0, 2)   /* for reading, into L2 */
+#else
+#define FASTSIG_FETCH_L2(p) ((void)(p))
+#endif
 
 #if FASTSIG_VECTOR_TILE
 
@@ -42,10 +53,10 @@
 
 static inline void fastsig_column_sums_F32(ptrdiff_t rows, ptrdiff_t k, const float* x,
                                            ptrdiff_t ldx, const float* dy, ptrdiff_t m,
-                                           float* dw, float* db) { }
+                                           float* dw, float* db, int fetch) { }
 static inline void fastsig_column_sums_F64(ptrdiff_t rows, ptrdiff_t k, const double* x,
                                            ptrdiff_t ldx, const double* dy, ptrdiff_t m,
-                                           double* dw, double* db) { }
+                                           double* dw, double* db, int fetch) { }
 
 #endif /* FASTSIG_VECTOR_TILE */
 #endif /* FASTSIG_COLUMN_SUMS_H */

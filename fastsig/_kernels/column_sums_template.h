@@ -11,7 +11,7 @@
 static inline __attribute__((always_inline)) void CS(_body)(
         ptrdiff_t rows, const CS_T* __restrict x, ptrdiff_t ldx,
         const CS_T* __restrict dy, ptrdiff_t m, CS_T* __restrict dw, CS_T* __restrict db,
-        const int k, const int with_db, const int nv) {
+        ptrdiff_t ahead, const int k, const int with_db, const int nv) {
     enum { NRV = sizeof(CS_TILE_(_vector)) / sizeof(CS_T) };
     CS_T lanes[FASTSIG_COLUMN_GROUP + 1][2 * NRV];
     CS_TILE_(_vector) acc[FASTSIG_COLUMN_GROUP][2], ab[2], d[2];
@@ -45,6 +45,8 @@ static inline __attribute__((always_inline)) void CS(_body)(
                 ab[v] += d[v];
         }
         xr = x + i * ldx;
+        if (ahead != 0)
+            FASTSIG_FETCH_L2(xr + ahead);
         _Pragma("GCC unroll 8")
         for (p = 0; p < k; p++) {
             a = xr[p];
@@ -71,13 +73,14 @@ static inline __attribute__((always_inline)) void CS(_body)(
 
 #define CS_CASE(K, NV)                                                                  \
     case K:                                                                             \
-        if (db) CS(_body)(rows, x, ldx, dy, m, dw, db, K, 1, NV);                       \
-        else CS(_body)(rows, x, ldx, dy, m, dw, db, K, 0, NV);                          \
+        if (db) CS(_body)(rows, x, ldx, dy, m, dw, db, ahead, K, 1, NV);                \
+        else CS(_body)(rows, x, ldx, dy, m, dw, db, ahead, K, 0, NV);                   \
         return;
 
-/* One group of k <= COLUMN_GROUP / nv rows of dw (and db). */
+/* One group of k <= COLUMN_GROUP / nv rows of dw (and db); ahead nonzero: each row also
+   fetches the same place `ahead` elements on into L2. */
 static void CS(_group)(ptrdiff_t rows, ptrdiff_t k, const CS_T* x, ptrdiff_t ldx,
-                       const CS_T* dy, ptrdiff_t m, CS_T* dw, CS_T* db) {
+                       const CS_T* dy, ptrdiff_t m, CS_T* dw, CS_T* db, ptrdiff_t ahead) {
     if (m <= (ptrdiff_t)(sizeof(CS_TILE_(_vector)) / sizeof(CS_T))) {
         switch (k) {
         CS_CASE(0, 1) CS_CASE(1, 1) CS_CASE(2, 1) CS_CASE(3, 1) CS_CASE(4, 1)
@@ -93,7 +96,7 @@ static void CS(_group)(ptrdiff_t rows, ptrdiff_t k, const CS_T* x, ptrdiff_t ldx
 #undef CS_CASE
 
 static void CS_NAME(ptrdiff_t rows, ptrdiff_t k, const CS_T* x, ptrdiff_t ldx,
-                    const CS_T* dy, ptrdiff_t m, CS_T* dw, CS_T* db) {
+                    const CS_T* dy, ptrdiff_t m, CS_T* dw, CS_T* db, int fetch) {
     ptrdiff_t r0, p0, chunk;
     ptrdiff_t group = m <= (ptrdiff_t)(sizeof(CS_TILE_(_vector)) / sizeof(CS_T))
                     ? FASTSIG_COLUMN_GROUP : FASTSIG_COLUMN_GROUP / 2;
@@ -103,7 +106,8 @@ static void CS_NAME(ptrdiff_t rows, ptrdiff_t k, const CS_T* x, ptrdiff_t ldx,
         chunk = FASTSIG_MIN(step, rows - r0);
         for (p0 = 0; p0 < k || (p0 == 0 && db); p0 += group)
             CS(_group)(chunk, FASTSIG_MIN(group, k - p0), x + r0 * ldx + p0, ldx,
-                       dy + r0 * m, m, dw + p0 * m, p0 == 0 ? db : NULL);
+                       dy + r0 * m, m, dw + p0 * m, p0 == 0 ? db : NULL,
+                       fetch ? step * ldx : 0);
     }
 }
 

@@ -33,10 +33,10 @@
 cdef extern from "_kernels/column_sums.h":
     void _column_sums_f32 "fastsig_column_sums_F32"(
         Py_ssize_t rows, Py_ssize_t k, const float* x, Py_ssize_t ldx, const float* dy,
-        Py_ssize_t m, float* dw, float* db) noexcept nogil
+        Py_ssize_t m, float* dw, float* db, int fetch) noexcept nogil
     void _column_sums_f64 "fastsig_column_sums_F64"(
         Py_ssize_t rows, Py_ssize_t k, const double* x, Py_ssize_t ldx, const double* dy,
-        Py_ssize_t m, double* dw, double* db) noexcept nogil
+        Py_ssize_t m, double* dw, double* db, int fetch) noexcept nogil
 
 cdef extern from "_kernels/dw_rows.h":
     enum:
@@ -90,13 +90,13 @@ cdef inline void _dw_rows(Py_ssize_t rows, Py_ssize_t k, const floating* x, Py_s
 
 cdef inline void _column_sums(Py_ssize_t rows, Py_ssize_t k, const floating* x,
                               Py_ssize_t ldx, const floating* dy, Py_ssize_t m, floating* dw,
-                              floating* db) noexcept nogil:
+                              floating* db, bint fetch) noexcept nogil:
     """column_sums.h for the dtype: db += Σ_rows dy, and dw += xᵀ @ dy where k > 0; dy
-    followed by DY_PAD zeros."""
+    followed by DY_PAD zeros; fetch: x's next chunk fetched ahead (_column_sums_fetch)."""
     if floating is float:
-        _column_sums_f32(rows, k, x, ldx, dy, m, dw, db)
+        _column_sums_f32(rows, k, x, ldx, dy, m, dw, db, fetch)
     else:
-        _column_sums_f64(rows, k, x, ldx, dy, m, dw, db)
+        _column_sums_f64(rows, k, x, ldx, dy, m, dw, db, fetch)
 
 
 cdef inline void _db_loops(const floating* dy, Py_ssize_t rows, Py_ssize_t m, floating* db,
@@ -152,7 +152,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             # the zeros after it (see DY_PAD).
             for i in range(rows * m, rows * m + DY_PAD):
                 dy[i] = 0
-            _column_sums(rows, sums_k, x + b0 * k, k, dy, m, dw_part, db_part)
+            _column_sums(rows, sums_k, x + b0 * k, k, dy, m, dw_part, db_part, dw_fetch)
         else:
             _db_loops(dy, rows, m, db_part, 0, m)
         if k == 0:
@@ -243,7 +243,8 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t parts = plan.parts
     cdef Py_ssize_t part
     cdef int dw_kernel = plan.dw_kernel
-    cdef bint dw_fetch = _dw_rows_fetch(dbp, n, k, dw_kernel, m)
+    cdef bint dw_fetch = (_dw_rows_fetch(dbp, n, k, dw_kernel, m)
+                          or _column_sums_fetch(dbp, n, k, dw_kernel))
     cdef int threads = plan.threads
     # Scratch, per thread: a block of dy (of at most n rows), its packed copy, one packed
     # block of A (and wᵀ packed, where wt_per_thread); shared: wᵀ packed (else), and the
@@ -485,7 +486,7 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
                 if first:
                     for j in range(m):
                         dbp[j] = 0
-                _column_sums(rows, 0, xp + b0 * k, k, dy, m, dwp, dbp)
+                _column_sums(rows, 0, xp + b0 * k, k, dy, m, dwp, dbp, False)
         else:
             p0 = t * m // threads
             p1 = (t + 1) * m // threads

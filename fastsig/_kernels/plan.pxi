@@ -1009,6 +1009,18 @@ cdef inline bint _dw_rows_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k, int
             and 2 * _depth_block(dtype) * k * <Py_ssize_t>sizeof(floating) <= _l2_bytes)
 
 
+cdef inline bint _column_sums_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k,
+                                   int dw_kernel) noexcept nogil:
+    """Whether the column-sum kernel, where it takes dw (DW_COLUMN_SUMS), fetches each
+    next chunk of x's rows into L2 as it works on one (column_sums.h's `fetch`): where x
+    is larger than X_FROM_MEMORY_BYTES (from memory, not from a cache). Its first group
+    of a chunk reads a few values of each row, rows k apart, a stride the prefetchers
+    follow at a fraction of the memory's speed (docs/performance.md, "An x from memory:
+    the column sums' next chunk fetched"). A fetch changes no sum."""
+    return (dw_kernel == DW_COLUMN_SUMS and k > 0
+            and n * k * <Py_ssize_t>sizeof(floating) > X_FROM_MEMORY_BYTES)
+
+
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
     """Rows of a block of dy at most: about DY_BLOCK_ELEMS elements, 64 to 4096 rows."""
     return max(<Py_ssize_t>64, min(<Py_ssize_t>4096, DY_BLOCK_ELEMS // max(m, <Py_ssize_t>1)))
@@ -1195,7 +1207,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
     if n == 0 or m == 0:   # zeros, or nothing at all
         return {"dw_kernel": "none", "db_kernel": "none", "dx_kernel": "none", "parts": 0,
                 "threads": 1, "one_thread": False, "dw_by_rows": False,
-                "dw_rows_fetch": False}
+                "dw_rows_fetch": False, "column_sums_fetch": False}
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
     dx = _product_plan_dict(dtype, p.block_rows, m, k, 1, False)["kernel"] if k > 0 else "none"
@@ -1210,6 +1222,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         # the matmul's dw by dw_rows.h (the same order, so the same bits)
         "dw_by_rows": bool(k > 0 and _dw_by_rows(dtype, p.dw_kernel, m)),
         "dw_rows_fetch": bool(k > 0 and _dw_rows_fetch(dtype, n, k, p.dw_kernel, m)),
+        "column_sums_fetch": bool(_column_sums_fetch(dtype, n, k, p.dw_kernel)),
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
         "dx_kernel": dx,
         "parts": p.parts,
@@ -1250,7 +1263,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     product_min_work).
     The backward: "dw_kernel", "dw_by_rows" (the matmul's dw by dw_rows.h, vectors
     along x's rows, the same bits), "dw_rows_fetch" (and it fetches each next depth block
-    of x into L2: an x from memory), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ;
+    of x into L2: an x from memory), "column_sums_fetch" (the column-sum kernel's dw
+    fetches each next chunk of x into L2: an x from memory), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ;
     few_rows_transposed: w read where it lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies;
     outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
