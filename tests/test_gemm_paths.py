@@ -754,14 +754,14 @@ def test_a_few_columns_rows_keep_their_bits_in_any_batch_and_thread_count(dtype,
 @pytest.mark.parametrize("m", [1, 2, 3])
 def test_an_x_from_memory_takes_the_dots_kernel_one_row_a_step_with_the_same_bits(
         dtype, rng, helpers, m):
-    """plan(): the dots kernel reads x one row a step where x is larger than 8 MB (an x
+    """plan(): the dots kernel reads x one row a step where x is larger than 12 MB (an x
     from memory: _dots_one_row), several rows a step below (column_dots.h: the avx2 and
     avx512 variants; the baseline's one-column kernel has no such choice); which rows
     share a step changes no sum, so the rows of such an x have the bits they have in a
     small batch, on any thread count, and dense_forward is σ of them."""
     itemsize = np.dtype(dtype).itemsize
     k = 301
-    n = 8 * 2**20 // (k * itemsize) + 1        # just over 8 MB of x
+    n = 12 * 2**20 // (k * itemsize) + 1       # just over 12 MB of x
     widest = 1 if fastsig.show_config()["isa"] == "baseline" else 3
     if m > widest:
         assert _plan(dtype, n, k, m)["kernel"] != "dots"

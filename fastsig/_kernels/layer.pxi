@@ -129,7 +129,9 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
                          floating* a_packed) noexcept nogil:
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials. dx
     by dx_kernel (_dx_kernel): from the packed wᵀ, or from w where it lies; for
-    DX_SWAPPED `dy_packed` holds dyᵀ packed and then dxᵀ (see _backward's scratch)."""
+    DX_SWAPPED `dy_packed` holds dyᵀ packed and then dxᵀ (see _backward's scratch).
+    dw_fetch: dw's kernel (dw_rows.h or the column sums) fetches x ahead, an x from memory
+    (_dw_rows_fetch, _column_sums_fetch)."""
     cdef Py_ssize_t blk, b0, rows, i, j
     cdef Py_ssize_t dyt_nr
     cdef floating* dxt

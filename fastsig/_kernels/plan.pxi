@@ -41,9 +41,11 @@ cdef enum:
     DOTS_MAX_COLUMNS_F64 = 3    # and float64 (_takes_dots)
     DOTS_LANES_F32 = 16     # column_dots.h's LANES: a step of its sums along k, float32
     DOTS_LANES_F64 = 8      # and float64
-    X_FROM_MEMORY_BYTES = 8388608   # an x larger than this comes from memory: the dots
-                                    # kernel reads it one row a step (_dots_one_row), dw's
-                                    # rows kernel fetches it ahead (_dw_rows_fetch)
+    X_FROM_MEMORY_BYTES = 8388608   # an x larger than this comes from memory: the
+                                    # backward's dw kernels fetch it ahead (_dw_rows_fetch,
+                                    # _column_sums_fetch)
+    DOTS_ONE_ROW_BYTES = 12582912   # and the dots kernel reads an x larger than this one
+                                    # row a step (_dots_one_row)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
     FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) and the
                             # variant has no eight-row tile, at most this many, by the
@@ -907,14 +909,14 @@ cdef inline bint _takes_dots(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexce
 cdef inline bint _dots_one_row(floating* dtype, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     """Whether the dots kernel reads x one row a step (column_dots.h's one_row) rather
     than several rows a step that share each step's vectors of w: where x is larger than
-    X_FROM_MEMORY_BYTES, so that it comes from memory rather than from a cache. One row a
+    DOTS_ONE_ROW_BYTES, so that it comes from memory rather than from a cache. One row a
     step is one sequential stream, which the hardware prefetchers follow at the memory's
     speed; several rows a step are as many streams k elements apart, which they follow at
-    a fraction of it, and which pay only while x is in a cache (Zen 4: 2-3x faster from
-    memory, level at 6-10 MB, 10-25 % slower within L2; docs/performance.md, "An x from
-    memory: one row a step"). The same sums either way: which rows share a step changes
-    none."""
-    return n * k * <Py_ssize_t>sizeof(floating) > X_FROM_MEMORY_BYTES
+    a fraction of it, and which pay while x is in a cache: within L2 10-25 % faster, and
+    at 8-10 MB, which a call after a call finds in L3, up to 1.5x on two threads (Zen 4:
+    from 14 MB one row a step 1.1-2.7x faster; docs/performance.md, "An x from memory:
+    one row a step"). The same sums either way: which rows share a step changes none."""
+    return n * k * <Py_ssize_t>sizeof(floating) > DOTS_ONE_ROW_BYTES
 
 
 cdef inline void _plan_slabs(floating* dtype, Py_ssize_t k, Py_ssize_t m,
