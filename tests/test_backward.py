@@ -225,6 +225,26 @@ def test_one_column_of_dy_gives_dw_by_plain_loops_in_row_order(dtype, rng, helpe
         helpers.assert_bitwise_equal(got[2], db, f"db, {threads} threads")
 
 
+def _check_dw_of_a_large_x(dtype, rng, helpers, n, k, m):
+    """dense_backward(compute_dx=False) of random data: dw within the products' bound of
+    the float64 product, dw and db the same bits on 1, 2 and 3 threads. Returns (x, w, s,
+    g)."""
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
+    s = rng.uniform(0, 1, (n, m)).astype(dtype)
+    g = rng.standard_normal((n, m)).astype(dtype)
+    ref = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=1)
+    dy = g.astype(np.float64) * s * (1 - s.astype(np.float64))
+    exact = x.astype(np.float64).T @ dy
+    bound = 2 * n * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64).T @ np.abs(dy))
+    assert (np.abs(ref[1] - exact) <= bound + 4 * np.finfo(dtype).eps * np.abs(exact)).all()
+    for threads in (2, 3):
+        got = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=threads)
+        helpers.assert_bitwise_equal(got[1], ref[1], f"dw, {threads} threads")
+        helpers.assert_bitwise_equal(got[2], ref[2], f"db, {threads} threads")
+    return x, w, s, g
+
+
 @pytest.mark.quick
 @pytest.mark.parametrize("m", [4, 6])
 def test_an_x_from_memory_fetches_the_column_sums_next_chunk_with_the_same_bits(
@@ -243,19 +263,7 @@ def test_an_x_from_memory_fetches_the_column_sums_next_chunk_with_the_same_bits(
         return
     assert not plan(dtype, "dense_backward", n - 1, k, m, 1)["column_sums_fetch"]
     assert not plan(dtype, "dense_backward", n, k, 1, 1)["column_sums_fetch"]  # the loops
-    x = rng.standard_normal((n, k)).astype(dtype)
-    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
-    s = rng.uniform(0, 1, (n, m)).astype(dtype)
-    g = rng.standard_normal((n, m)).astype(dtype)
-    ref = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=1)
-    dy = g.astype(np.float64) * s * (1 - s.astype(np.float64))
-    exact = x.astype(np.float64).T @ dy
-    bound = 2 * n * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64).T @ np.abs(dy))
-    assert (np.abs(ref[1] - exact) <= bound + 4 * np.finfo(dtype).eps * np.abs(exact)).all()
-    for threads in (2, 3):
-        got = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=threads)
-        helpers.assert_bitwise_equal(got[1], ref[1], f"dw, {threads} threads")
-        helpers.assert_bitwise_equal(got[2], ref[2], f"db, {threads} threads")
+    _check_dw_of_a_large_x(dtype, rng, helpers, n, k, m)
 
 
 @pytest.mark.quick
@@ -278,19 +286,7 @@ def test_an_x_from_memory_fetches_dws_next_block_with_the_same_bits(dtype, rng, 
     too_wide = l2 // (2 * depth * itemsize) + 1     # two blocks of x's rows exceed L2
     assert not plan(dtype, "dense_backward", 8 * 2**20 // (too_wide * itemsize) + 1,
                     too_wide, m, 1)["dw_rows_fetch"]
-    x = rng.standard_normal((n, k)).astype(dtype)
-    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
-    s = rng.uniform(0, 1, (n, m)).astype(dtype)
-    g = rng.standard_normal((n, m)).astype(dtype)
-    ref = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=1)
-    dy = g.astype(np.float64) * s * (1 - s.astype(np.float64))
-    exact = x.astype(np.float64).T @ dy
-    bound = 2 * n * np.finfo(dtype).eps / 2 * (np.abs(x).astype(np.float64).T @ np.abs(dy))
-    assert (np.abs(ref[1] - exact) <= bound + 4 * np.finfo(dtype).eps * np.abs(exact)).all()
-    for threads in (2, 3):
-        got = fastsig.dense_backward(g, x, w, s, compute_dx=False, num_threads=threads)
-        helpers.assert_bitwise_equal(got[1], ref[1], f"dw, {threads} threads")
-        helpers.assert_bitwise_equal(got[2], ref[2], f"db, {threads} threads")
+    x, w, s, g = _check_dw_of_a_large_x(dtype, rng, helpers, n, k, m)
     # The shared block (the threads take rows of dw) of a batch of one block's rows.
     rows = 3 * depth
     one_block = fastsig.dense_backward(g[:rows], x[:rows], w, s[:rows], compute_dx=False,
