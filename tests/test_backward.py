@@ -209,7 +209,10 @@ def test_one_column_of_dy_gives_dw_by_plain_loops_in_row_order(dtype, rng, helpe
     isa = fastsig.show_config()["isa"]
     plan = fastsig._dispatch.kernels.plan
     assert plan(dtype, "dense_backward", n, k, 1, 1)["dw_kernel"] == "loops"
-    assert plan(dtype, "dense_backward", n, 19, 1, 1)["dw_kernel"] == "column_sums"
+    # Below depth 20 the column-sum kernel, where the build has it (not in portable kernels).
+    has_sums = plan(dtype, "dense_backward", 100, 8, 4, 1)["dw_kernel"] == "column_sums"
+    assert plan(dtype, "dense_backward", n, 19, 1, 1)["dw_kernel"] == (
+        "column_sums" if has_sums else "loops")
     assert plan(dtype, "dense_backward", n, k, 2, 1)["dw_kernel"] != "loops" or k * 2 < 256
     x = rng.uniform(-2, 2, (n, k)).astype(dtype)
     w = rng.uniform(-1, 1, (k, 1)).astype(dtype)
