@@ -15,9 +15,8 @@
  *     with R * m <= FASTSIG_COLUMN_DOTS_PAIRS pairs (8 with AVX-512VL, else 4), 2 R m
  *     sums in flight. With one_row, R = 1: x read as one sequential stream, the pattern
  *     the hardware prefetchers follow at the memory's speed; R rows a step are R streams
- *     k elements apart, which they follow at a fraction of it (Zen 4: half to a third)
- *     and which pay only while x is in a cache (docs/performance.md, "An x from memory:
- *     one row a step").
+ *     k elements apart, which they follow at a fraction of it, and which pay only
+ *     while x is in a cache (docs/performance.md, "An x from memory: one row a step").
  * Uses: AVX2 and FMA intrinsics, where the variant has them (the avx2 and avx512
  *   variants: the same code but for how many rows share a step, so the same bits, in
  *   both), isa.h (FASTSIG_MIN). The baseline variant keeps the

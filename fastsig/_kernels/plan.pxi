@@ -912,10 +912,10 @@ cdef inline bint _dots_one_row(floating* dtype, Py_ssize_t n, Py_ssize_t k) noex
     DOTS_ONE_ROW_BYTES, so that it comes from memory rather than from a cache. One row a
     step is one sequential stream, which the hardware prefetchers follow at the memory's
     speed; several rows a step are as many streams k elements apart, which they follow at
-    a fraction of it, and which pay while x is in a cache: within L2 10-25 % faster, and
-    at 8-10 MB, which a call after a call finds in L3, up to 1.5x on two threads (Zen 4:
-    from 14 MB one row a step 1.1-2.7x faster; docs/performance.md, "An x from memory:
-    one row a step"). The same sums either way: which rows share a step changes none."""
+    a fraction of it, and which pay while x is in a cache, an x of up to about 10 MB
+    included, which a call after a call finds in L3 (docs/performance.md, "An x from
+    memory: one row a step"). The same sums either way: which rows share a step changes
+    none."""
     return n * k * <Py_ssize_t>sizeof(floating) > DOTS_ONE_ROW_BYTES
 
 
@@ -950,7 +950,7 @@ cdef inline int _dw_kernel(floating* dtype, Py_ssize_t k, Py_ssize_t m) noexcept
     depth DW_LOOPS_ONE_COLUMN_DEPTH or more, the plain loops, which run along x's rows (dw
     += x[i] · dy[i], a running sum a row at a time: the column-sum kernel's bits, where it
     took them; the matmul's tile filled one lane in eight with dy and read xᵀ through
-    strides: 1.4-4.7x slower, docs/performance.md, "One column's dw along x's rows");
+    strides: docs/performance.md, "One column's dw along x's rows");
     else the column-sum kernel where it takes db and a row of x is at most
     COLUMN_SUMS_ROW_BYTES (a quarter of that when dy is two vectors wide), unless dy fills
     few lanes for a long row of x (k > 64 m: the plain loops run along x's rows); else the
@@ -997,17 +997,21 @@ cdef inline bint _dw_by_rows(floating* dtype, int dw_kernel, Py_ssize_t m) noexc
             and _kernel_for(dtype, m, True) != KERNEL_REGISTER_TILE)
 
 
+cdef inline bint _x_from_memory(floating* dtype, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Whether an x (n×k) is taken to come from memory rather than from a cache: larger
+    than X_FROM_MEMORY_BYTES (the backward's fetches: _dw_rows_fetch, _column_sums_fetch)."""
+    return n * k * <Py_ssize_t>sizeof(floating) > X_FROM_MEMORY_BYTES
+
+
 cdef inline bint _dw_rows_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k, int dw_kernel,
                                 Py_ssize_t m) noexcept nogil:
     """Whether dw_rows.h's kernel (_dw_by_rows) fetches each next depth block of x into
     L2 as it works on one (its `fetch`): where x is larger than X_FROM_MEMORY_BYTES (from
     memory, not from a cache) and two depth blocks of x's rows (KC × k) fit in one core's
     L2. Its strips read one line of each row, rows k apart, a stride the prefetchers follow
-    at a fraction of the memory's speed (Zen 4: float64 100003×300 @ 300×2's dw 32 → 11
-    ms; docs/performance.md, "An x from memory: dw's next block fetched"). A fetch changes
-    no sum."""
-    return (_dw_by_rows(dtype, dw_kernel, m)
-            and n * k * <Py_ssize_t>sizeof(floating) > X_FROM_MEMORY_BYTES
+    at a fraction of the memory's speed (docs/performance.md, "An x from memory: dw's next
+    block fetched"). A fetch changes no sum."""
+    return (_dw_by_rows(dtype, dw_kernel, m) and _x_from_memory(dtype, n, k)
             and 2 * _depth_block(dtype) * k * <Py_ssize_t>sizeof(floating) <= _l2_bytes)
 
 
@@ -1019,8 +1023,7 @@ cdef inline bint _column_sums_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k,
     of a chunk reads a few values of each row, rows k apart, a stride the prefetchers
     follow at a fraction of the memory's speed (docs/performance.md, "An x from memory:
     the column sums' next chunk fetched"). A fetch changes no sum."""
-    return (dw_kernel == DW_COLUMN_SUMS and k > 0
-            and n * k * <Py_ssize_t>sizeof(floating) > X_FROM_MEMORY_BYTES)
+    return dw_kernel == DW_COLUMN_SUMS and k > 0 and _x_from_memory(dtype, n, k)
 
 
 cdef inline Py_ssize_t _dy_block_rows(Py_ssize_t m) noexcept nogil:
@@ -1266,9 +1269,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     The backward: "dw_kernel", "dw_by_rows" (the matmul's dw by dw_rows.h, vectors
     along x's rows, the same bits), "dw_rows_fetch" (and it fetches each next depth block
     of x into L2: an x from memory), "column_sums_fetch" (the column-sum kernel's dw
-    fetches each next chunk of x into L2: an x from memory), "db_kernel", "dx_kernel" (the kernel of dy @ wᵀ;
-    few_rows_transposed: w read where it lies; swapped: (w @ dyᵀ)ᵀ, w read where it lies;
-    outer: dy wᵀ for one column of w),
+    fetches each next chunk of x into L2: an x from memory), "db_kernel", "dx_kernel"
+    (the kernel of dy @ wᵀ; few_rows_transposed: w read where it lies; swapped:
+    (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
     "one_thread"."""
     if n < 0 or k < 0 or m < 0 or num_threads < 1:
