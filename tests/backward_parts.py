@@ -5,7 +5,8 @@
 Times, on the same data and thread count (medians, µs): `dense_backward` with and without
 dx, and its parts as fastsig's public functions compute them alone: dw as `matmul(xᵀ, dy)`
 (xᵀ copied row-major first), dx as `matmul(dy, wᵀ)`, dy as `sigmoid_backward`; and numpy's
-`x.T @ dy` and `dy @ w.T` beside them. A backward well above its parts' sum has a part
+`x.T @ dy` and `dy @ w.T` beside them, and torch's `mm(dyᵀ, x)` (nn.Linear's dW) where
+torch is installed (on `--threads` threads). A backward well above its parts' sum has a part
 that its own kernels do worse than the products alone (docs/performance.md, "dw of a few
 outputs along x's rows").
 """
@@ -55,10 +56,19 @@ def main():
     dy_alone = median_us(lambda: fastsig.sigmoid_backward(g, s, num_threads=t), r)
     np_dw = median_us(lambda: x.T @ dy, r)
     np_dx = median_us(lambda: dy @ w.T, r)
+    torch_dw = ""
+    try:
+        import torch
+    except ImportError:
+        pass
+    else:
+        torch.set_num_threads(t)
+        tx, tdy = torch.from_numpy(x), torch.from_numpy(dy)
+        torch_dw = f"; torch mm(dyᵀ, x) {median_us(lambda: torch.mm(tdy.T, tx), r):.1f}"
     print(f"{args.dtype} {n}x{k} @ {k}x{m}, {t} thread(s), µs: dense_backward {whole:.1f}, "
           f"without dx {no_dx:.1f}; parts: dw {dw_alone:.1f} + dx {dx_alone:.1f} + dy "
           f"{dy_alone:.1f} = {dw_alone + dx_alone + dy_alone:.1f}; numpy x.T @ dy {np_dw:.1f},"
-          f" dy @ w.T {np_dx:.1f}")
+          f" dy @ w.T {np_dx:.1f}{torch_dw}")
 
 
 if __name__ == "__main__":

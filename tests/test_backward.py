@@ -270,6 +270,36 @@ def test_an_x_from_memory_fetches_the_column_sums_next_chunk_with_the_same_bits(
 
 
 @pytest.mark.quick
+@pytest.mark.parametrize("m", [5, 10, 40])
+def test_an_x_from_memory_fetches_the_tiles_next_depth_block_with_the_same_bits(
+        dtype, rng, helpers, m):
+    """plan(): where the vector or the register tile takes dw as the matmul xᵀ @ dy and x
+    is larger than 12 MB, each tile fetches its rows of x's next depth block into L2
+    ("dw_gemm_fetch"; not for a smaller x, nor where another kernel takes dw); a fetch
+    changes no sum: dw and db
+    the same bits on any thread count, in the parts and in the shared block (one block of
+    rows, its steps shared by the threads), dw within the products' bound."""
+    isa = fastsig.show_config()["isa"]
+    plan = fastsig._dispatch.kernels.plan
+    itemsize = np.dtype(dtype).itemsize
+    block = min(4096, 65536 // m)       # a block of dy's rows (one part, shared)
+    for n, k in ((12 * 2**20 // (301 * itemsize) + 1, 301),
+                 (block, 12 * 2**20 // (block * itemsize) + 1)):
+        p = plan(dtype, "dense_backward", n, k, m, 1)
+        # dy of 5, 10 (the vector tile's) or 40 columns (the register tile's) on AVX-512
+        if isa == "avx512":
+            assert p["dw_gemm_fetch"], p
+        if p["dw_gemm_fetch"]:
+            assert p["dw_kernel"] == "matmul" and not p["dw_by_rows"], p
+        assert not plan(dtype, "dense_backward", 12 * 2**20 // (k * itemsize), k, m,
+                        1)["dw_gemm_fetch"]
+        if n == block:
+            assert p["parts"] == 1 and plan(dtype, "dense_backward", n, k, m,
+                                            2)["shared_block"], p
+        _check_dw_of_a_large_x(dtype, rng, helpers, n, k, m)
+
+
+@pytest.mark.quick
 @pytest.mark.parametrize("m", [2, 3])
 def test_an_x_from_memory_fetches_dws_next_block_with_the_same_bits(dtype, rng, helpers, m):
     """plan(): where dw_rows.h takes dw and x is larger than 8 MB (from memory), each depth

@@ -108,7 +108,7 @@ static void register_tile(void) {
 
 /* The vector tile one vector wide, A read in place (MRV1 rows of KC). */
 static void vector_tile(void) {
-    KERNEL(fastsig_vector_tile_one_)(KC, a, KC, 1, b, c, LANES, MRV1, LANES, 0, NULL, 0);
+    KERNEL(fastsig_vector_tile_one_)(KC, a, KC, 1, b, c, LANES, MRV1, LANES, 0, NULL, 0, NULL, 0);
 }
 
 /* db and dw of a layer of 8 inputs and LANES outputs over 512 rows (in cache: no fetch). */

@@ -80,12 +80,22 @@ cdef void _epilogue_rows(floating* c, Py_ssize_t ldc, Py_ssize_t i0, Py_ssize_t 
             sigmoid_span(c + i * ldc + j0, c + i * ldc + j0, j1 - j0, fast)
 
 
+cdef inline Py_ssize_t _steps_ahead(Py_ssize_t depth, Py_ssize_t k, Py_ssize_t next_pc,
+                                    Py_ssize_t fetch_after) noexcept nogil:
+    """The steps of the depth block from next_pc that a tile fetches ahead: a whole block
+    of this product's (k deep), or past its end up to fetch_after steps (A goes on there:
+    the rows of x after a block of the backward's); 0 where fetch_after < 0 (none)."""
+    if fetch_after < 0:
+        return 0
+    return max(<Py_ssize_t>0, min(depth, k + fetch_after - next_pc))
+
+
 cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                               const floating* b_packed, const floating* b, Py_ssize_t b_rs,
                               floating* c, Py_ssize_t ldc, Py_ssize_t k, Py_ssize_t m,
                               Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
                               floating* a_packed, const floating* bias, int epilogue,
-                              bint accumulate) noexcept nogil:
+                              bint accumulate, Py_ssize_t fetch_after) noexcept nogil:
     """C[i0:i1, j0:j1] (= or, with `accumulate`, +=) A[i0:i1] @ B[:, j0:j1] by the register
     tile, then the epilogue; B is k×m, C's rows ldc apart (m, or more for a slab of B's
     columns: gemm's slabs), j0 a multiple of NR. Any width: the columns go in blocks of
@@ -94,7 +104,12 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
 
     B is packed in `b_packed` (see _b_panel), or, where `b` is not NULL, read where it
     lies (row-major, rows b_rs apart) except its ragged last panel, which `b_packed` then
-    holds alone (packed as a B of m % NR columns); A is packed then."""
+    holds alone (packed as a B of m % NR columns); A is packed then.
+
+    fetch_after >= 0 (A transposed, a_rs == 1, packed: xᵀ from memory, _dw_gemm_fetch):
+    each row panel's first tile fetches into L2, step by step, the lines of its rows of A
+    in the next depth block, which the next packing reads, up to fetch_after steps past k
+    (see _vector_tile_task). A fetch changes no sum."""
     cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
     cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
     cdef bint in_place = b == NULL and _reads_a_in_place(c, a_rs, a_cs, j1 - j0)
@@ -103,7 +118,7 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t pb, pc, kc, ib, ir, jb, jr, rows, cols, i, j
     cdef Py_ssize_t blocks = (k + depth - 1) // depth
-    cdef Py_ssize_t nc = _register_block_width(c), jc, jc0, jc1
+    cdef Py_ssize_t nc = _register_block_width(c), jc, jc0, jc1, ahead_kc
     cdef const floating* a_panel
     cdef const floating* a_next
     cdef const floating* b_panel
@@ -122,6 +137,7 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
         tile_bias = bias if pb == blocks - 1 and epilogue != EPILOGUE_NONE else NULL
         if not in_place:
             _pack_a(a, a_rs, a_cs, i0, i1, pc, kc, a_packed, mr)
+        ahead_kc = _steps_ahead(depth, k, pc + kc, fetch_after)
         # Column blocks of NC: the block of packed B they read stays in L2, and the
         # packed A serves them all.
         for jc in range((j1 - j0 + nc - 1) // nc):
@@ -155,10 +171,16 @@ cdef void _register_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
                     else:
                         b_panel = b_packed + pc * nr
                     c_tile = c + ir * ldc + jr
-                    _register_tile(kc, a_panel, a_rs if direct else 0, b_panel, ldb, c_tile, ldc,
-                                   rows, cols, accumulate or pc > 0,
-                                   tile_bias + jr if tile_bias != NULL else NULL,
-                                   a_next if jb == 0 else NULL)
+                    if ahead_kc > 0 and jc == 0 and jb == 0 and not in_place and b == NULL:
+                        _register_tile_ahead(kc, a_panel, b_panel, c_tile, ldc, rows, cols,
+                                             accumulate or pc > 0,
+                                             tile_bias + jr if tile_bias != NULL else NULL,
+                                             a + ir + (pc + kc) * a_cs, a_cs, ahead_kc)
+                    else:
+                        _register_tile(kc, a_panel, a_rs if direct else 0, b_panel, ldb, c_tile,
+                                       ldc, rows, cols, accumulate or pc > 0,
+                                       tile_bias + jr if tile_bias != NULL else NULL,
+                                       a_next if jb == 0 else NULL)
                 if pb == blocks - 1:
                     # The epilogue on this panel's rows while they are in L1 (over a
                     # whole task they would have left it).
@@ -258,10 +280,16 @@ cdef void _vector_short_panels(int shape, Py_ssize_t kc, const floating* a,
 cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                             const floating* b_packed, floating* c, Py_ssize_t k, Py_ssize_t m,
                             Py_ssize_t i0, Py_ssize_t i1, floating* a_copy,
-                            const floating* bias, int epilogue, bint accumulate) noexcept nogil:
+                            const floating* bias, int epilogue, bint accumulate,
+                            Py_ssize_t fetch_after) noexcept nogil:
     """C[i0:i1] (= or, with `accumulate`, +=) A[i0:i1] @ B by the vector tile (or its row
     kernels), then the epilogue, for a B packed in one panel of _vector_tile_width(m)
     columns. A is read where it lies.
+
+    fetch_after >= 0 (A transposed, a_rs == 1: xᵀ from memory, _dw_gemm_fetch): each tile
+    read in place fetches into L2, step by step, the lines of its rows of A in the next
+    depth block (vector_tile.h, step 3), up to fetch_after steps past k (where A goes on:
+    the rows of x after this block's, which the next call reads). A fetch changes no sum.
 
     The epilogue runs while the rows are in L1: each tile adds the bias as it stores its
     last depth block, and σ runs over the rows finished so far (contiguous, as C's rows
@@ -276,6 +304,7 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     cdef int shape = _vector_shape(c, m)
     cdef Py_ssize_t depth = _depth_block(c)
     cdef Py_ssize_t pb, pc, kc, ib, ir, rows, i, rs, cs, blocks = (k + depth - 1) // depth
+    cdef Py_ssize_t ahead_kc
     cdef Py_ssize_t pending = i0     # first row not yet through σ
     cdef Py_ssize_t chunk
     cdef bint last, spill, sigmoid = epilogue != EPILOGUE_NONE
@@ -308,6 +337,7 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         pc = pb * depth
         kc = min(depth, k - pc)
         last = pb == blocks - 1
+        ahead_kc = _steps_ahead(depth, k, pc + kc, fetch_after)
         for ib in range((i1 - i0 + mr - 1) // mr):
             ir = i0 + ib * mr
             rows = min(mr, i1 - ir)
@@ -333,7 +363,9 @@ cdef void _vector_tile_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 spill = (i1 - ir - rows) * m >= nr
                 _vector_tile(shape, kc, a_panel, rs, cs, b_packed + pc * nr, c + ir * m, m,
                              rows, m, accumulate or pc > 0, tile_bias if last else NULL,
-                             spill)
+                             spill,
+                             a + ir + (pc + kc) * a_cs if rows == mr and ahead_kc > 0 else NULL,
+                             ahead_kc if rows == mr else 0)
             if sigmoid and last and ((ir + rows - pending) * m >= SIGMOID_SPAN
                                      or ir + rows == i1):
                 sigmoid_span(c + pending * m, c + pending * m, (ir + rows - pending) * m,
@@ -345,11 +377,13 @@ cdef inline void _narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
                               const floating* b_packed, floating* c,
                               Py_ssize_t k, Py_ssize_t m, Py_ssize_t i0, Py_ssize_t i1,
                               floating* scratch, const floating* bias, int epilogue,
-                              bint accumulate, int kernel) noexcept nogil:
-    """C[i0:i1] (= or +=) A[i0:i1] @ B by a narrow tile (whole rows of C)."""
+                              bint accumulate, int kernel,
+                              Py_ssize_t fetch_after) noexcept nogil:
+    """C[i0:i1] (= or +=) A[i0:i1] @ B by a narrow tile (whole rows of C); fetch_after: see
+    _vector_tile_task (the transposed tile fetches nothing)."""
     if kernel == KERNEL_VECTOR_TILE:
         _vector_tile_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue,
-                          accumulate)
+                          accumulate, fetch_after)
     else:
         _transposed_tile_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias,
                               epilogue, accumulate)
@@ -358,27 +392,32 @@ cdef inline void _narrow_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_c
 cdef void gemm_serial(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                       const floating* b_packed, floating* c,
                       Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
-                      floating* a_packed, bint accumulate, bint a_transposed) noexcept nogil:
+                      floating* a_packed, bint accumulate, bint a_transposed,
+                      Py_ssize_t fetch_after) noexcept nogil:
     """C (= or +=) A @ B on the calling thread, B already packed in panels of
     _panel_width(c, m, a_transposed) columns; no epilogue. `a_packed` holds
-    _packed_a_size(c, k, m, a_transposed). `a_transposed`: A is xᵀ (see _kernel_for)."""
+    _packed_a_size(c, k, m, a_transposed). `a_transposed`: A is xᵀ (see _kernel_for);
+    fetch_after: -1, or for an xᵀ from memory see _vector_tile_task and
+    _register_tile_task."""
     cdef Py_ssize_t rect[4]
     gemm_share(a, a_rs, a_cs, b_packed, c, n, k, m, 0, 1, a_packed, accumulate, a_transposed,
-               rect)
+               fetch_after, rect)
 
 
 cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                      const floating* b_packed, floating* c,
                      Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, Py_ssize_t share,
                      Py_ssize_t shares, floating* a_packed, bint accumulate,
-                     bint a_transposed, Py_ssize_t* rect) noexcept nogil:
+                     bint a_transposed, Py_ssize_t fetch_after,
+                     Py_ssize_t* rect) noexcept nogil:
     """Share `share` of `shares` of gemm_serial's product, on the calling thread: the rows
     of C dealt out in order (the register tile's in MR-row panels, as gemm deals them, so
     that the shares differ by at most a panel, not a whole task), or, where there are
     fewer tasks than
     `shares` and the register tile takes B, the NR-column panels (so that few rows still
     share out). `rect` receives the share's rows and columns of C: [i0, i1, j0, j1]. Each
-    element's sums are those of the whole product (the same bits)."""
+    element's sums are those of the whole product (the same bits). fetch_after: see
+    _vector_tile_task and _register_tile_task (-1: none)."""
     cdef Py_ssize_t mc = _task_rows(c, m, a_transposed), blk, i
     cdef Py_ssize_t blocks = (n + mc - 1) // mc, grain, nr, panels, j0, j1
     cdef int kernel = _kernel_for(c, m, a_transposed)
@@ -404,10 +443,10 @@ cdef void gemm_share(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         if kernel == KERNEL_REGISTER_TILE:
             _register_tile_task(a, a_rs, a_cs, b_packed, NULL, 0, c, m, k, m, i,
                                 min(rect[1], i + mc), j0, j1, a_packed, NULL,
-                                EPILOGUE_NONE, accumulate)
+                                EPILOGUE_NONE, accumulate, fetch_after)
         else:
             _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i, min(rect[1], i + mc),
-                         a_packed, NULL, EPILOGUE_NONE, accumulate, kernel)
+                         a_packed, NULL, EPILOGUE_NONE, accumulate, kernel, fetch_after)
 
 
 cdef void _dots_rows(const floating* a, const floating* b, floating* c, Py_ssize_t i0,
@@ -466,7 +505,7 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 kc = min(kchunk, k - k0)
                 _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, scratch, 0, panels, nr)
                 gemm_serial(a + k0 * a_cs, a_rs, a_cs, scratch, partials + chunk * part_size,
-                            n, kc, m, scratch + b_size, False, False)
+                            n, kc, m, scratch + b_size, False, False, -1)
         else:
             for chunk in prange(chunks, schedule='static', num_threads=threads):
                 k0 = chunk * kchunk
@@ -474,7 +513,7 @@ cdef int _gemm_split_depth(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
                 th = scratch + threadid() * (b_size + a_size)
                 _pack_b(b + k0 * b_rs, b_rs, b_cs, kc, m, th, 0, panels, nr)
                 gemm_serial(a + k0 * a_cs, a_rs, a_cs, th, partials + chunk * part_size,
-                            n, kc, m, th + b_size, False, False)
+                            n, kc, m, th + b_size, False, False, -1)
         for i in range(n * m):
             c[i] = partials[i]
         for chunk in range(1, chunks):
@@ -509,10 +548,10 @@ cdef inline void _gemm_one_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a
                        plan.few_rows_fetch, scratch, bias, epilogue)
     elif plan.kernel == KERNEL_REGISTER_TILE:
         _register_tile_task(a, a_rs, a_cs, b_packed, b, b_rs, c, m, k, m, i0, i1, tj * nc,
-                            min(m, (tj + 1) * nc), scratch, bias, epilogue, False)
+                            min(m, (tj + 1) * nc), scratch, bias, epilogue, False, -1)
     else:
         _narrow_task(a, a_rs, a_cs, b_packed, c, k, m, i0, i1, scratch, bias, epilogue, False,
-                     plan.kernel)
+                     plan.kernel, -1)
 
 
 cdef void _b_block_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -547,7 +586,7 @@ cdef void _b_block_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         _register_tile_task(a + pc * a_cs, a_rs, a_cs, b_block, NULL, 0, c + j0, m, kc,
                             j1 - j0, 0, n, 0, j1 - j0, a_scratch,
                             bias + j0 if last and bias != NULL else NULL,
-                            epilogue if last else EPILOGUE_NONE, pc > 0)
+                            epilogue if last else EPILOGUE_NONE, pc > 0, -1)
 
 
 cdef int _gemm_slabs(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
@@ -623,7 +662,7 @@ cdef inline void _slab_task(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
     _register_tile_task(a + p0 * a_cs, a_rs, a_cs, b_packed, NULL, 0, c + j0, m, kb, nb,
                         i0, i1, tj * nc, min(nb, (tj + 1) * nc), scratch,
                         bias + j0 if last and bias != NULL else NULL,
-                        epilogue if last else EPILOGUE_NONE, p0 > 0)
+                        epilogue if last else EPILOGUE_NONE, p0 > 0, -1)
 
 
 cdef int _gemm_dots(const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs,

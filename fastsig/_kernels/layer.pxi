@@ -130,8 +130,8 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
     """The rows [r0, r1) of the backward: dx rows, and this part's dw and db partials. dx
     by dx_kernel (_dx_kernel): from the packed wᵀ, or from w where it lies; for
     DX_SWAPPED `dy_packed` holds dyᵀ packed and then dxᵀ (see _backward's scratch).
-    dw_fetch: dw's kernel (dw_rows.h or the column sums) fetches x ahead, an x from memory
-    (_dw_rows_fetch, _column_sums_fetch)."""
+    dw_fetch: dw's kernel (dw_rows.h, the matmul's tiles or the column sums) fetches x
+    ahead, an x from memory (_dw_rows_fetch, _dw_gemm_fetch, _column_sums_fetch)."""
     cdef Py_ssize_t blk, b0, rows, i, j
     cdef Py_ssize_t dyt_nr
     cdef floating* dxt
@@ -164,7 +164,7 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             dyt_nr = _panel_width(dy, rows)
             dxt = dy_packed + _packed_b_size(dy, m, rows)
             _pack_b(dy, 1, m, m, rows, dy_packed, 0, (rows + dyt_nr - 1) // dyt_nr, dyt_nr)
-            gemm_serial(w, m, 1, dy_packed, dxt, k, m, rows, a_packed, False, False)
+            gemm_serial(w, m, 1, dy_packed, dxt, k, m, rows, a_packed, False, False, -1)
             _dx_from_transposed(dxt, rows, dx + b0 * k, k, 0, rows, 0, k)
         elif dx != NULL and dx_kernel == DX_FEW_ROWS:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k), w read where it lies
@@ -174,7 +174,8 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             _dw_few_rows(1, rows, dy, rows, w, k, dx + b0 * k)
         elif dx != NULL:
             # dx[b0:b0+rows] (rows×k) = dy (rows×m) @ wᵀ (m×k)
-            gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False)
+            gemm_serial(dy, m, 1, wt_packed, dx + b0 * k, rows, m, k, a_packed, False, False,
+                        -1)
         if _dw_by_outer_product(dw_stores and blk == 0, rows):
             # dw_part (k×m) = x[b0:b0+rows]ᵀ @ dy, a row of dw at a time
             _dw_few_rows(rows, k, x + b0 * k, k, dy, m, dw_part)
@@ -186,7 +187,8 @@ cdef void _backward_part(const floating* grad, const floating* s, const floating
             # dw_part (k×m) += x[b0:b0+rows]ᵀ (k×rows) @ dy (rows×m)
             _pack_b(dy, m, 1, rows, m, dy_packed, 0, (m + dy_nr - 1) // dy_nr, dy_nr)
             gemm_serial(x + b0 * k, 1, k, dy_packed, dw_part, k, rows, m, a_packed,
-                        blk > 0 or not dw_stores, True)
+                        blk > 0 or not dw_stores, True,
+                        min(r1 - b0 - rows, _depth_block(dy)) if dw_fetch else -1)
         elif dw_kernel == DW_LOOPS:
             _dw_direct(x + b0 * k, dy, dw_part, rows, k, m)
 
@@ -246,6 +248,7 @@ cdef int _backward(const floating* gp, const floating* xp, const floating* wp,
     cdef Py_ssize_t part
     cdef int dw_kernel = plan.dw_kernel
     cdef bint dw_fetch = (_dw_rows_fetch(dbp, n, k, dw_kernel, m)
+                          or _dw_gemm_fetch(dbp, n, k, dw_kernel, m)
                           or _column_sums_fetch(dbp, n, k, dw_kernel))
     cdef int threads = plan.threads
     # Scratch, per thread: a block of dy (of at most n rows), its packed copy, one packed
@@ -402,7 +405,8 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
     cdef bint packed = dxp != NULL and dx_kernel == DX_PACKED
     cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
     cdef bint sums = _db_by_column_sums(dbp, m)
-    cdef bint dw_fetch = _dw_rows_fetch(dbp, n, k, DW_GEMM, m)
+    cdef bint dw_fetch = (_dw_rows_fetch(dbp, n, k, DW_GEMM, m)
+                          or _dw_gemm_fetch(dbp, n, k, DW_GEMM, m))
     cdef Py_ssize_t dy_size = (rows_max * m + DY_PAD + per_line - 1) // per_line * per_line
     cdef Py_ssize_t dy_packed_size = ((_packed_b_size(dbp, rows_max, m, True) + per_line - 1)
                                       // per_line * per_line)
@@ -438,8 +442,8 @@ cdef int _backward_shared_block(const floating* gp, const floating* xp, const fl
             for i in range(rows * m, rows * m + DY_PAD):
                 dy[i] = 0
             _shared_block_step(gp, sp, xp, wp, dxp, dwp, dbp, b0, rows, k, m, blk == 0,
-                               threads, dx_kernel, sums, dw_fetch, dy, dy_packed, wt, wt_nr,
-                               wt_panels,
+                               threads, dx_kernel, sums, dw_fetch, n - b0 - rows, dy,
+                               dy_packed, wt, wt_nr, wt_panels,
                                dyt, dyt_nr, dxt, dy_nr, dy_panels, a_scratch, a_size, rects)
     free(rects)
     scratch_give(base, base_size)
@@ -450,12 +454,14 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
                              const floating* wp, floating* dxp, floating* dwp, floating* dbp,
                              Py_ssize_t b0, Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m,
                              bint first, int threads, int dx_kernel, bint sums,
-                             bint dw_fetch, floating* dy, floating* dy_packed, floating* wt,
-                             Py_ssize_t wt_nr, Py_ssize_t wt_panels, floating* dyt,
+                             bint dw_fetch, Py_ssize_t rows_after, floating* dy,
+                             floating* dy_packed, floating* wt, Py_ssize_t wt_nr,
+                             Py_ssize_t wt_panels, floating* dyt,
                              Py_ssize_t dyt_nr, floating* dxt, Py_ssize_t dy_nr,
                              Py_ssize_t dy_panels, floating* a_scratch, Py_ssize_t a_size,
                              Py_ssize_t* rects) noexcept nogil:
-    """Steps 1–3 of _backward_shared_block for the block of `rows` rows from b0."""
+    """Steps 1–3 of _backward_shared_block for the block of `rows` rows from b0;
+    rows_after: x's rows after the block, which a fetching dw (dw_fetch) may fetch."""
     cdef bint packed = dxp != NULL and dx_kernel == DX_PACKED
     cdef bint swapped = dxp != NULL and dx_kernel == DX_SWAPPED
     cdef Py_ssize_t dyt_panels = (rows + dyt_nr - 1) // dyt_nr
@@ -501,10 +507,10 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
         rect = rects + 4 * threadid()     # [i0, i1, j0, j1] of this share of C
         if packed:
             gemm_share(dy, m, 1, wt, dxp + b0 * k, rows, m, k, t, threads, a_packed, False,
-                       False, rect)
+                       False, -1, rect)
         elif swapped:
             gemm_share(wp, m, 1, dyt, dxt, k, m, rows, t, threads, a_packed, False, False,
-                       rect)
+                       -1, rect)
             _dx_from_transposed(dxt, rows, dxp + b0 * k, k, rect[2], rect[3], rect[0],
                                 rect[1])
         elif dxp != NULL and dx_kernel == DX_OUTER:
@@ -530,4 +536,5 @@ cdef void _shared_block_step(const floating* gp, const floating* sp, const float
                 _dw_rows(rows, p1 - p0, xp + b0 * k + p0, k, dy, m, dwp + p0 * m, dw_fetch)
         else:
             gemm_share(xp + b0 * k, 1, k, dy_packed, dwp, k, rows, m, t, threads, a_packed,
-                       not dw_stores, True, rect)
+                       not dw_stores, True,
+                       min(rows_after, _depth_block(dy)) if dw_fetch else -1, rect)

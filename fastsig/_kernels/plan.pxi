@@ -46,6 +46,9 @@ cdef enum:
                                     # _column_sums_fetch)
     DOTS_ONE_ROW_BYTES = 12582912   # and the dots kernel reads an x larger than this one
                                     # row a step (_dots_one_row)
+    DW_GEMM_FETCH_BYTES = 12582912  # and the matmul's dw (the vector and register
+                                    # tiles) fetches an x larger than this ahead
+                                    # (_dw_gemm_fetch)
     FEW_ROWS = 32       # products of at most this many rows read B where it lies, but
     FEW_ROWS_STREAM = 16    # where a wide B streams from beyond L2 (_b_streams) and the
                             # variant has no eight-row tile, at most this many, by the
@@ -1015,6 +1018,21 @@ cdef inline bint _dw_rows_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k, int
             and 2 * _depth_block(dtype) * k * <Py_ssize_t>sizeof(floating) <= _l2_bytes)
 
 
+cdef inline bint _dw_gemm_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k, int dw_kernel,
+                                Py_ssize_t m) noexcept nogil:
+    """Whether the vector or the register tile, where it takes dw as the matmul xᵀ @ dy
+    (DW_GEMM, not _dw_by_rows), fetches into L2 its rows of each next depth block of x as
+    it works on one (gemm.pxi's fetch_after): where x is larger than DW_GEMM_FETCH_BYTES.
+    The vector tile reads xᵀ where it lies, and the register tile's packing copies it, a
+    panel's few values of each row at a time, rows k apart: a stride the prefetchers
+    follow at a fraction of the memory's speed. An x of 8-11 MB is still in L3 after the
+    call before, where the fetch costs more than it gains (docs/performance.md, "An x
+    from memory: the tiles' next depth block fetched"). A fetch changes no sum."""
+    return (dw_kernel == DW_GEMM and not _dw_by_rows(dtype, dw_kernel, m)
+            and _kernel_for(dtype, m, True) != KERNEL_TRANSPOSED_TILE
+            and n * k * <Py_ssize_t>sizeof(floating) > DW_GEMM_FETCH_BYTES)
+
+
 cdef inline bint _column_sums_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k,
                                    int dw_kernel) noexcept nogil:
     """Whether the column-sum kernel, where it takes dw (DW_COLUMN_SUMS), fetches each
@@ -1212,7 +1230,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
     if n == 0 or m == 0:   # zeros, or nothing at all
         return {"dw_kernel": "none", "db_kernel": "none", "dx_kernel": "none", "parts": 0,
                 "threads": 1, "one_thread": False, "dw_by_rows": False,
-                "dw_rows_fetch": False, "column_sums_fetch": False}
+                "dw_rows_fetch": False, "dw_gemm_fetch": False, "column_sums_fetch": False}
     p = _plan_backward(dtype, n, k, m, num_threads)
     # dx = dy @ wᵀ: a product of depth m and width k, dy read where it lies.
     dx = _product_plan_dict(dtype, p.block_rows, m, k, 1, False)["kernel"] if k > 0 else "none"
@@ -1227,6 +1245,8 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         # the matmul's dw by dw_rows.h (the same order, so the same bits)
         "dw_by_rows": bool(k > 0 and _dw_by_rows(dtype, p.dw_kernel, m)),
         "dw_rows_fetch": bool(k > 0 and _dw_rows_fetch(dtype, n, k, p.dw_kernel, m)),
+        # the vector tile's dw over an x from memory fetches its next depth block
+        "dw_gemm_fetch": bool(k > 0 and _dw_gemm_fetch(dtype, n, k, p.dw_kernel, m)),
         "column_sums_fetch": bool(_column_sums_fetch(dtype, n, k, p.dw_kernel)),
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
         "dx_kernel": dx,
@@ -1268,7 +1288,9 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     product_min_work).
     The backward: "dw_kernel", "dw_by_rows" (the matmul's dw by dw_rows.h, vectors
     along x's rows, the same bits), "dw_rows_fetch" (and it fetches each next depth block
-    of x into L2: an x from memory), "column_sums_fetch" (the column-sum kernel's dw
+    of x into L2: an x from memory), "dw_gemm_fetch" (the matmul's dw, by the vector or
+    the register tile, fetches each next depth block of x into L2: an x from memory),
+    "column_sums_fetch" (the column-sum kernel's dw
     fetches each next chunk of x into L2: an x from memory), "db_kernel", "dx_kernel"
     (the kernel of dy @ wᵀ; few_rows_transposed: w read where it lies; swapped:
     (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),

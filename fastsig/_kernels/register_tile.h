@@ -6,6 +6,8 @@
  *                                      bias, next)
  *   fastsig_register_tile_F32_b_in_place(kc, a, b, ldb, c, ldc, rows, cols, accumulate,
  *                                        bias)
+ *   fastsig_register_tile_F32_ahead(kc, a, b, c, ldc, cols, accumulate, bias, ahead,
+ *                                   ahead_cs, ahead_steps)
  * Uses: isa.h (MR, NR, VECTOR_BYTES), GCC vector extensions; without them (MSVC,
  *   FASTSIG_PORTABLE) empty stubs that are never called (tiles.pxi then runs its
  *   Cython tile).
@@ -25,7 +27,9 @@
  *    FASTSIG_MASKED_EDGE).
  *    A last panel of B narrower than NR takes only the vectors it has.
  * 4. Whole tiles prefetch C's lines for writing, and a tile reading A in place
- *    prefetches the next A panel (`next`) a line a step. */
+ *    prefetches the next A panel (`next`) a line a step; the `_ahead` tile (A and B
+ *    packed, MR rows) fetches into L2 a line a step of memory its caller names: the lines
+ *    the next depth block's packing of A reads. */
 #ifndef FASTSIG_REGISTER_TILE_H
 #define FASTSIG_REGISTER_TILE_H
 
@@ -61,7 +65,11 @@
         ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias, const T* next) { } \
     static inline void fastsig_register_tile_##SUFFIX##_b_in_place(                     \
         ptrdiff_t kc, const T* a, const T* b, ptrdiff_t ldb, T* c, ptrdiff_t ldc,       \
-        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias) { }
+        ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias) { }              \
+    static inline void fastsig_register_tile_##SUFFIX##_ahead(                          \
+        ptrdiff_t kc, const T* a, const T* b, T* c, ptrdiff_t ldc, ptrdiff_t cols,      \
+        int accumulate, const T* bias, const T* ahead, ptrdiff_t ahead_cs,              \
+        ptrdiff_t ahead_steps) { }
 FASTSIG_REGISTER_TILE_STUBS(float, F32)
 FASTSIG_REGISTER_TILE_STUBS(double, F64)
 #undef FASTSIG_REGISTER_TILE_STUBS

@@ -20,12 +20,15 @@
    place and streams from beyond L2, and each step fetches into L2 the same row of the
    next strip (the nv vectors past these), the lines the next call reads (a prefetch
    never faults, past B's row or its end included). A tile reads a few lines of each row
-   of B, rows a stride apart, which the hardware does not fetch ahead. */
+   of B, rows a stride apart, which the hardware does not fetch ahead; `ahead` (NULL, a
+   constant, for none): step p < ahead_steps fetches into L2 the line at
+   ahead + p * ahead_cs (see RT(_ahead)). */
 static inline __attribute__((always_inline)) void RT(_body)(
         ptrdiff_t kc, const RT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
         const RT_T* __restrict b, ptrdiff_t ldb, RT_T* __restrict c, ptrdiff_t ldc,
         ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias,
-        const RT_T* next, const int mr, const int nv, const int masked, const int fetch) {
+        const RT_T* next, const int mr, const int nv, const int masked, const int fetch,
+        const RT_T* ahead, ptrdiff_t ahead_cs, ptrdiff_t ahead_steps) {
     enum { LANES = RT_BYTES / sizeof(RT_T), NR = RT_NV * LANES, LINE = 64 / sizeof(RT_T) };
     /* Every loop over acc's rows or vectors carries GCC's unroll pragma: gcc keeps acc in
        registers only where each index into it is a constant when scalar replacement runs,
@@ -57,6 +60,8 @@ static inline __attribute__((always_inline)) void RT(_body)(
                 next_col += LINE;
             }
         }
+        if (ahead && p < ahead_steps)
+            __builtin_prefetch(ahead + p * ahead_cs, 0, 2);
         if (fetch)
             /* nv vectors at any alignment span at most nv + 1 lines. */
             for (v = 0; v <= nv; v++)
@@ -137,21 +142,22 @@ static inline __attribute__((always_inline)) void RT(_body)(
 static inline __attribute__((always_inline)) void RT(_columns)(
         ptrdiff_t kc, const RT_T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const RT_T* b,
         ptrdiff_t ldb, RT_T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
-        int accumulate, const RT_T* bias, const RT_T* next, const int mr) {
+        int accumulate, const RT_T* bias, const RT_T* next, const int mr,
+        const RT_T* ahead, ptrdiff_t ahead_cs, ptrdiff_t ahead_steps) {
     enum { LANES = RT_BYTES / sizeof(RT_T) };
     ptrdiff_t nv = (cols + LANES - 1) / LANES;
     if (nv >= RT_NV)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  RT_NV, 0, 0);
+                  RT_NV, 0, 0, ahead, ahead_cs, ahead_steps);
     else if (nv == 1)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  1, 0, 0);
+                  1, 0, 0, ahead, ahead_cs, ahead_steps);
     else if (nv == 2)
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  FASTSIG_MIN(2, RT_NV), 0, 0);
+                  FASTSIG_MIN(2, RT_NV), 0, 0, ahead, ahead_cs, ahead_steps);
     else
         RT(_body)(kc, a, a_rs, a_cs, b, ldb, c, ldc, rows, cols, accumulate, bias, next, mr,
-                  FASTSIG_MIN(3, RT_NV), 0, 0);
+                  FASTSIG_MIN(3, RT_NV), 0, 0, ahead, ahead_cs, ahead_steps);
 }
 
 /* A packed (step p of the panel is its MR values at a + p * MR), B's step p at b + p * ldb:
@@ -162,22 +168,23 @@ static inline __attribute__((always_inline)) void RT(_rows)(
         ptrdiff_t kc, const RT_T* a, const RT_T* b, ptrdiff_t ldb, RT_T* c, ptrdiff_t ldc,
         ptrdiff_t rows, ptrdiff_t cols, int accumulate, const RT_T* bias) {
     if (rows == 1)
-        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL, 1);
+        RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL, 1,
+                     NULL, 0, 0);
     else if (rows == 2)
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
-                     FASTSIG_MIN(2, RT_MR));
+                     FASTSIG_MIN(2, RT_MR), NULL, 0, 0);
     else if (rows <= 4)
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
-                     FASTSIG_MIN(4, RT_MR));
+                     FASTSIG_MIN(4, RT_MR), NULL, 0, 0);
     else if (rows <= 6)
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
-                     FASTSIG_MIN(6, RT_MR));
+                     FASTSIG_MIN(6, RT_MR), NULL, 0, 0);
     else if (rows <= 8)
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
-                     FASTSIG_MIN(8, RT_MR));
+                     FASTSIG_MIN(8, RT_MR), NULL, 0, 0);
     else
         RT(_columns)(kc, a, 1, RT_MR, b, ldb, c, ldc, rows, cols, accumulate, bias, NULL,
-                     RT_MR);
+                     RT_MR, NULL, 0, 0);
 }
 
 /* A and B where they lie: A's row i at a + i * lda, contiguous in depth; B's step p at
@@ -192,13 +199,13 @@ static inline __attribute__((always_inline)) void RT(_both_in_place)(
     enum { LANES = RT_BYTES / sizeof(RT_T) };
     if (cols > 2 * LANES)
         RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, RT_NV,
-                  FASTSIG_MASKED_B, fetch);
+                  FASTSIG_MASKED_B, fetch, NULL, 0, 0);
     else if (cols > LANES)
         RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr,
-                  FASTSIG_MIN(2, RT_NV), FASTSIG_MASKED_B, fetch);
+                  FASTSIG_MIN(2, RT_NV), FASTSIG_MASKED_B, fetch, NULL, 0, 0);
     else
         RT(_body)(kc, a, lda, 1, b, ldb, c, ldc, mr, cols, accumulate, bias, NULL, mr, 1,
-                  FASTSIG_MASKED_B, fetch);
+                  FASTSIG_MASKED_B, fetch, NULL, 0, 0);
 }
 
 /* The entries below are unused where a file includes the template for
@@ -233,20 +240,32 @@ static __attribute__((unused)) void RT(_in_place)(
            than the mask; up to 7 (float64) did not (docs/performance.md). */
         if (cols > 3 * LANES)
             RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
-                      RT_MR, RT_NV, FASTSIG_MASKED_C, 0);
+                      RT_MR, RT_NV, FASTSIG_MASKED_C, 0, NULL, 0, 0);
         else if (cols > 2 * LANES)
             RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
-                      RT_MR, FASTSIG_MIN(3, RT_NV), FASTSIG_MASKED_C, 0);
+                      RT_MR, FASTSIG_MIN(3, RT_NV), FASTSIG_MASKED_C, 0, NULL, 0, 0);
         else if (cols > LANES)
             RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
-                      RT_MR, FASTSIG_MIN(2, RT_NV), FASTSIG_MASKED_C, 0);
+                      RT_MR, FASTSIG_MIN(2, RT_NV), FASTSIG_MASKED_C, 0, NULL, 0, 0);
         else
             RT(_body)(kc, a, lda, 1, b, NR, c, ldc, rows, cols, accumulate, bias, next,
-                      RT_MR, 1, FASTSIG_MASKED_C, 0);
+                      RT_MR, 1, FASTSIG_MASKED_C, 0, NULL, 0, 0);
         return;
     }
     RT(_columns)(kc, a, lda, 1, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc,
-                 rows, cols, accumulate, bias, next, RT_MR);
+                 rows, cols, accumulate, bias, next, RT_MR, NULL, 0, 0);
+}
+
+/* As RT_NAME for a whole panel of rows (rows == MR), each step p < ahead_steps also
+   fetching into L2 the line at ahead + p * ahead_cs (a prefetch: no value read): for an A
+   packed from an xᵀ that comes from memory, the line of the tile's rows in x's next depth
+   block, which the next packing reads (gemm.pxi: _register_tile_task). */
+static __attribute__((unused)) void RT(_ahead)(
+        ptrdiff_t kc, const RT_T* a, const RT_T* b, RT_T* c, ptrdiff_t ldc, ptrdiff_t cols,
+        int accumulate, const RT_T* bias, const RT_T* ahead, ptrdiff_t ahead_cs,
+        ptrdiff_t ahead_steps) {
+    RT(_columns)(kc, a, 1, RT_MR, b, RT_NV * (RT_BYTES / (ptrdiff_t)sizeof(RT_T)), c, ldc,
+                 RT_MR, cols, accumulate, bias, NULL, RT_MR, ahead, ahead_cs, ahead_steps);
 }
 
 #undef RT

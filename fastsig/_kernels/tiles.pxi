@@ -1,7 +1,8 @@
 # The micro-kernels: the tiles that do the multiply-adds of every product.
 #
 # Provides: _register_tile (the MR×NR tile: C where the compiler has vector extensions,
-#   else the Cython tile below), _transposed_tile (MRT×NRT, Cython), _vector_tile and
+#   else the Cython tile below) and _register_tile_ahead (one that fetches ahead as it
+#   goes), _transposed_tile (MRT×NRT, Cython), _vector_tile and
 #   _vector_row_kernels (the vector tile, its row and column kernels: C), the few-rows
 #   kernel (few_rows.h: C, plain loops, in every build) with its transposed kernel and
 #   outer product (_dx_few_rows, _dw_few_rows), and the dot products of a C of one to
@@ -32,6 +33,10 @@ cdef extern from "_kernels/register_tile.h":
         Py_ssize_t kc, const float* a, const float* b, Py_ssize_t ldb, float* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
         const float* bias) noexcept nogil
+    void _register_tile_ahead_f32 "fastsig_register_tile_F32_ahead"(
+        Py_ssize_t kc, const float* a, const float* b, float* c, Py_ssize_t ldc, Py_ssize_t cols,
+        int accumulate, const float* bias, const float* ahead, Py_ssize_t ahead_cs,
+        Py_ssize_t ahead_steps) noexcept nogil
     void _register_tile_f64 "fastsig_register_tile_F64"(
         Py_ssize_t kc, const double* a, const double* b, double* c, Py_ssize_t ldc,
         Py_ssize_t rows, Py_ssize_t cols, int accumulate, const double* bias) noexcept nogil
@@ -43,6 +48,10 @@ cdef extern from "_kernels/register_tile.h":
         Py_ssize_t kc, const double* a, const double* b, Py_ssize_t ldb, double* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
         const double* bias) noexcept nogil
+    void _register_tile_ahead_f64 "fastsig_register_tile_F64_ahead"(
+        Py_ssize_t kc, const double* a, const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols,
+        int accumulate, const double* bias, const double* ahead, Py_ssize_t ahead_cs,
+        Py_ssize_t ahead_steps) noexcept nogil
 
 cdef extern from "_kernels/few_rows.h":
     enum:
@@ -87,19 +96,19 @@ cdef extern from "_kernels/vector_tile.h":
     void _vector_tile_half_f32 "fastsig_vector_tile_half_F32"(
         Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
         float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const float* bias, int spill) noexcept nogil
+        const float* bias, int spill, const float* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_tile_one_f32 "fastsig_vector_tile_one_F32"(
         Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
         float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const float* bias, int spill) noexcept nogil
+        const float* bias, int spill, const float* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_tile_two_f32 "fastsig_vector_tile_two_F32"(
         Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
         float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const float* bias, int spill) noexcept nogil
+        const float* bias, int spill, const float* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_tile_one_half_f32 "fastsig_vector_tile_one_half_F32"(
         Py_ssize_t kc, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const float* b,
         float* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const float* bias, int spill) noexcept nogil
+        const float* bias, int spill, const float* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_rows_half_f32 "fastsig_vector_rows_half_F32"(
         Py_ssize_t rows, Py_ssize_t k, const float* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const float* b, float* c, Py_ssize_t ldc, Py_ssize_t cols, const float* bias,
@@ -118,19 +127,19 @@ cdef extern from "_kernels/vector_tile.h":
     void _vector_tile_half_f64 "fastsig_vector_tile_half_F64"(
         Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
         double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const double* bias, int spill) noexcept nogil
+        const double* bias, int spill, const double* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_tile_one_f64 "fastsig_vector_tile_one_F64"(
         Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
         double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const double* bias, int spill) noexcept nogil
+        const double* bias, int spill, const double* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_tile_two_f64 "fastsig_vector_tile_two_F64"(
         Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
         double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const double* bias, int spill) noexcept nogil
+        const double* bias, int spill, const double* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_tile_one_half_f64 "fastsig_vector_tile_one_half_F64"(
         Py_ssize_t kc, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const double* b,
         double* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols, int accumulate,
-        const double* bias, int spill) noexcept nogil
+        const double* bias, int spill, const double* ahead, Py_ssize_t ahead_steps) noexcept nogil
     void _vector_rows_half_f64 "fastsig_vector_rows_half_F64"(
         Py_ssize_t rows, Py_ssize_t k, const double* a, Py_ssize_t a_rs, Py_ssize_t a_cs,
         const double* b, double* c, Py_ssize_t ldc, Py_ssize_t cols, const double* bias,
@@ -246,6 +255,29 @@ cdef inline void _transposed_tile(Py_ssize_t kc, const floating* a, const floati
                 c[i * ldc + j] = acc[j * mr + i]
 
 
+cdef inline void _register_tile_ahead(Py_ssize_t kc, const floating* a, const floating* b,
+                                      floating* c, Py_ssize_t ldc, Py_ssize_t rows,
+                                      Py_ssize_t cols, bint accumulate,
+                                      const floating* bias, const floating* ahead,
+                                      Py_ssize_t ahead_cs,
+                                      Py_ssize_t ahead_steps) noexcept nogil:
+    """_register_tile of a packed A and B panel, where a whole panel of rows also fetches
+    into L2 the line at ahead + p * ahead_cs at each step p < ahead_steps (register_tile.h's
+    `_ahead` tile; a prefetch, the same bits). Without the C kernel, or for fewer rows,
+    the tile without the fetch."""
+    cdef Py_ssize_t nr = NR_F32 if floating is float else NR_F64
+    cdef Py_ssize_t mr = MR_F32 if floating is float else MR_F64
+    if VECTOR_TILE and rows == mr:
+        if floating is float:
+            _register_tile_ahead_f32(kc, a, b, c, ldc, cols, accumulate, bias, ahead,
+                                     ahead_cs, ahead_steps)
+        else:
+            _register_tile_ahead_f64(kc, a, b, c, ldc, cols, accumulate, bias, ahead,
+                                     ahead_cs, ahead_steps)
+        return
+    _register_tile(kc, a, 0, b, nr, c, ldc, rows, cols, accumulate, bias, NULL)
+
+
 cdef inline void _register_tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda,
                                 const floating* b, Py_ssize_t ldb, floating* c,
                                 Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols,
@@ -307,34 +339,36 @@ cdef inline void _register_tile(Py_ssize_t kc, const floating* a, Py_ssize_t lda
 cdef inline void _vector_tile(int shape, Py_ssize_t kc, const floating* a, Py_ssize_t a_rs,
                               Py_ssize_t a_cs, const floating* b, floating* c, Py_ssize_t ldc,
                               Py_ssize_t rows, Py_ssize_t cols, bint accumulate,
-                              const floating* bias, bint spill) noexcept nogil:
-    """The vector tile of shape `shape` (VectorShape), as vector_tile.h states it."""
+                              const floating* bias, bint spill, const floating* ahead,
+                              Py_ssize_t ahead_steps) noexcept nogil:
+    """The vector tile of shape `shape` (VectorShape), as vector_tile.h states it (ahead,
+    ahead_steps: its step 3, NULL and 0 for none)."""
     if floating is float:
         if shape == VECTOR_HALF:
             _vector_tile_half_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
-                                  spill)
+                                  spill, ahead, ahead_steps)
         elif shape == VECTOR_ONE:
             _vector_tile_one_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
-                                 spill)
+                                 spill, ahead, ahead_steps)
         elif shape == VECTOR_ONE_HALF:
             _vector_tile_one_half_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate,
-                                      bias, spill)
+                                      bias, spill, ahead, ahead_steps)
         else:
             _vector_tile_two_f32(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
-                                 spill)
+                                 spill, ahead, ahead_steps)
     else:
         if shape == VECTOR_HALF:
             _vector_tile_half_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
-                                  spill)
+                                  spill, ahead, ahead_steps)
         elif shape == VECTOR_ONE:
             _vector_tile_one_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
-                                 spill)
+                                 spill, ahead, ahead_steps)
         elif shape == VECTOR_ONE_HALF:
             _vector_tile_one_half_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate,
-                                      bias, spill)
+                                      bias, spill, ahead, ahead_steps)
         else:
             _vector_tile_two_f64(kc, a, a_rs, a_cs, b, c, ldc, rows, cols, accumulate, bias,
-                                 spill)
+                                 spill, ahead, ahead_steps)
 
 
 cdef inline void _vector_tile_short(int shape, Py_ssize_t kc, const floating* a,

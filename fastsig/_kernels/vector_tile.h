@@ -2,7 +2,8 @@
  *
  * Provides, per dtype (F32, F64):
  *   fastsig_vector_tile_{half,one,one_half,two}_F32(kc, a, a_rs, a_cs, b, c, ldc, rows,
- *                                                   cols, accumulate, bias, spill)
+ *                                                   cols, accumulate, bias, spill, ahead,
+ *                                                   ahead_steps)
  *   fastsig_vector_rows_{half,one}_F32(rows, k, a, a_rs, a_cs, b, c, ldc, cols, bias,
  *                                      spill)                      the row kernel
  *   fastsig_column_kernel_F32(rows, k, m, a, b, ldb, c, bias)      the column kernel
@@ -26,6 +27,9 @@
  *    writes later; lane by lane otherwise, so nothing outside C[rows, cols] (and the
  *    rows `spill` allows) is written. Adding into C goes lane by lane unless
  *    cols == NRV: a lane past `cols` may hold 0 * inf = NaN.
+ * 3. Step p < ahead_steps also fetches into L2 the line at ahead + p * a_cs (a prefetch,
+ *    no value read: NULL and 0 for none): for an A that comes from memory, the line the
+ *    tile's next depth block reads at that step (gemm.pxi: _vector_tile_task).
  * Written as loops over an array of accumulators, gcc spills such a tile; with vector
  * extensions and constant trip counts it keeps it in registers.
  *
@@ -69,16 +73,18 @@ static void fastsig_vector_tile_short_##SUFFIX(                                 
         const T* bias, int spill) {                                                     \
     if (shape == 0)                                                                     \
         fastsig_vector_tile_half_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,     \
-                                                cols, accumulate, bias, spill);         \
+                                                cols, accumulate, bias, spill, NULL,    \
+                                                0);                                     \
     else if (shape == 1)                                                                \
         fastsig_vector_tile_one_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,      \
-                                               cols, accumulate, bias, spill);          \
+                                               cols, accumulate, bias, spill, NULL, 0); \
     else if (shape == 2)                                                                \
         fastsig_vector_tile_two_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows,      \
-                                               cols, accumulate, bias, spill);          \
+                                               cols, accumulate, bias, spill, NULL, 0); \
     else                                                                                \
         fastsig_vector_tile_one_half_short_##SUFFIX(kc, a, a_rs, a_cs, b, c, ldc, rows, \
-                                                    cols, accumulate, bias, spill);     \
+                                                    cols, accumulate, bias, spill,      \
+                                                    NULL, 0);                           \
 }
 
 /* Each instance defines the template's parameters, which it #undefs. */
@@ -206,19 +212,19 @@ FASTSIG_VECTOR_TILE_SHORT(double, F64)
     static inline void fastsig_vector_tile_half_##SUFFIX(                               \
         ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, T* c,     \
         ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
-        int spill) { }                                                                  \
+        int spill, const T* ahead, ptrdiff_t ahead_steps) { }                           \
     static inline void fastsig_vector_tile_one_##SUFFIX(                                \
         ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, T* c,     \
         ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
-        int spill) { }                                                                  \
+        int spill, const T* ahead, ptrdiff_t ahead_steps) { }                           \
     static inline void fastsig_vector_tile_two_##SUFFIX(                                \
         ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, T* c,     \
         ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
-        int spill) { }                                                                  \
+        int spill, const T* ahead, ptrdiff_t ahead_steps) { }                           \
     static inline void fastsig_vector_tile_one_half_##SUFFIX(                           \
         ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, T* c,     \
         ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate, const T* bias,   \
-        int spill) { }                                                                  \
+        int spill, const T* ahead, ptrdiff_t ahead_steps) { }                           \
     static inline void fastsig_vector_tile_short_##SUFFIX(                              \
         int shape, ptrdiff_t kc, const T* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T* b, \
         T* c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, int accumulate,             \

@@ -24,7 +24,8 @@
 static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                     const VT_T* __restrict b, VT_T* __restrict c, ptrdiff_t ldc,
                     ptrdiff_t rows, ptrdiff_t cols, int accumulate,
-                    const VT_T* __restrict bias, int spill) {
+                    const VT_T* __restrict bias, int spill, const VT_T* ahead,
+                    ptrdiff_t ahead_steps) {
     enum { LANES = VT_BYTES / sizeof(VT_T), WHOLE = VT_NV * LANES,
            NRV = WHOLE + VT_HALF_LAST * (LANES / 2) };
     VT(_vector) acc[VT_MRV][VT_NV], brow[VT_NV], bvec[VT_NV];
@@ -32,7 +33,7 @@ static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrd
        instances compile none of it). */
     VT(_half_vector) acc_half[VT_MRV], bhalf = {0}, bhalf_bias = {0};
     VT_T lanes[NRV];
-    ptrdiff_t p, i, j, v, full;
+    ptrdiff_t p, i, j, v, full, fetched;
     VT_T ai;
     /* Every loop over acc's rows has a constant trip count and GCC's unroll pragma, so
        that every index into acc is a constant and gcc keeps it in registers (an index
@@ -44,20 +45,31 @@ static void VT_NAME(ptrdiff_t kc, const VT_T* __restrict a, ptrdiff_t a_rs, ptrd
             acc[i][v] = (VT(_vector)){0};
         acc_half[i] = (VT(_half_vector)){0};
     }
-    for (p = 0; p < kc; p++) {
-        for (v = 0; v < VT_NV; v++)
-            brow[v] = VT(_load)(b + p * NRV + v * LANES);
-        if (VT_HALF_LAST)
-            bhalf = VT(_half_load)(b + p * NRV + WHOLE);
-        _Pragma("GCC unroll 16")
-        for (i = 0; i < VT_MRV; i++) {
-            ai = a[i * a_rs + p * a_cs];
-            for (v = 0; v < VT_NV; v++)
-                acc[i][v] += ai * brow[v];
-            if (VT_HALF_LAST)
-                acc_half[i] += ai * bhalf;
-        }
+    /* Step p: B's row p against A's column p. The steps that fetch (vector_tile.h, step
+       3) are a loop of their own, so that the others test nothing. */
+#define VT_STEP(p)                                                                      \
+    do {                                                                                \
+        for (v = 0; v < VT_NV; v++)                                                     \
+            brow[v] = VT(_load)(b + (p) * NRV + v * LANES);                             \
+        if (VT_HALF_LAST)                                                               \
+            bhalf = VT(_half_load)(b + (p) * NRV + WHOLE);                              \
+        _Pragma("GCC unroll 16")                                                        \
+        for (i = 0; i < VT_MRV; i++) {                                                  \
+            ai = a[i * a_rs + (p) * a_cs];                                              \
+            for (v = 0; v < VT_NV; v++)                                                 \
+                acc[i][v] += ai * brow[v];                                              \
+            if (VT_HALF_LAST)                                                           \
+                acc_half[i] += ai * bhalf;                                              \
+        }                                                                               \
+    } while (0)
+    fetched = ahead_steps < kc ? ahead_steps : kc;
+    for (p = 0; p < fetched; p++) {
+        __builtin_prefetch(ahead + p * a_cs, 0, 2);
+        VT_STEP(p);
     }
+    for (; p < kc; p++)
+        VT_STEP(p);
+#undef VT_STEP
     /* The bias (NRV values, zero-padded), added after the sum of the products and what
        C held, as the other kernels' epilogue adds it. */
     for (v = 0; v < VT_NV; v++)
