@@ -1027,8 +1027,9 @@ cdef inline bint _dw_gemm_fetch(floating* dtype, Py_ssize_t n, Py_ssize_t k, int
     panel's few values of each row at a time, rows k apart: a stride the prefetchers
     follow at a fraction of the memory's speed. An x of 8-11 MB is still in L3 after the
     call before, where the fetch costs more than it gains (docs/performance.md, "An x
-    from memory: the tiles' next depth block fetched"). A fetch changes no sum."""
-    return (dw_kernel == DW_GEMM and not _dw_by_rows(dtype, dw_kernel, m)
+    from memory: the tiles' next depth block fetched"). Only the C tiles fetch (a build
+    without vector extensions has none). A fetch changes no sum."""
+    return (VECTOR_TILE and dw_kernel == DW_GEMM and not _dw_by_rows(dtype, dw_kernel, m)
             and _kernel_for(dtype, m, True) != KERNEL_TRANSPOSED_TILE
             and n * k * <Py_ssize_t>sizeof(floating) > DW_GEMM_FETCH_BYTES)
 
