@@ -1246,7 +1246,7 @@ cdef dict _backward_plan_dict(floating* dtype, Py_ssize_t n, Py_ssize_t k, Py_ss
         # the matmul's dw by dw_rows.h (the same order, so the same bits)
         "dw_by_rows": bool(k > 0 and _dw_by_rows(dtype, p.dw_kernel, m)),
         "dw_rows_fetch": bool(k > 0 and _dw_rows_fetch(dtype, n, k, p.dw_kernel, m)),
-        # the vector tile's dw over an x from memory fetches its next depth block
+        # the matmul's dw (vector or register tile) over an x from memory fetches ahead
         "dw_gemm_fetch": bool(k > 0 and _dw_gemm_fetch(dtype, n, k, p.dw_kernel, m)),
         "column_sums_fetch": bool(_column_sums_fetch(dtype, n, k, p.dw_kernel)),
         "db_kernel": "column_sums" if p.db_by_column_sums else "loops",
@@ -1291,8 +1291,8 @@ def plan(dtype, operation, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m, int num_thr
     along x's rows, the same bits), "dw_rows_fetch" (and it fetches each next depth block
     of x into L2: an x from memory), "dw_gemm_fetch" (the matmul's dw, by the vector or
     the register tile, fetches each next depth block of x into L2: an x from memory),
-    "column_sums_fetch" (the column-sum kernel's dw
-    fetches each next chunk of x into L2: an x from memory), "db_kernel", "dx_kernel"
+    "column_sums_fetch" (the column-sum kernel's dw fetches each next chunk of x into L2:
+    an x from memory), "db_kernel", "dx_kernel"
     (the kernel of dy @ wᵀ; few_rows_transposed: w read where it lies; swapped:
     (w @ dyᵀ)ᵀ, w read where it lies; outer: dy wᵀ for one column of w),
     "parts", "shared_block" (the threads share each step of one block), "threads",
